@@ -13,7 +13,7 @@ from catalog import alignment as align
 from catalog.commands import Target, all_commands
 from catalog.errors import EXIT_CPU_ONLY, EXIT_FITS, EXIT_NO_FIT, EXIT_PARTIAL, UsageError
 from catalog.memory import MIB, MemoryEstimate, RuntimeOptions, WeightLayout, estimate, fit_cpu_moe, fit_layers
-from catalog.model import ModelSpec, file_bytes, known_quants, tensors_for, weight_layout
+from catalog.model import ModelSpec, file_bytes, known_quants, repo_for, tensors_for, weight_layout
 from catalog.quants import LADDER, PRESETS, normalize_preset
 from hardware import Hardware
 
@@ -162,22 +162,16 @@ def _target(spec: ModelSpec, quant: str) -> Target:
             # prefer the explicit tag (8b-instruct-q4_K_M) over the bare size alias (8b)
             if tag is None or len(t) > len(tag.split(":", 1)[1]):
                 tag = f"{ol['library']}:{t}"
-    repo = None
-    fname = None
-    for r in spec.gguf_repos:
-        if quant in r.get("files", {}) or not r.get("files"):
-            repo = r["repo"]
-            fname = (r.get("files", {}).get(quant) or {}).get("file")
-            break
-    if repo is None and spec.gguf_repos:
-        repo = spec.gguf_repos[0]["repo"]
+    r = repo_for(spec, quant)
+    repo = r["repo"] if r else (spec.gguf_repos[0]["repo"] if spec.gguf_repos else None)
+    fname = ((r.get("files") or {}).get(quant) or {}).get("file") if r else None
     folder = os.path.dirname(spec.local_path) if spec.local_path and not spec.tensors else None
     return Target(tag, repo, fname, spec.local_path if spec.tensors else None, spec.hf_repo, None, folder)
 
 
 def _row(spec: ModelSpec, quant: str, opts: RuntimeOptions, hw: Hardware, budgets: tuple[int, ...],
          ollama_ctx: int) -> dict[str, Any]:
-    tensors = tensors_for(spec, quant)
+    tensors = tensors_for(spec, quant, repo=repo_for(spec, quant))
     lay = weight_layout(spec, tensors)
     has_gpu = bool(hw.gpus)
     a = spec.arch

@@ -53,7 +53,8 @@ def quant_context(a: Architecture, has_imatrix: bool = False) -> QuantContext:
     return QuantContext(a.arch, a.n_layer, a.n_expert, a.n_gqa, a.arch == "llama" and a.n_layer == 80, has_imatrix)
 
 
-def tensors_for(spec: ModelSpec, quant: str, has_imatrix: bool = False) -> list[Tensor]:
+def tensors_for(spec: ModelSpec, quant: str, has_imatrix: bool = False,
+                repo: dict[str, Any] | None = None) -> list[Tensor]:
     """The tensor table of `spec` at `quant`: the real one, or predicted from the architecture.
 
     Args:
@@ -61,11 +62,35 @@ def tensors_for(spec: ModelSpec, quant: str, has_imatrix: bool = False) -> list[
         quant: a llama-quantize preset.
         has_imatrix: whether the file was quantized with an importance matrix, which
             changes a few tensors' types in Q4_0/Q5_0/IQ3_XXS/IQ4 presets.
+        repo: the GGUF repo whose file is meant (`repo_for`): its `imatrix` flag and its
+            `untied_output` (a converter that wrote a separate output matrix for a model
+            whose config ties it, as Qwen's own GGUF repos did) override the defaults.
     """
     if spec.tensors and (quant == spec.file_quant or spec.file_quant is None):
         return list(spec.tensors)
+    a = spec.arch
+    if repo is not None:
+        has_imatrix = bool(repo.get("imatrix", has_imatrix))
+        if repo.get("untied_output") and a.tied_embeddings:
+            a = a._replace(tied_embeddings=False)
     src = "BF16" if quant == "BF16" else ("F32" if quant == "F32" else "F16")
-    return quantize(hf_tensors(spec.arch, src), quant, quant_context(spec.arch, has_imatrix))
+    return quantize(hf_tensors(a, src), quant, quant_context(a, has_imatrix))
+
+
+def published_file(repo: dict[str, Any], quant: str) -> dict[str, Any] | None:
+    """A repo's published file at `quant`, unless it was written by an older llama-quantize
+    whose tensor mix the predictor does not follow (`legacy_mix` names the difference)."""
+    f = (repo.get("files") or {}).get(quant)
+    return f if f and f.get("bytes") and not f.get("legacy_mix") else None
+
+
+def repo_for(spec: ModelSpec, quant: str) -> dict[str, Any] | None:
+    """The GGUF repo the commands download `quant` from: the first that publishes that file,
+    else the first that lists no files at all (its files are not recorded)."""
+    for r in spec.gguf_repos:
+        if published_file(r, quant) or not r.get("files"):
+            return r
+    return None
 
 
 def header_bytes(spec: ModelSpec, lay: WeightLayout) -> int:
@@ -80,11 +105,9 @@ def file_bytes(spec: ModelSpec, quant: str, lay: WeightLayout) -> int:
     """The GGUF file's size at `quant`: known, or header plus 32-byte-aligned tensor data."""
     if spec.file_bytes is not None and quant == spec.file_quant:
         return spec.file_bytes
-    for repo in spec.gguf_repos:
-        f = repo.get("files", {}).get(quant)
-        if f and f.get("bytes"):
-            return int(f["bytes"])
-    return predict_file_bytes(spec, lay)
+    repo = repo_for(spec, quant)
+    f = published_file(repo, quant) if repo else None
+    return int(f["bytes"]) if f else predict_file_bytes(spec, lay)
 
 
 def predict_file_bytes(spec: ModelSpec, lay: WeightLayout) -> int:
@@ -102,5 +125,5 @@ def known_quants(spec: ModelSpec) -> list[str]:
     """Quantizations for which a real file is known (a local file or a published repo)."""
     out = [spec.file_quant] if spec.file_quant else []
     for repo in spec.gguf_repos:
-        out.extend(q for q in repo.get("files", {}) if q in PRESETS and q not in out)
+        out.extend(q for q in repo.get("files", {}) if q in PRESETS and q not in out and published_file(repo, q))
     return out

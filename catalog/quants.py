@@ -398,6 +398,12 @@ def quantize(tensors: list[Tensor], preset: str, ctx: QuantContext) -> list[Tens
             continue
         shape = t.shape
         new = _impl(st, ctx, preset, default, t.name, shape[0], shape[2] if len(shape) > 2 else 1)
+        if t.type not in UNQUANTIZED:
+            # llama-quantize refuses to requantize a tensor the converter already wrote quantized
+            # ("requantizing from type mxfp4 is disabled"), so published gpt-oss files keep their MXFP4
+            # experts at every preset (unsloth's Q2_K..Q8_0 files match this to 0.02 %)
+            out.append(t)
+            continue
         out.append(Tensor(t.name, shape, _fallback(new, shape[0])))
     return out
 

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from catalog.arch import from_hf_config, hf_tensors, parameter_count
+from catalog.model import ModelSpec, predict_file_bytes, tensors_for, weight_layout
 from catalog.quants import PRESETS
 from catalog.sources.bundled import entries
 
@@ -45,6 +46,36 @@ def test_ids_unique() -> None:
     assert len(ids) == len(set(ids))
     repos = [e["hf_repo"].lower() for e in ENTRIES if e.get("hf_repo")]
     assert len(repos) == len(set(repos))
+
+
+def test_ollama_tags_are_unique() -> None:
+    """One `library:tag` names one file: two entries claiming it would make a name resolve at random."""
+    owner: dict[str, str] = {}
+    for e in ENTRIES:
+        ol = e.get("ollama") or {}
+        for tag in ol.get("tags", {}):
+            name = f"{ol['library']}:{tag}".lower()
+            assert name not in owner, f"{name} claimed by {owner.get(name)} and {e['id']}"
+            owner[name] = e["id"]
+
+
+def _published() -> list[tuple[str, dict, str, dict]]:
+    return [(e["id"], g, q, f) for e in ENTRIES for g in e.get("gguf_repos", ()) for q, f in g.get("files", {}).items()]
+
+
+@pytest.mark.parametrize(("mid", "repo", "quant", "f"), _published(),
+                         ids=[f"{g['repo']}:{q}" for _, g, q, _ in _published()])
+def test_published_gguf_sizes_are_predicted_within_one_percent(mid: str, repo: dict, quant: str, f: dict) -> None:
+    """Each recorded file size, against the size predicted from the entry's config.json for that repo's file."""
+    e = next(x for x in ENTRIES if x["id"] == mid)
+    spec = ModelSpec(mid, mid, e["family"], from_hf_config(e["config"]), 0, tokenizer=e["tokenizer"])
+    pred = predict_file_bytes(spec, weight_layout(spec, tensors_for(spec, quant, repo=repo)))
+    err = abs(pred - f["bytes"]) / f["bytes"]
+    if f.get("legacy_mix"):
+        # an older llama-quantize's mix: kept as a fact, never used for a size or an estimate
+        assert len(f["legacy_mix"]) > 40 and err > 0.01, (f["file"], err)
+    else:
+        assert err < 0.01, (f["file"], pred, f["bytes"])
 
 
 def _gpu_rows() -> list[dict]:

@@ -114,3 +114,15 @@ def test_architecture_specific_tensors() -> None:
     phi35 = _names({**base, "architectures": ["Phi3ForCausalLM"],
                     "rope_scaling": {"type": "longrope", "long_factor": [1.0], "short_factor": [1.0]}})
     assert {"rope_factors_long.weight", "rope_factors_short.weight", "blk.0.attn_qkv.weight"} <= phi35
+
+
+@pytest.mark.parametrize("preset", ["Q2_K", "Q4_K_M", "Q8_0"])
+def test_tensors_the_converter_wrote_quantized_keep_their_type(preset: str) -> None:
+    # llama-quantize throws "requantizing from type mxfp4 is disabled" rather than convert them; the
+    # published gpt-oss files (unsloth, tests/test_catalog.py) keep their MXFP4 experts at every preset
+    src = [Tensor("blk.0.ffn_down_exps.weight", (2880, 2880, 32), "MXFP4"),
+           Tensor("blk.0.attn_q.weight", (2880, 4096), "F16"), Tensor("token_embd.weight", (2880, 201088), "F16")]
+    ctx = quant_context(from_hf_config(LLAMA31_8B))
+    out = {t.name: t.type for t in quantize(src, preset, ctx)}
+    assert out["blk.0.ffn_down_exps.weight"] == "MXFP4"
+    assert out["blk.0.attn_q.weight"] not in ("F16", "MXFP4")
