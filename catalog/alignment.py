@@ -94,6 +94,7 @@ _CHAT_FAMILIES = (r"(?:^|[-_/ ])(zephyr|hermes|openhermes|openchat|starling|tulu
 _CARD_BASE = (r"(this (?:repo|repository|model) (?:contains|is) (?:the |an? )?"
               r"(?:base|pretrained|pre-trained)\b"
               r"|we do not recommend using base language models|is a (?:pretrained|pre-trained) base model"
+              r"|training stage: pretraining(?! (?:&|and) post)"
               r"|(?:has|have) not been (?:instruction[- ]tuned|fine[- ]tuned|aligned)|\bbase (?:language )?model\b"
               r"(?: is| was)? (?:not|without)|raw,? pretrained)")
 _CARD_ALIGNED = (r"(this (?:repo|repository|model) (?:contains|is) (?:the |an? )?(?:\S+ )?"
@@ -103,7 +104,12 @@ _CARD_ALIGNED = (r"(this (?:repo|repository|model) (?:contains|is) (?:the |an? )
                  r"|fine[- ]tuned (?:version )?(?:of|from) \S+ (?:on|using|with) .{0,60}"
                  r"(?:instruction|chat|dialog|preference)"
                  r"|trained (?:with|using|via) (?:direct preference optimization|dpo|rlhf|reinforcement learning from)"
-                 r"|(?:dpo|rlhf|sft)[- ]tuned|post-trained)")
+                 r"|(?:dpo|rlhf|sft)[- ]tuned|post-trained"
+                 # Qwen's cards: "Training Stage: Pretraining & Post-training" (the base cards say "Pretraining")
+                 r"|training stage: pretraining (?:&|and) post-training"
+                 # a tune of a tuned model, or on instruction/chat data
+                 r"|fine-?tun(?:ed|ing) (?:\S+ )?(?:over|on top of|on|of|from) (?:the )?\S*(?:instruct|chat|-it)\b"
+                 r"|fine-?tuned on an? .{0,40}(?:orca|instruction|chat|dialog|conversation)[- ]?(?:style )?data)")
 _CARD_DEALIGNED = r"(uncensored|abliterat|refusal direction|orthogonali[sz]ed|removed (?:the )?(?:alignment|refusals))"
 _CARD_METHODS = (
     (r"supervised fine-?tuning|\bSFT\b", "SFT"),

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     import argparse
 
 from catalog import __version__
-from catalog.errors import EXIT_INTERNAL, CatalogError, ModelNotFound, UsageError
+from catalog.errors import EXIT_INTERNAL, EXIT_REMOTE, CatalogError, ModelNotFound, UsageError
 
 
 def _parser(command: str | None = None) -> argparse.ArgumentParser:
@@ -70,6 +70,7 @@ def _parser(command: str | None = None) -> argparse.ArgumentParser:
         r = sub.add_parser("refresh", help="re-read models from Hugging Face into the cache",
                            formatter_class=_Formatter)
         r.add_argument("models", nargs="*", help="HF repo ids or catalog names; none: every cached repo")
+        r.add_argument("--jobs", type=int, default=32, metavar="N", help="repos read at once")
         r.add_argument("--debug", action="store_true")
     return p
 
@@ -284,10 +285,32 @@ def _refresh(args: Any) -> int:
             return 0
     if hub.offline_env():
         raise UsageError("HF_HUB_OFFLINE is set: refresh needs the network")
-    for repo, rev in repos:
-        rec, _ = hub.record(repo, rev, refresh=True)
-        sys.stdout.write(f"{rec['repo']}: {rec.get('sha') or '?'} ({len(rec.get('files') or {})} files)\n")
-    return 0
+    if args.jobs < 1:
+        raise UsageError("--jobs must be at least 1")
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from catalog.sources import refresh
+
+    console = Console(stderr=True)
+    with Progress(TextColumn("refresh"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  TextColumn("{task.description}"), console=console, transient=True,
+                  disable=not console.is_terminal) as bar:
+        task = bar.add_task("", total=len(repos))
+
+        def advance(o: refresh.Outcome) -> None:
+            bar.update(task, advance=1, description=o.repo)
+
+        outcomes = refresh.refresh(repos, jobs=args.jobs, on_done=advance)
+    for o in outcomes:
+        if o.status == "failed":
+            sys.stderr.write(f"catalog: refresh failed: {o.detail}\n")
+        else:
+            sys.stdout.write(f"{o.repo}: {o.status} {o.detail}\n")
+    counts = refresh.summary(outcomes)
+    sys.stderr.write("refreshed " + ", ".join(f"{n} {k}" for k, n in sorted(counts.items())) + "\n")
+    failed = [o.exit_code for o in outcomes if o.status == "failed"]
+    return 0 if not failed else (EXIT_REMOTE if EXIT_REMOTE in failed else failed[0])
 
 
 def main(argv: list[str] | None = None) -> int:

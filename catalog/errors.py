@@ -59,6 +59,17 @@ class RemoteUnavailable(CatalogError):
 
     exit_code = EXIT_REMOTE
 
+    def __init__(self, message: str, hint: str | None = None, status: int | None = None,
+                 retry_after_s: float | None = None) -> None:
+        super().__init__(message, hint)
+        self.status = status  # the HTTP status, when the server answered
+        self.retry_after_s = retry_after_s  # the server's Retry-After, in seconds
+
+    @property
+    def transient(self) -> bool:
+        """Worth another try: rate limited, a 5xx, or no answer at all (timeout, cut connection)."""
+        return self.status is None or self.status == 429 or self.status >= 500
+
 
 def exit_code(err: CatalogError) -> int:
     """The process exit code for an error."""

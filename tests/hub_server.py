@@ -13,6 +13,7 @@ import hashlib
 import json
 import re
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
@@ -37,6 +38,11 @@ class HubServer:
         self.status_for: dict[str, int] = {}  # path prefix -> forced status
         self.fail_next: dict[str, list[int]] = {}  # path prefix -> statuses for the next requests, then normal
         self.bytes_served = 0
+        self.delay_s = 0.0  # added to every request (a slow or distant Hub)
+        self.cut_next: dict[str, int] = {}  # path prefix -> how many bodies to cut off halfway (then close)
+        self.short_length_next: dict[str, int] = {}  # path prefix -> how many bodies to send a too small length for
+        self.in_flight = 0
+        self.max_in_flight = 0
         self.lock = threading.Lock()
         hub = self
 
@@ -79,13 +85,19 @@ class HubServer:
             h.send_header("Content-Length", str(len(body)))
             h.end_headers()
             return
+        path = unquote(urlparse(h.path).path)
+        cut = self._take(self.cut_next, path)
+        short = self._take(self.short_length_next, path)
         h.send_response(status)
         for k, v in (headers or {}).items():
             h.send_header(k, v)
-        h.send_header("Content-Length", str(len(body)))
+        h.send_header("Content-Length", str(len(body) // 2 if short else len(body)))
+        if cut or short:
+            h.send_header("Connection", "close")
+            h.close_connection = True
         h.end_headers()
         try:
-            h.wfile.write(body)
+            h.wfile.write(body[:len(body) // 2] if cut or short else body)
         except (BrokenPipeError, ConnectionResetError):  # the client read only what it needed
             pass
         with self.lock:
@@ -94,7 +106,27 @@ class HubServer:
     def _json(self, h: BaseHTTPRequestHandler, doc: Any, status: int = 200) -> None:
         self._send(h, status, json.dumps(doc).encode(), {"Content-Type": "application/json"})
 
+    def _take(self, faults: dict[str, int], path: str) -> bool:
+        with self.lock:
+            for prefix, n in faults.items():
+                if n > 0 and path.startswith(prefix):
+                    faults[prefix] = n - 1
+                    return True
+        return False
+
     def _handle(self, h: BaseHTTPRequestHandler, head: bool = False) -> None:
+        with self.lock:
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            if self.delay_s:
+                time.sleep(self.delay_s)
+            self._route(h, head)
+        finally:
+            with self.lock:
+                self.in_flight -= 1
+
+    def _route(self, h: BaseHTTPRequestHandler, head: bool = False) -> None:
         h._head = head  # type: ignore[attr-defined]
         u = urlparse(h.path)
         path = unquote(u.path)
@@ -106,7 +138,7 @@ class HubServer:
                 return self._send(h, queue.pop(0), b"{}", {"Retry-After": "0.05"})
         for prefix, status in self.status_for.items():
             if path.startswith(prefix):
-                return self._send(h, status, b"{}", {"Retry-After": "0"} if status == 429 else None)
+                return self._send(h, status, b"{}", {"Retry-After": "0"} if status in (429, 503) else None)
         if path == "/api/models":  # list_models: the filter tags must all be among a repo's tags
             want = parse_qs(u.query).get("filter", [])
             hits = [{"id": r.id, "tags": r.info.get("tags", []), "downloads": r.info.get("downloads", 0)}

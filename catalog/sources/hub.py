@@ -78,12 +78,33 @@ def parse_ref(ref: str) -> tuple[str, str | None, str | None] | None:
 # --- reading the Hub --------------------------------------------------------------------------------------------
 
 
+def http_timeout_s() -> float:
+    """Seconds to wait for the Hub's next bytes (`LLM_CATALOG_HTTP_TIMEOUT`, default 30)."""
+    raw = os.environ.get("LLM_CATALOG_HTTP_TIMEOUT", "")
+    try:
+        return max(0.05, float(raw)) if raw else 30.0
+    except ValueError:
+        return 30.0
+
+
 def _client() -> Any:
     import httpx
     from huggingface_hub import utils as hf_utils
 
     headers = hf_utils.build_hf_headers()  # type: ignore[attr-defined]  # user agent and the token, if any
-    return httpx.Client(headers=headers, timeout=httpx.Timeout(30.0, connect=10.0), follow_redirects=True)
+    t = http_timeout_s()
+    return httpx.Client(headers=headers, timeout=httpx.Timeout(t, connect=min(t, 10.0)), follow_redirects=True)
+
+
+def _api() -> Any:
+    """An HfApi on our endpoint, its shared session given a timeout (huggingface_hub's default is none:
+    a Hub that accepts the connection and never answers would hang `catalog check` for ever)."""
+    from huggingface_hub import HfApi, get_session
+
+    session = get_session()
+    t = http_timeout_s()
+    session.timeout = type(session.timeout)(t, connect=min(t, 10.0))
+    return HfApi(endpoint=endpoint())
 
 
 def _hub_error(exc: Exception, repo: str) -> CatalogError:
@@ -98,9 +119,45 @@ def _hub_error(exc: Exception, repo: str) -> CatalogError:
         return ModelNotFound(f"{repo}: no such model repo on the Hub (or it is private)")
     if isinstance(exc, hf_errors.OfflineModeIsEnabled):
         return RemoteUnavailable(f"{repo}: HF_HUB_OFFLINE is set and nothing is cached")
-    status = getattr(getattr(exc, "response", None), "status_code", None)
+    response = getattr(exc, "response", None)
+    status = getattr(response, "status_code", None)
     what = f"HTTP {status}" if status else type(exc).__name__
-    return RemoteUnavailable(f"{repo}: the Hub did not answer ({what})", "try again, or use --offline")
+    return RemoteUnavailable(f"{repo}: the Hub did not answer ({what})", "try again, or use --offline",
+                             status=status, retry_after_s=retry_after(getattr(response, "headers", None)))
+
+
+def retry_after(headers: Any) -> float | None:
+    """A Retry-After header in seconds (delta-seconds form; an HTTP date counts as unknown)."""
+    try:
+        raw = headers.get("retry-after") if headers is not None else None
+        return max(0.0, float(raw)) if raw not in (None, "") else None
+    except (TypeError, ValueError, AttributeError):
+        return None
+
+
+RETRIES = 4  # further tries of a transient failure (429, 5xx, no answer)
+BACKOFF_S = 0.5  # the first wait without a Retry-After; doubled each try
+MAX_WAIT_S = 30.0  # a longer Retry-After is reported, not waited out
+
+
+def with_retries(fn: Any, sleep: Any = None) -> Any:
+    """`fn()`, tried again on a transient RemoteUnavailable: after the server's Retry-After, else
+    after BACKOFF_S, doubling. A Retry-After past MAX_WAIT_S, or the last failure, is raised."""
+    import time
+
+    sleep = sleep or time.sleep
+    for attempt in range(RETRIES + 1):
+        try:
+            return fn()
+        except RemoteUnavailable as err:
+            wait = err.retry_after_s if err.retry_after_s is not None else BACKOFF_S * 2 ** attempt
+            if not err.transient or attempt == RETRIES or wait > MAX_WAIT_S:
+                if err.status == 429:
+                    err.hint = (f"rate limited by the Hub; try again in {err.retry_after_s:.0f} s"
+                                if err.retry_after_s else "rate limited by the Hub; try again later")
+                raise
+            sleep(wait)
+    raise AssertionError("unreachable")
 
 
 def _get_small(client: Any, url: str) -> bytes | None:
@@ -112,7 +169,8 @@ def _get_small(client: Any, url: str) -> bytes | None:
             if r.status_code in (401, 403):
                 raise GatedModel(f"{url}: access is gated", "accept the licence on the Hub and set HF_TOKEN")
             if r.status_code != 200:
-                raise RemoteUnavailable(f"{url}: HTTP {r.status_code}")
+                raise RemoteUnavailable(f"{url}: HTTP {r.status_code}", status=r.status_code,
+                                        retry_after_s=retry_after(r.headers))
             chunks, got = [], 0
             for chunk in r.iter_bytes():
                 chunks.append(chunk)
@@ -152,44 +210,78 @@ def card_statements(readme: str) -> list[str]:
     return out
 
 
-def _read_record(repo: str, revision: str | None) -> dict[str, Any]:
-    from huggingface_hub import HfApi
-
-    api = HfApi(endpoint=endpoint())
+def _model_info(api: Any, repo: str, revision: str | None) -> Any:
     try:
-        info = api.model_info(repo, revision=revision, expand=EXPAND)  # type: ignore[arg-type]
-        tree = [(f.path, int(getattr(f, "size", 0) or 0))
-                for f in api.list_repo_tree(repo, revision=revision, recursive=True) if hasattr(f, "size")]
+        return api.model_info(repo, revision=revision, expand=EXPAND)
     except Exception as exc:  # noqa: BLE001 - huggingface_hub and transport errors alike
         raise _hub_error(exc, repo) from None
-    files = dict(tree)
-    card = info.card_data.to_dict() if info.card_data is not None else {}  # type: ignore[no-untyped-call]
-    st = info.safetensors
-    if st is None and any(p.endswith(".safetensors") for p in files):
-        st = _safetensors_counts(api, repo, revision)
-    rec: dict[str, Any] = {
+
+
+def _info_fields(info: Any, revision: str | None) -> dict[str, Any]:
+    """The record's fields that model_info alone gives (they may change without a new commit)."""
+    card = info.card_data.to_dict() if info.card_data is not None else {}
+    return {
         "repo": info.id, "sha": info.sha, "revision": revision or "main",
         "last_modified": info.last_modified.isoformat() if info.last_modified else None,
         "gated": info.gated, "author": info.author, "tags": list(info.tags or []), "pipeline_tag": info.pipeline_tag,
         "library_name": info.library_name, "card": _jsonable(card),
         "gguf": _jsonable(info.gguf) if info.gguf else None,
-        "safetensors": _counts(st),
-        "files": files,
     }
-    base = f"{endpoint()}/{info.id}/resolve/{info.sha or revision or 'main'}"
-    with _client() as client:
-        if "config.json" in files:
-            rec["config"] = _json_file(client, f"{base}/config.json")
-        if "tokenizer_config.json" in files:
-            tok = _json_file(client, f"{base}/tokenizer_config.json") or {}
-            rec["chat_template"] = bool(tok.get("chat_template"))
+
+
+def _read_record(repo: str, revision: str | None, known: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Read a repo's record from the Hub. With `known` (a cached record) whose commit is still the
+    repo's, only model_info (and the GGUF-children query) is asked: files read at a commit cannot change.
+
+    The requests that do not depend on each other go out together (model_info's file list says which
+    files exist), so a repo costs two round trips, not six."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    api = _api()
+    with ThreadPoolExecutor(max_workers=6, thread_name_prefix="hub") as ex:
+        children = None
+        if known is not None and "gguf_children" in known and known.get("repo"):
+            children = ex.submit(_gguf_children, str(known["repo"]))  # the likely outcome, asked at once
+        info = _model_info(api, repo, revision)
+        if known is not None and known.get("sha") and known.get("sha") == info.sha and "files" in known:
+            same = {**known, **_info_fields(info, revision)}
+            if isinstance(same.get("gguf"), dict):
+                same["gguf"] = {k: v for k, v in same["gguf"].items() if k != "chat_template"}
+            if children is not None:
+                same["gguf_children"] = children.result() if known["repo"] == info.id else _gguf_children(info.id)
+            return same
+        listed = {s.rfilename for s in (info.siblings or ())}
+        tree = ex.submit(lambda: [(f.path, int(getattr(f, "size", 0) or 0))
+                                  for f in api.list_repo_tree(repo, revision=revision, recursive=True)
+                                  if hasattr(f, "size")])
+        if not any(p.endswith(".gguf") for p in listed) and children is None:
+            children = ex.submit(_gguf_children, info.id)
+        base = f"{endpoint()}/{info.id}/resolve/{info.sha or revision or 'main'}"
+        with _client() as client:
+            wanted = {name: ex.submit(_json_file if name.endswith(".json") else _get_small, client, f"{base}/{name}")
+                      for name in ("config.json", "tokenizer_config.json", "README.md") if name in listed}
+            got: dict[str, Any] = {name: f.result() for name, f in wanted.items()}
+        try:
+            files = dict(tree.result())
+        except CatalogError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - huggingface_hub and transport errors alike
+            raise _hub_error(exc, repo) from None
+        st = info.safetensors
+        if st is None and any(p.endswith(".safetensors") for p in files):
+            st = _safetensors_counts(api, repo, revision)
+        rec: dict[str, Any] = {**_info_fields(info, revision), "safetensors": _counts(st), "files": files}
+        if "config.json" in got:
+            rec["config"] = got["config.json"]
+        if "tokenizer_config.json" in got:
+            rec["chat_template"] = bool((got["tokenizer_config.json"] or {}).get("chat_template"))
         if "chat_template.jinja" in files or "chat_template.json" in files:
             rec["chat_template"] = True
-        if "README.md" in files:
-            readme = _get_small(client, f"{base}/README.md")
+        if "README.md" in got:
+            readme = got["README.md"]
             rec["card_statements"] = card_statements(readme.decode("utf-8", "replace")) if readme else []
-    if not any(p.endswith(".gguf") for p in files):
-        rec["gguf_children"] = _gguf_children(api, info.id)
+        if not any(p.endswith(".gguf") for p in files):
+            rec["gguf_children"] = children.result() if children is not None else _gguf_children(info.id)
     if "chat_template" not in rec and isinstance(rec["gguf"], dict) and "chat_template" in rec["gguf"]:
         rec["chat_template"] = bool(rec["gguf"]["chat_template"])
         rec["gguf"].pop("chat_template", None)
@@ -217,11 +309,17 @@ def _safetensors_counts(api: Any, repo: str, revision: str | None) -> Any:
 QUANTIZERS = ("lmstudio-community", "bartowski", "unsloth", "ggml-org", "mradermacher", "QuantFactory", "TheBloke")
 
 
-def _gguf_children(api: Any, repo: str) -> list[str]:
-    """GGUF quantizations of `repo` on the Hub (tag `base_model:quantized:<repo>`), best-known first."""
+def _gguf_children(repo: str) -> list[str]:
+    """GGUF quantizations of `repo` on the Hub (tag `base_model:quantized:<repo>`), best-known first.
+
+    One GET of the first page, under our own retry policy: huggingface_hub's list_models would wait
+    out its own backoff (up to ~23 s on a failing Hub) for what is only a hint."""
+    params = [("filter", "gguf"), ("filter", f"base_model:quantized:{repo}"), ("sort", "downloads"),
+              ("direction", "-1"), ("limit", "20")]
     try:
-        found = [m.id for m in api.list_models(filter=["gguf", f"base_model:quantized:{repo}"], sort="downloads",
-                                               limit=20)]
+        with _client() as client:
+            r = client.get(f"{endpoint()}/api/models", params=params)
+        found = [str(m["id"]) for m in r.json() if isinstance(m, dict) and "id" in m] if r.status_code == 200 else []
     except Exception:  # noqa: BLE001 - the model is still estimated; only the commands lose their GGUF repo
         return []
     owner = repo.split("/")[0].lower()
@@ -247,23 +345,23 @@ def record(repo: str, revision: str | None = None, offline: bool = False, refres
         ModelNotFound, GatedModel, RemoteUnavailable, BadModelFile.
     """
     key = f"{repo}@{revision or 'main'}"
-    hit = None if refresh else cache.get("hub", key)
-    if hit is not None and (not hit.stale or offline):
+    hit = cache.get("hub", key)
+    if hit is not None and not refresh and (not hit.stale or offline):
         return hit.doc, {"from": "cache", "stale": hit.stale, "age_s": int(hit.age_s)}
     if offline:
-        stale = cache.get("hub", key)
-        if stale is not None:
-            return stale.doc, {"from": "cache", "stale": stale.stale, "age_s": int(stale.age_s)}
+        if hit is not None:
+            return hit.doc, {"from": "cache", "stale": hit.stale, "age_s": int(hit.age_s)}
         raise RemoteUnavailable(f"{repo}: offline, and not in the catalog or the cache",
                                 "run once online, or `catalog refresh` it")
     try:
-        rec = _read_record(repo, revision)
+        rec = with_retries(lambda: _read_record(repo, revision, hit.doc if hit is not None else None))
     except RemoteUnavailable:
-        if hit is not None:  # the network failed: a stale answer beats none, and says so
+        if hit is not None and not refresh:  # the network failed: a stale answer beats none, and says so
             return hit.doc, {"from": "cache", "stale": True, "age_s": int(hit.age_s)}
         raise
     cache.put("hub", key, rec)
-    return rec, {"from": "hub", "stale": False, "age_s": 0}
+    unchanged = hit is not None and hit.doc.get("sha") == rec.get("sha")
+    return rec, {"from": "hub", "stale": False, "age_s": 0, "unchanged": unchanged}
 
 
 # --- GGUF repos -------------------------------------------------------------------------------------------------

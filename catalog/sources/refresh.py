@@ -1,0 +1,101 @@
+"""`catalog refresh`: re-read many Hub repos into the cache, concurrently, resumably.
+
+Each repo is one task on a bounded thread pool (huggingface_hub and httpx are
+blocking clients; the work is waiting on the network). A task asks model_info
+first and re-reads the files only when the repo's commit moved (`hub.record`),
+retries 429 (after Retry-After) and 5xx/timeouts (with backoff) through
+`hub.with_retries`, and is reported on its own: one failure never stops the
+others. The run's progress is written to the cache after every repo, so a run
+that is interrupted (Ctrl-C, a crash, a closed laptop) resumes where it stopped
+when the same repos are asked for again.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from typing import Any, NamedTuple
+
+from catalog.errors import CatalogError
+from catalog.sources import cache, hub
+
+DEFAULT_JOBS = 32  # concurrent repos; 429s from the Hub slow the run down rather than fail it
+STATE_KEY = "refresh-run"
+
+
+class Outcome(NamedTuple):
+    """One repo's result: `status` is "updated", "unchanged", "resumed" (done by the interrupted run) or
+    "failed" (with the one-line reason)."""
+
+    repo: str
+    status: str
+    detail: str = ""
+    exit_code: int = 0
+
+
+def _run_id(repos: list[tuple[str, str | None]]) -> list[str]:
+    return sorted(f"{r.lower()}@{rev or 'main'}" for r, rev in repos)
+
+
+def refresh(repos: list[tuple[str, str | None]], jobs: int = DEFAULT_JOBS,
+            on_done: Callable[[Outcome], None] | None = None) -> list[Outcome]:
+    """Re-read `repos` (repo id, revision) from the Hub into the cache.
+
+    Args:
+        repos: the repos to re-read.
+        jobs: how many repos are read at once.
+        on_done: called (from worker threads) as each repo finishes, e.g. to advance a progress bar.
+    Returns:
+        One Outcome per repo, in the order given.
+    """
+    want = _run_id(repos)
+    state = cache.get("refresh", STATE_KEY)
+    done: set[str] = set()
+    if state is not None and not state.stale and state.doc.get("repos") == want and not state.doc.get("finished"):
+        done = set(state.doc.get("done", ()))
+    lock = threading.Lock()
+    progress: dict[str, Any] = {"repos": want, "done": sorted(done), "started": time.time(), "finished": False}
+    cache.put("refresh", STATE_KEY, progress)
+
+    def one(repo: str, rev: str | None) -> Outcome:
+        key = f"{repo.lower()}@{rev or 'main'}"
+        if key in done:
+            return Outcome(repo, "resumed", "re-read by the interrupted run")
+        try:
+            rec, meta = hub.record(repo, rev, refresh=True)
+        except CatalogError as err:
+            return Outcome(repo, "failed", err.line(), err.exit_code)
+        with lock:
+            progress["done"] = sorted({*progress["done"], key})
+            cache.put("refresh", STATE_KEY, progress)
+        status = "unchanged" if meta.get("unchanged") else "updated"
+        return Outcome(rec.get("repo") or repo, status, str(rec.get("sha") or "?")[:12])
+
+    results: dict[int, Outcome] = {}
+    pool = ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="refresh")
+    try:
+        futures = {pool.submit(one, repo, rev): i for i, (repo, rev) in enumerate(repos)}
+        for fut in as_completed(futures):
+            out = fut.result()
+            results[futures[fut]] = out
+            if on_done is not None:
+                on_done(out)
+    except BaseException:
+        # Ctrl-C: drop the repos not started; those running finish and are recorded for the resume
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+    if all(r.status != "failed" for r in results.values()):
+        progress["finished"] = True
+        cache.put("refresh", STATE_KEY, progress)
+    return [results[i] for i in range(len(repos))]
+
+
+def summary(outcomes: list[Outcome]) -> dict[str, Any]:
+    """Counts per status, for the closing line."""
+    counts: dict[str, int] = {}
+    for o in outcomes:
+        counts[o.status] = counts.get(o.status, 0) + 1
+    return counts
