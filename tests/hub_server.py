@@ -47,6 +47,9 @@ class HubServer:
         hub = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, as the Hub serves
+            disable_nagle_algorithm = True  # headers and body go out as two writes: no 40 ms delayed-ACK stall
+
             def log_message(self, *a: Any) -> None:
                 pass
 

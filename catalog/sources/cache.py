@@ -109,7 +109,7 @@ def put(kind: str, key: str, doc: dict[str, Any], now: float | None = None) -> s
         os.makedirs(os.path.dirname(path), exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=os.path.dirname(path))
         with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(wrapper, f, separators=(",", ":"), sort_keys=True)
+            f.write(json.dumps(wrapper, separators=(",", ":"), sort_keys=True))  # dumps: the C encoder; dump is not
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)

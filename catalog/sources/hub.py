@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import re
 from typing import Any
 
@@ -87,13 +88,39 @@ def http_timeout_s() -> float:
         return 30.0
 
 
+_SHARED: dict[tuple[str, float], Any] = {}
+_SHARED_LOCK = threading.Lock()
+
+
 def _client() -> Any:
+    """The process's httpx client for file reads (thread-safe, pooled connections). Building one costs
+    ~20 ms of CPU (its TLS context), which a refresh of hundreds of repos must not pay per repo. Keyed by
+    the auth headers and timeout, so a changed token or timeout gets a client of its own."""
     import httpx
     from huggingface_hub import utils as hf_utils
 
     headers = hf_utils.build_hf_headers()  # type: ignore[attr-defined]  # user agent and the token, if any
     t = http_timeout_s()
-    return httpx.Client(headers=headers, timeout=httpx.Timeout(t, connect=min(t, 10.0)), follow_redirects=True)
+    key = (str(sorted(headers.items())), t)
+    with _SHARED_LOCK:
+        client = _SHARED.get(key)
+        if client is None or client.is_closed:
+            client = _SHARED[key] = httpx.Client(headers=headers, timeout=httpx.Timeout(t, connect=min(t, 10.0)),
+                                                 follow_redirects=True)
+    return _Borrowed(client)
+
+
+class _Borrowed:
+    """`with _client() as c:` hands out the shared client without closing it on exit."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+
+    def __enter__(self) -> Any:
+        return self.client
+
+    def __exit__(self, *exc: Any) -> None:
+        pass
 
 
 def _api() -> Any:

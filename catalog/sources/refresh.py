@@ -23,6 +23,7 @@ from catalog.sources import cache, hub
 
 DEFAULT_JOBS = 32  # concurrent repos; 429s from the Hub slow the run down rather than fail it
 STATE_KEY = "refresh-run"
+SAVE_EVERY_S = 1.0
 
 
 class Outcome(NamedTuple):
@@ -56,8 +57,16 @@ def refresh(repos: list[tuple[str, str | None]], jobs: int = DEFAULT_JOBS,
     if state is not None and not state.stale and state.doc.get("repos") == want and not state.doc.get("finished"):
         done = set(state.doc.get("done", ()))
     lock = threading.Lock()
+    finished: set[str] = set(done)
     progress: dict[str, Any] = {"repos": want, "done": sorted(done), "started": time.time(), "finished": False}
-    cache.put("refresh", STATE_KEY, progress)
+    last_write = [time.monotonic()]
+
+    def save() -> None:
+        progress["done"] = sorted(finished)
+        cache.put("refresh", STATE_KEY, progress)
+        last_write[0] = time.monotonic()
+
+    save()
 
     def one(repo: str, rev: str | None) -> Outcome:
         key = f"{repo.lower()}@{rev or 'main'}"
@@ -68,8 +77,9 @@ def refresh(repos: list[tuple[str, str | None]], jobs: int = DEFAULT_JOBS,
         except CatalogError as err:
             return Outcome(repo, "failed", err.line(), err.exit_code)
         with lock:
-            progress["done"] = sorted({*progress["done"], key})
-            cache.put("refresh", STATE_KEY, progress)
+            finished.add(key)
+            if time.monotonic() - last_write[0] > SAVE_EVERY_S:  # a resume re-reads at most a second's repos
+                save()
         status = "unchanged" if meta.get("unchanged") else "updated"
         return Outcome(rec.get("repo") or repo, status, str(rec.get("sha") or "?")[:12])
 
@@ -85,11 +95,13 @@ def refresh(repos: list[tuple[str, str | None]], jobs: int = DEFAULT_JOBS,
     except BaseException:
         # Ctrl-C: drop the repos not started; those running finish and are recorded for the resume
         pool.shutdown(wait=True, cancel_futures=True)
+        with lock:
+            save()
         raise
     pool.shutdown(wait=True)
-    if all(r.status != "failed" for r in results.values()):
-        progress["finished"] = True
-        cache.put("refresh", STATE_KEY, progress)
+    with lock:
+        progress["finished"] = all(r.status != "failed" for r in results.values())
+        save()
     return [results[i] for i in range(len(repos))]
 
 
