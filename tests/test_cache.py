@@ -41,9 +41,9 @@ def test_a_crash_mid_write_keeps_the_old_entry(_dir: Path, monkeypatch: pytest.M
     cache.put("hub", "a/b@main", {"v": "old"})
 
     def boom(*a: object, **k: object) -> None:
-        raise KeyboardInterrupt  # the process dies while writing
+        raise KeyboardInterrupt  # the process dies with the new document written but not yet synced or renamed
 
-    monkeypatch.setattr(cache.json, "dump", boom)
+    monkeypatch.setattr(cache.os, "fsync", boom)
     with pytest.raises(KeyboardInterrupt):
         cache.put("hub", "a/b@main", {"v": "new"})
     monkeypatch.undo()

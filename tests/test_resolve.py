@@ -25,6 +25,14 @@ from catalog.sources.bundled import entries, resolve
     ("bartowski/Meta-Llama-3.1-8B-Instruct-GGUF", "llama-3.1-8b-instruct", None),
     ("hf.co/bartowski/Meta-Llama-3.1-8B-Instruct-GGUF:q5_k_m", "llama-3.1-8b-instruct", "Q5_K_M"),
     ("gemma-2-9b", "gemma-2-9b", None),
+    ("llama3.3", "llama-3.3-70b-instruct", "Q4_K_M"),
+    ("qwen2.5-coder:14b", "qwen2.5-coder-14b-instruct", "Q4_K_M"),
+    ("qwen2.5-coder:14b-base-q8_0", "qwen2.5-coder-14b", "Q8_0"),  # Ollama's base tags are "-base" here
+    ("qwen2.5:0.5b-base", "qwen2.5-0.5b", "Q4_K_M"),
+    ("deepseek-r1:14b", "deepseek-r1-distill-qwen-14b", "Q4_K_M"),
+    ("dolphin-llama3", "dolphin-2.9-llama3-8b", "Q4_0"),  # de-aligned, and a Q4_0 default
+    ("mixtral:8x22b", "mixtral-8x22b-instruct-v0.1", "Q4_0"),
+    ("Qwen/Qwen2.5-72B", "qwen2.5-72b", None),
 ])
 def test_resolves(name: str, model_id: str, quant: str | None) -> None:
     r = resolve(name)
