@@ -194,8 +194,12 @@ def test_unknown_and_gated_repos(hubenv, monkeypatch: pytest.MonkeyPatch) -> Non
     srv, _, cache_dir = hubenv
     with pytest.raises(ModelNotFound, match="no such model repo"):
         hub.load("test-org/Nope")
-    with pytest.raises(GatedModel, match="gated"):
+    with pytest.raises(GatedModel, match="gated") as exc:
         hub.load("test-org/Gated-Model")
+    # what the Hub shows anyone (the licence), then how to get in
+    line = exc.value.line()
+    assert "test-org/Gated-Model (licence other) is gated" in line
+    assert f"request access at {srv.url}/test-org/Gated-Model" in line and "hf auth login" in line
     monkeypatch.setenv("HF_TOKEN", TOKEN)
     spec, _ = hub.load("test-org/Gated-Model")
     assert spec.gated is True

@@ -139,7 +139,7 @@ def _hub_error(exc: Exception, repo: str) -> CatalogError:
     from huggingface_hub import errors as hf_errors
 
     if isinstance(exc, hf_errors.GatedRepoError):
-        return GatedModel(f"{repo} is gated", "accept its licence on the Hub and set HF_TOKEN or run `hf auth login`")
+        return gated_error(repo)
     if isinstance(exc, hf_errors.RevisionNotFoundError):
         return ModelNotFound(f"{repo}: no such revision")
     if isinstance(exc, hf_errors.RepositoryNotFoundError):
@@ -151,6 +151,21 @@ def _hub_error(exc: Exception, repo: str) -> CatalogError:
     what = f"HTTP {status}" if status else type(exc).__name__
     return RemoteUnavailable(f"{repo}: the Hub did not answer ({what})", "try again, or use --offline",
                              status=status, retry_after_s=retry_after(getattr(response, "headers", None)))
+
+
+def gated_error(repo: str, info: Any = None) -> GatedModel:
+    """A gated repo: what it is (the metadata the Hub shows to anyone) and how to get in."""
+    what = []
+    if info is not None:
+        card = getattr(info, "card_data", None)
+        lic = getattr(card, "license", None) if card is not None else None
+        if lic:
+            what.append(f"licence {lic}")
+        if getattr(info, "pipeline_tag", None):
+            what.append(str(info.pipeline_tag))
+    about = f" ({', '.join(what)})" if what else ""
+    return GatedModel(f"{repo}{about} is gated: its files need a token whose account was granted access",
+                      f"request access at {endpoint()}/{repo}, then run `hf auth login` or set HF_TOKEN")
 
 
 def retry_after(headers: Any) -> float | None:
@@ -287,7 +302,10 @@ def _read_record(repo: str, revision: str | None, known: dict[str, Any] | None =
         with _client() as client:
             wanted = {name: ex.submit(_json_file if name.endswith(".json") else _get_small, client, f"{base}/{name}")
                       for name in ("config.json", "tokenizer_config.json", "README.md") if name in listed}
-            got: dict[str, Any] = {name: f.result() for name, f in wanted.items()}
+            try:
+                got: dict[str, Any] = {name: f.result() for name, f in wanted.items()}
+            except GatedModel:
+                raise gated_error(info.id, info) from None
         try:
             files = dict(tree.result())
         except CatalogError:
