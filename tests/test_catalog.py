@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
 from catalog.arch import from_hf_config, hf_tensors, parameter_count
 from catalog.model import ModelSpec, predict_file_bytes, tensors_for, weight_layout
 from catalog.quants import PRESETS
-from catalog.sources.bundled import entries
+from catalog.sources.bundled import base_of, entries
 
 ENTRIES = entries()
 METHODS = {"SFT", "RLHF", "PPO", "DPO", "RLAIF", "ORPO", "KTO", "GRPO", "RLVR", "IFT", "distillation"}
@@ -57,6 +58,36 @@ def test_ollama_tags_are_unique() -> None:
             name = f"{ol['library']}:{tag}".lower()
             assert name not in owner, f"{name} claimed by {owner.get(name)} and {e['id']}"
             owner[name] = e["id"]
+
+
+def test_every_tuned_model_names_its_base_where_the_catalog_has_it() -> None:
+    """A tuned entry whose pretrained twin is in the catalog (same repo name plus -Instruct, -Chat, -it ...)
+    must name it, through base_model, directly or through the tuning chain (SFT -> DPO -> Instruct);
+    every base_model is an `owner/name` with the place it was read, and resolves when the catalog has it."""
+    by_repo = {e["hf_repo"].lower(): e for e in ENTRIES}
+    missing = []
+    for e in ENTRIES:
+        if e.get("base_model"):
+            assert re.fullmatch(r"[\w.\-]+/[\w.\-]+", e["base_model"]), e["id"]
+            assert e.get("base_model_source"), f"{e['id']}: base_model without a source"
+            if e["base_model"].lower() in by_repo:
+                assert base_of(e) is by_repo[e["base_model"].lower()]
+            assert base_of(e) is not e
+        if e["alignment"]["kind"] == "base":
+            continue
+        repo = e["hf_repo"].lower()
+        twins = [b for b in ENTRIES if b["alignment"]["kind"] == "base" and (
+            repo.startswith(b["hf_repo"].lower() + "-") or repo.replace("-it", "-pt") == b["hf_repo"].lower())]
+        if not twins:
+            continue
+        chain, cur = [], e
+        while cur is not None and cur not in chain:
+            chain.append(cur)
+            cur = base_of(cur)
+        if not any(t in chain for t in twins) and not any(len(c.get("base_model_note", "")) >= 40 for c in chain):
+            missing.append((e["id"], twins[0]["id"]))
+    # a gap is allowed only where the entry says why no source names its base (base_model_note)
+    assert missing == [], missing
 
 
 def _published() -> list[tuple[str, dict, str, dict]]:

@@ -66,6 +66,8 @@ def _index(pool: list[dict[str, Any]]) -> dict[str, tuple[int, str, str | None]]
         idx.setdefault(e["name"].lower(), (i, "id", None))
         if e.get("hf_repo"):
             idx.setdefault(e["hf_repo"].lower(), (i, "hf_repo", None))
+        for alias in e.get("hf_repo_aliases", ()):  # a repo's former name, which older cards still use
+            idx.setdefault(alias.lower(), (i, "hf_repo", None))
         for repo in e.get("gguf_repos", ()):
             idx.setdefault(repo["repo"].lower(), (i, "gguf_repo", None))
         ol = e.get("ollama") or {}
@@ -113,6 +115,17 @@ def resolve(name: str) -> Resolved:
         raise ModelNotFound(f"unknown model {name!r}", hint)
     i, how, pinned = hit
     return Resolved(to_spec(pool[i]), pinned, how)
+
+
+def base_of(e: dict[str, Any]) -> dict[str, Any] | None:
+    """The catalog entry of the model `e` was tuned from (its `base_model`), if the catalog has it."""
+    base = str(e.get("base_model") or "").lower()
+    if not base:
+        return None
+    for other in entries():
+        if base == str(other.get("hf_repo", "")).lower() or base in (a.lower() for a in other.get("hf_repo_aliases", ())):
+            return other
+    return None
 
 
 def all_specs() -> list[ModelSpec]:
