@@ -21,6 +21,8 @@ def test_entry(e: dict) -> None:
     assert e["id"] == e["id"].lower() and " " not in e["id"]
     arch = from_hf_config(e["config"])
     assert parameter_count(hf_tensors(arch)) > 10_000_000
+    # a copy that lost a key must not be estimated with a default: no vocabulary, no context
+    assert arch.n_vocab > 1000 and arch.n_ctx_train >= 2048, (arch.n_vocab, arch.n_ctx_train)
     src = e["config_source"]
     assert src.get("repo") or src.get("url") or src.get("find_string_id"), src
     assert e["tokenizer"] in ("gpt2", "llama")
