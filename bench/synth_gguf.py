@@ -105,14 +105,19 @@ def write_kv(w: gguf.GGUFWriter, a: Architecture, cfg: dict, preset: str) -> Non
     w.add_add_bos_token(True)
 
 
-def write(config: dict, preset: str, out: Path) -> int:
-    """Write a sparse GGUF for `config` at `preset`; return the file size."""
+def write(config: dict, preset: str, out: Path, finetune: str | None = None, chat_template: str | None = None) -> int:
+    """Write a sparse GGUF for `config` at `preset` (with general.finetune and a chat template if
+    given); return the file size."""
     a = from_hf_config(config)
     src = "BF16" if preset == "BF16" else "F16"
     tensors = quantize(hf_tensors(a, src), preset,
                        QuantContext(a.arch, a.n_layer, a.n_expert, a.n_gqa, a.arch == "llama" and a.n_layer == 80))
     w = gguf.GGUFWriter(str(out), a.arch)
     write_kv(w, a, config, preset)
+    if finetune:
+        w.add_finetune(finetune)
+    if chat_template:
+        w.add_chat_template(chat_template)
     total = 0
     for t in tensors:
         nbytes = t.nbytes

@@ -297,6 +297,25 @@ def check(spec: ModelSpec, pinned_quant: str | None, req: CheckRequest, hw: Hard
     }
 
 
+def estimate_loaded(spec: ModelSpec, quant: str, context: int | None, kv_type: str = "F16",
+                    flash_attn: bool = True) -> dict[str, Any]:
+    """Our estimate for a model a runtime has loaded, fully offloaded, at the context it reports.
+
+    Args:
+        spec: the model (best: its real GGUF header).
+        quant: its quantization.
+        context: the context the runtime allocated (None: 4096, Ollama's smallest default).
+    Returns:
+        {"quant", "context", "memory": {...}} with the same byte fields as `check`'s rows.
+    """
+    ctx = context or min(4096, spec.arch.n_ctx_train or 4096)
+    opts = RuntimeOptions(ctx, kv_type, kv_type, flash_attn, 2048, 512)
+    tensors = tensors_for(spec, quant, repo=repo_for(spec, quant))
+    est = estimate(spec.arch, tensors, opts, None, True, lay=weight_layout(spec, tensors))
+    return {"model": spec.id, "quant": quant, "context": ctx, "gpu_bytes": est.gpu_bytes,
+            "total_bytes": est.total_bytes, "memory": _memory_json(est, 0)}
+
+
 def exit_code_for(result: dict[str, Any]) -> int:
     """Contract exit code: from the requested quantization if the name pinned one, else the recommended."""
     by_q = {r["quant"]: r for r in result["quants"]}

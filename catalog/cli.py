@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     import argparse
 
 from catalog import __version__
-from catalog.errors import EXIT_INTERNAL, EXIT_REMOTE, CatalogError, ModelNotFound, UsageError
+from catalog.errors import EXIT_INTERNAL, EXIT_REMOTE, CatalogError, ModelNotFound, RemoteUnavailable, UsageError
 
 
 def _parser(command: str | None = None) -> argparse.ArgumentParser:
@@ -72,6 +72,15 @@ def _parser(command: str | None = None) -> argparse.ArgumentParser:
         r.add_argument("models", nargs="*", help="HF repo ids or catalog names; none: every cached repo")
         r.add_argument("--jobs", type=int, default=32, metavar="N", help="repos read at once")
         r.add_argument("--debug", action="store_true")
+    if command in (None, "ps"):
+        q = sub.add_parser("ps", help="models a local Ollama or llama-server has installed and loaded",
+                           formatter_class=_Formatter)
+        q.add_argument("--ollama", metavar="URL", help="the Ollama server (default: OLLAMA_HOST or 127.0.0.1:11434)")
+        q.add_argument("--llama-server", metavar="URL", action="append", default=[],
+                       help="a llama-server (default: LLAMA_SERVER_URL, else 127.0.0.1:8080 and :9931)")
+        q.add_argument("--offline", action="store_true", help="never ask the Ollama registry")
+        q.add_argument("--json", action="store_true", help="machine output (llm-catalog/ps/v1)")
+        q.add_argument("--debug", action="store_true")
     return p
 
 
@@ -84,7 +93,7 @@ def _count(text: str) -> float:
         raise UsageError(f"--max-params {text!r} is not a count", "e.g. 8B, 500M or 8e9") from None
 
 
-COMMANDS = ("check", "hw", "search", "refresh")
+COMMANDS = ("check", "hw", "search", "refresh", "ps")
 _CHECK_DEFAULTS: dict[str, Any] = {
     "quant": [], "ctx": None, "content_tokens": None, "kv_type": "f16", "flash_attn": "on", "batch": 2048,
     "ubatch": 512, "gpu": [], "vram": None, "ram": None, "runtime": "ollama", "offline": False, "json": False,
@@ -177,13 +186,45 @@ def resolve(ref: str, offline: bool, want_quant: str | None = None) -> tuple[Any
 
     try:
         r = bundled.resolve(ref)
-    except ModelNotFound:
-        from catalog.sources import hub
-
-        if hub.parse_ref(ref) is None:
-            raise
-        return hub.load(ref, offline, want_quant)
+    except ModelNotFound as not_in_catalog:
+        return _resolve_remote(ref, offline, want_quant, not_in_catalog)
     return r.spec, r.quant
+
+
+def _resolve_remote(ref: str, offline: bool, want_quant: str | None, not_in_catalog: ModelNotFound
+                    ) -> tuple[Any, str | None]:
+    """A name the catalog lacks: a Hugging Face repo, else an Ollama `model:tag` from its registry.
+
+    `owner/name` is both a Hub repo and Ollama's `namespace/model`: the Hub is asked first. A plain
+    name that neither knows keeps the catalog's near-miss suggestions (exit 2); offline, only the
+    cache can answer."""
+    from catalog.sources import hub, ollama
+
+    offline = offline or hub.offline_env()
+    try:
+        hf_ref = hub.parse_ref(ref)
+    except ModelNotFound:  # owner/name:tag whose tag is no quantization: an Ollama namespaced model
+        hf_ref = None
+    if hf_ref is not None:
+        try:
+            return hub.load(ref, offline, want_quant)
+        except ModelNotFound as hf_error:
+            if ":" in ref or ollama.parse_name(ref) is None or offline:
+                raise
+            try:
+                return ollama.load(ref)
+            except CatalogError:
+                raise hf_error from None  # the registry knows it no better (or is unreachable)
+    if ollama.parse_name(ref) is None:
+        raise not_in_catalog
+    try:
+        return ollama.load(ref, offline)
+    except ModelNotFound:
+        raise not_in_catalog from None
+    except RemoteUnavailable:
+        if offline:
+            raise not_in_catalog from None  # nothing cached: the near misses help more than "offline"
+        raise
 
 
 def _check(args: Any) -> int:
@@ -313,6 +354,20 @@ def _refresh(args: Any) -> int:
     return 0 if not failed else (EXIT_REMOTE if EXIT_REMOTE in failed else failed[0])
 
 
+def _ps(args: Any) -> int:
+    from catalog import runtimes
+
+    doc = runtimes.state(args.ollama.rstrip("/") if args.ollama else None,
+                         tuple(u.rstrip("/") for u in args.llama_server), args.offline)
+    if args.json:
+        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+        return 0
+    from catalog.render import print_ps
+
+    print_ps(doc)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit code."""
     argv = sys.argv[1:] if argv is None else argv
@@ -322,7 +377,7 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:  # argparse already printed its one-line usage error
         return int(exc.code or 0)
     try:
-        handler = {"check": _check, "hw": _hw, "search": _search, "refresh": _refresh}[args.command]
+        handler = {"check": _check, "hw": _hw, "search": _search, "refresh": _refresh, "ps": _ps}[args.command]
         return handler(args)
     except CatalogError as err:
         if getattr(args, "debug", False):

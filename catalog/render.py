@@ -80,3 +80,39 @@ def print_hw(doc: dict[str, Any]) -> None:
     con.print(f"RAM: {gib(doc['ram_total_bytes'])} GiB total, {gib(doc['ram_available_bytes'])} GiB available")
     for n in doc["notes"]:
         con.print(f"note: {n}")
+
+
+def print_ps(doc: dict[str, Any]) -> None:
+    """`catalog ps`: what the local runtimes hold, beside our estimates."""
+    from rich.console import Console
+    from rich.table import Table
+
+    con = Console()
+    ol = doc.get("ollama")
+    if ol is None:
+        con.print("No Ollama server is running (set OLLAMA_HOST if it listens elsewhere).")
+    else:
+        con.print(f"Ollama {ol.get('version') or ''} at {ol['url']}: {len(ol['installed'])} installed, "
+                  f"{len(ol['loaded'])} loaded")
+        if ol["loaded"]:
+            t = Table("loaded", "quant", "ctx", "Ollama VRAM", "our GPU estimate", "diff", "estimated from")
+            for m in ol["loaded"]:
+                est = m["estimate"]
+                diff = m.get("estimate_vs_ollama_pct")
+                t.add_row(m["name"], str(est.get("quant") or m.get("quantization") or "?"), str(m.get("context_length")
+                          or est.get("context") or "?"), gib(m.get("size_vram_bytes")), gib(est.get("gpu_bytes")),
+                          f"{diff:+.1f} %" if diff is not None else "", est.get("from") or est.get("error", ""))
+            con.print(t)
+        if ol["installed"]:
+            t = Table("installed", "size", "parameters", "quant", "family")
+            for m in ol["installed"]:
+                t.add_row(m["name"], gib(m.get("size_bytes")), str(m.get("parameter_size") or ""),
+                          str(m.get("quantization") or ""), str(m.get("family") or ""))
+            con.print(t)
+    servers = doc.get("llama_server") or []
+    if not servers:
+        con.print("No llama-server is running (checked LLAMA_SERVER_URL, 127.0.0.1:8080 and 127.0.0.1:9931).")
+    for s in servers:
+        slots = s.get("slots")
+        con.print(f"llama-server at {s['url']}: {s.get('model_path') or '?'}, n_ctx {s.get('n_ctx')}, "
+                  f"{s.get('total_slots') or (len(slots) if slots else '?')} slot(s)")

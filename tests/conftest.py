@@ -17,6 +17,9 @@ def _isolate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.delenv("HF_TOKEN", raising=False)
+    # nothing listens on port 9: a test that forgets to aim at its own server fails fast, offline
+    monkeypatch.setenv("LLM_CATALOG_OLLAMA_REGISTRY", "http://127.0.0.1:9")
+    monkeypatch.setenv("OLLAMA_HOST", "127.0.0.1:9")
 
 
 def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:

@@ -123,7 +123,8 @@ def base_of(e: dict[str, Any]) -> dict[str, Any] | None:
     if not base:
         return None
     for other in entries():
-        if base == str(other.get("hf_repo", "")).lower() or base in (a.lower() for a in other.get("hf_repo_aliases", ())):
+        names = [other.get("hf_repo", ""), *other.get("hf_repo_aliases", ())]
+        if base in (str(n).lower() for n in names):
             return other
     return None
 

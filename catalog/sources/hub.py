@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 import re
+import threading
 from typing import Any
 
 from catalog import alignment as align

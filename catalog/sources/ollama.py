@@ -41,8 +41,9 @@ class Name(NamedTuple):
     tag: str
 
     def __str__(self) -> str:
-        ns = "" if self.namespace == "library" else f"{self.namespace}/"
-        return f"{ns}{self.model}:{self.tag}"
+        host = f"{self.host}/" if self.host else ""
+        ns = f"{self.namespace}/" if self.namespace != "library" or self.host else ""
+        return f"{host}{ns}{self.model}:{self.tag}"
 
 
 class RegistryModel(NamedTuple):
@@ -68,12 +69,11 @@ def parse_name(name: str) -> Name | None:
     m = _NAME.match(name)
     if not m:
         return None
-    host = m.group("host")
+    host: str | None = m.group("host")
+    ns = str(m.group("ns") or "library")
     if host and "." not in host and ":" not in host and m.group("ns") is None:
-        host, ns = None, host  # "ns/model": a namespace, not a host
-    else:
-        ns = m.group("ns") or "library"
-    return Name(host, ns, m.group("model").lower(), m.group("tag") or "latest")
+        ns, host = host, None  # "ns/model": a namespace, not a host
+    return Name(host, ns, str(m.group("model")).lower(), str(m.group("tag") or "latest"))
 
 
 def registry_url(host: str | None = None) -> str:
@@ -200,3 +200,71 @@ def server_json(c: Any, url: str, body: dict[str, Any] | None = None) -> dict[st
     except ValueError:
         return None
     return doc if isinstance(doc, dict) else None
+
+
+# --- a model from the registry, as the advisor sees it -----------------------------------------------------------
+
+def _spec_from_doc(name: Name, doc: dict[str, Any], got: dict[str, Any]) -> tuple[Any, str | None]:
+    from catalog import alignment as align
+    from catalog.sources.hub import _header_from_json
+    from catalog.sources.local import spec_from_header
+
+    rm = doc["model"]
+    header = _header_from_json(doc["header"])
+    lib = str(name).rsplit(":", 1)[0]
+    murl = f"{registry_url(name.host)}/v2/{name.namespace}/{name.model}/manifests/{name.tag}"
+    meta = header.metadata
+    gguf = {k: meta[k] for k in ("general.name", "general.finetune", "general.base_model.0.name",
+                                 "general.base_model.0.repo_url") if isinstance(meta.get(k), str)}
+    has_template = bool(rm.get("template")) or isinstance(meta.get("tokenizer.chat_template"), str)
+    # the tag's words count as name tokens: "8b-text-q4_0" is a base model, "8b-instruct-q8_0" an aligned one
+    verdict = align.classify_record({"repo": f"{name.namespace}/{name.model}-{name.tag}", "gguf": gguf,
+                                     "chat_template": has_template})
+    sources = {"ollama_registry": murl, "model_layer": rm["model_digest"], "metadata": got,
+               "config_blob": {k: rm["config"].get(k) for k in ("model_family", "model_type", "file_type")
+                               if k in rm["config"]}}
+    spec = spec_from_header(header, f"ollama:{name}", str(name), int(rm["model_bytes"]), murl, sources)
+    quant = spec.file_quant if spec.file_quant != "file" else None
+    template = {"present": has_template, "source": "Ollama template layer" if rm.get("template") else "GGUF header"}
+    if rm.get("system"):
+        template["default_system_prompt"] = rm["system"][:2000]
+    ollama_meta = {"library": lib, "tags": {name.tag: quant} if quant else {}, "params": rm.get("params") or {},
+                   "pull_bytes": rm["pull_bytes"], "source": {"url": murl}}
+    return spec._replace(alignment=verdict.to_json(), chat_template=template, ollama=ollama_meta), quant
+
+
+def load(ref: str, offline: bool = False) -> tuple[Any, str | None]:
+    """A ModelSpec for an Ollama `model:tag` read from the registry: the GGUF layer's real header
+    (HTTP Range on the blob), the config blob, the template/system/params layers. Cached like Hub
+    records (`LLM_CATALOG_CACHE_TTL`); offline, the cache answers or nothing does.
+
+    Raises:
+        ModelNotFound, BadModelFile, RemoteUnavailable.
+    """
+    from catalog.sources import cache
+    from catalog.sources.gguf_remote import read_header
+    from catalog.sources.hub import _header_to_json, offline_env
+
+    name = parse_name(ref)
+    if name is None:
+        raise ModelNotFound(f"{ref!r} is not an Ollama model name", "model[:tag], e.g. llama3.1:8b")
+    key = f"{name.host or registry_url()}/{name.namespace}/{name.model}:{name.tag}"
+    hit = cache.get("ollama", key)
+    offline = offline or offline_env()
+    if hit is not None and (not hit.stale or offline):
+        return _spec_from_doc(name, hit.doc, {"from": "cache", "stale": hit.stale, "age_s": int(hit.age_s)})
+    if offline:
+        raise RemoteUnavailable(f"{ref}: offline, and not in the catalog or the cache",
+                                "run once online, or use a catalog name")
+    try:
+        with client() as c:
+            rm = registry_model(c, name)
+            header, reader = read_header(c, rm.blob_url)
+    except RemoteUnavailable:
+        if hit is not None:
+            return _spec_from_doc(name, hit.doc, {"from": "cache", "stale": True, "age_s": int(hit.age_s)})
+        raise
+    doc = {"model": rm._asdict(), "header": _header_to_json(header),
+           "cost": {"downloaded_bytes": reader.downloaded, "requests": reader.requests}}
+    cache.put("ollama", key, doc)
+    return _spec_from_doc(name, doc, {"from": "registry", "stale": False, "age_s": 0})
