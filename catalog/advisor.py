@@ -20,6 +20,8 @@ from hardware import Hardware
 SCHEMA = "llm-catalog/check/v1"
 GIB = 1 << 30
 RUNTIMES = ("ollama", "llama.cpp", "lmstudio")
+# LM Studio loads a model at 4096 tokens unless told otherwise (its API reports
+# loaded_context_length 4096 for a 131072-token model: zed-industries/zed issue #33938)
 LMSTUDIO_DEFAULT_CTX = 4096
 # decode speed: llama.cpp reads the active weights once per token and reaches
 # about this share of peak memory bandwidth; RAM bandwidth when unknown
@@ -110,7 +112,17 @@ def _context(spec: ModelSpec, req: CheckRequest, hw: Hardware) -> tuple[int, str
         return train, "llama.cpp default (-c 0: the model's full context; --fit may shrink it)"
     if req.runtime == "lmstudio":
         return min(LMSTUDIO_DEFAULT_CTX, train), "LM Studio default"
+    model_ctx = _ollama_model_ctx(spec)
+    if model_ctx:
+        return min(model_ctx, train), "the num_ctx the Ollama model's params layer sets"
     return min(ollama_default_ctx(hw), train), "Ollama default for this much VRAM"
+
+
+def _ollama_model_ctx(spec: ModelSpec) -> int | None:
+    """A num_ctx the Ollama model sets itself (its Modelfile's PARAMETER, the params layer): it wins
+    over the VRAM-tiered default."""
+    v = ((spec.ollama or {}).get("params") or {}).get("num_ctx")
+    return int(v) if isinstance(v, int) and v > 0 else None
 
 
 def _tokens_per_second(est: MemoryEstimate, lay: WeightLayout, hw: Hardware) -> float | None:
@@ -245,7 +257,7 @@ def check(spec: ModelSpec, pinned_quant: str | None, req: CheckRequest, hw: Hard
     opts = RuntimeOptions(ctx, kv, kv, req.flash_attn, req.batch, min(req.ubatch, req.batch))
     budgets = gpu_budgets(hw)
     budget = sum(budgets)
-    ol_ctx = min(ollama_default_ctx(hw), spec.arch.n_ctx_train or 4096)
+    ol_ctx = min(_ollama_model_ctx(spec) or ollama_default_ctx(hw), spec.arch.n_ctx_train or 4096)
     quants = _quants(spec, req, pinned_quant)
     rows = [_row(spec, q, opts, hw, budgets, ol_ctx) for q in quants]
     fits = [r for r in rows if r["verdict"] == "full_gpu"]

@@ -81,6 +81,16 @@ def _parser(command: str | None = None) -> argparse.ArgumentParser:
         q.add_argument("--offline", action="store_true", help="never ask the Ollama registry")
         q.add_argument("--json", action="store_true", help="machine output (llm-catalog/ps/v1)")
         q.add_argument("--debug", action="store_true")
+    if command in (None, "probe"):
+        b = sub.add_parser("probe", help="send a fixed set of prompts to a local model and measure its refusals",
+                           formatter_class=_Formatter)
+        b.add_argument("model", help="the model as the endpoint names it (e.g. llama3.1:8b)")
+        b.add_argument("--endpoint", metavar="URL",
+                       help="Ollama (http://127.0.0.1:11434) or OpenAI-compatible base URL (.../v1); "
+                            "default: the local Ollama (OLLAMA_HOST)")
+        b.add_argument("--api", choices=["auto", "ollama", "openai"], default="auto")
+        b.add_argument("--json", action="store_true", help="machine output (llm-catalog/probe/v1)")
+        b.add_argument("--debug", action="store_true")
     return p
 
 
@@ -93,7 +103,7 @@ def _count(text: str) -> float:
         raise UsageError(f"--max-params {text!r} is not a count", "e.g. 8B, 500M or 8e9") from None
 
 
-COMMANDS = ("check", "hw", "search", "refresh", "ps")
+COMMANDS = ("check", "hw", "search", "refresh", "ps", "probe")
 _CHECK_DEFAULTS: dict[str, Any] = {
     "quant": [], "ctx": None, "content_tokens": None, "kv_type": "f16", "flash_attn": "on", "batch": 2048,
     "ubatch": 512, "gpu": [], "vram": None, "ram": None, "runtime": "ollama", "offline": False, "json": False,
@@ -368,6 +378,33 @@ def _ps(args: Any) -> int:
     return 0
 
 
+def _probe(args: Any) -> int:
+    from catalog import probe
+    from catalog.sources import chat, ollama
+
+    endpoint = (args.endpoint or ollama.host_url()).rstrip("/")
+    if not args.endpoint and not chat.is_local(endpoint):
+        raise UsageError(f"OLLAMA_HOST points off this machine ({endpoint})",
+                         "the probe sends prompts only where you say: pass --endpoint URL to probe it")
+    api, replies = chat.run(endpoint, args.model, args.api)
+    doc: dict[str, Any] = {"schema": "llm-catalog/probe/v1", "endpoint": endpoint, "api": api, "model": args.model,
+                           **probe.summarize(replies)}
+    from catalog.sources import bundled
+
+    try:
+        known = bundled.resolve(args.model).spec
+        doc["catalog"] = {"id": known.id, "kind": known.alignment.get("kind")}
+    except CatalogError:
+        doc["catalog"] = None
+    if args.json:
+        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+        return 0
+    from catalog.render import print_probe
+
+    print_probe(doc)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit code."""
     argv = sys.argv[1:] if argv is None else argv
@@ -377,7 +414,8 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:  # argparse already printed its one-line usage error
         return int(exc.code or 0)
     try:
-        handler = {"check": _check, "hw": _hw, "search": _search, "refresh": _refresh, "ps": _ps}[args.command]
+        handler = {"check": _check, "hw": _hw, "search": _search, "refresh": _refresh, "ps": _ps,
+                   "probe": _probe}[args.command]
         return handler(args)
     except CatalogError as err:
         if getattr(args, "debug", False):

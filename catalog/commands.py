@@ -59,6 +59,16 @@ def ollama(t: Target, quant: str, opts: RuntimeOptions, default_ctx: int) -> str
     return f"{' '.join(env)} ollama serve & {run}"
 
 
+def ollama_session(t: Target, quant: str, opts: RuntimeOptions, default_ctx: int) -> str:
+    """The same context set from inside a running Ollama (no server restart): `/set parameter num_ctx`.
+    The KV cache type and flash attention are server settings only, so a quantized cache still needs
+    the environment of `ollama` above."""
+    if opts.n_ctx == default_ctx or not (t.ollama_tag or t.gguf_repo):
+        return ""
+    model = t.ollama_tag or f"hf.co/{t.gguf_repo}:{quant}"
+    return f"ollama run {model}, then: /set parameter num_ctx {opts.n_ctx}"
+
+
 def llama_cpp(t: Target, quant: str, opts: RuntimeOptions, gpu_layers: int, total_layers: int,
               binary: str = "llama-server", cpu_moe_layers: int = 0, split: tuple[int, ...] = ()) -> str:
     """`llama-server` (or `llama-cli`) pinned to the estimate: -c, -ngl, -fa, -ctk/-ctv, -b/-ub."""
@@ -118,6 +128,7 @@ def all_commands(t: Target, quant: str, opts: RuntimeOptions, gpu_layers: int, t
     """The three runtimes' commands, plus the llama-cli form."""
     return {
         "ollama": ollama(t, quant, opts, ollama_default_ctx),
+        "ollama_session": ollama_session(t, quant, opts, ollama_default_ctx),
         "llama_cpp": llama_cpp(t, quant, opts, gpu_layers, total_layers, "llama-server", cpu_moe_layers, split),
         "llama_cpp_cli": llama_cpp(t, quant, opts, gpu_layers, total_layers, "llama-cli", cpu_moe_layers, split),
         "lm_studio": lm_studio(t, quant, opts, gpu_layers, total_layers),

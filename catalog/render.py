@@ -116,3 +116,23 @@ def print_ps(doc: dict[str, Any]) -> None:
         slots = s.get("slots")
         con.print(f"llama-server at {s['url']}: {s.get('model_path') or '?'}, n_ctx {s.get('n_ctx')}, "
                   f"{s.get('total_slots') or (len(slots) if slots else '?')} slot(s)")
+
+
+def print_probe(doc: dict[str, Any]) -> None:
+    """`catalog probe`: each reply with its verdict and rules, then the rates."""
+    from rich.console import Console
+    from rich.table import Table
+
+    con = Console()
+    t = Table("set", "prompt", "refused", "rules", "reply (start)")
+    for r in doc["replies"]:
+        t.add_row(r["set"], r["id"], "yes" if r["refused"] else "no", ", ".join(r["rules"]),
+                  r["reply"][:80].replace("\n", " "))
+    con.print(t)
+    rate, ctl = doc["refusal_rate"], doc["control_refusal_rate"]
+    con.print(f"{doc['model']} at {doc['endpoint']} ({doc['api']} API): declined {rate:.0%} of harmful requests, "
+              f"{ctl:.0%} of benign controls: {doc['reading']}.")
+    if doc.get("catalog"):
+        con.print(f"The catalog says {doc['catalog']['id']} is {doc['catalog']['kind']}.")
+    con.print("Refusal = a reply whose first 400 characters match one of the rules "
+              + ", ".join(r["id"] for r in doc["rules"]) + " (see --json for the patterns).")
