@@ -118,6 +118,42 @@ def _context(spec: ModelSpec, req: CheckRequest, hw: Hardware) -> tuple[int, str
     return min(ollama_default_ctx(hw), train), "Ollama default for this much VRAM"
 
 
+def _fit_default_context(spec: ModelSpec, quant: str, ctx: int, why: str, req: CheckRequest, kv: str,
+                         hw: Hardware, budgets: tuple[int, ...]) -> tuple[int, str]:
+    """What the runtime does when its own default context does not fit on the GPU(s) with `quant`:
+    Ollama steps an automatic context down 256k -> 32k -> 4k (server/sched.go); llama.cpp's --fit
+    shrinks an unset -c, not below 4096 (-fitc), before it gives up layers. LM Studio keeps its 4096."""
+    if req.runtime == "lmstudio":
+        return ctx, why
+    tensors = tensors_for(spec, quant, repo=repo_for(spec, quant))
+    lay = weight_layout(spec, tensors)
+    ram = hw.ram_available_bytes or hw.ram_total_bytes
+
+    def fits(c: int) -> bool:
+        est = estimate(spec.arch, tensors, RuntimeOptions(c, kv, kv, req.flash_attn, req.batch,
+                                                          min(req.ubatch, req.batch)), None, True, lay=lay,
+                       gpu_shares=budgets)
+        return est.fits(budgets) and (ram is None or est.cpu_bytes <= ram)
+
+    if ctx <= 4096 or fits(ctx):
+        return ctx, why
+    if req.runtime == "ollama":
+        for step in (32768, 4096):
+            if step < ctx and (step == 4096 or fits(step)):
+                return step, f"{why}, stepped down to {step} as Ollama does when {quant} does not fit at {ctx}"
+        return ctx, why
+    lo, hi = 4096 // 256, ctx // 256  # llama.cpp: the largest context (in 256-token cells) that fits
+    if not fits(lo * 256):
+        return 4096, f"{why}; --fit stops shrinking it at 4096 (-fitc) and offloads fewer layers"
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if fits(mid * 256):
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo * 256, f"{why}; --fit shrinks it to {lo * 256} so that {quant} fits"
+
+
 def _ollama_model_ctx(spec: ModelSpec) -> int | None:
     """A num_ctx the Ollama model sets itself (its Modelfile's PARAMETER, the params layer): it wins
     over the VRAM-tiered default."""
@@ -254,11 +290,14 @@ def check(spec: ModelSpec, pinned_quant: str | None, req: CheckRequest, hw: Hard
     if req.ctx is not None and req.ctx <= 0:
         raise UsageError("--ctx must be positive")
     ctx, ctx_why = _context(spec, req, hw)
-    opts = RuntimeOptions(ctx, kv, kv, req.flash_attn, req.batch, min(req.ubatch, req.batch))
     budgets = gpu_budgets(hw)
     budget = sum(budgets)
     ol_ctx = min(_ollama_model_ctx(spec) or ollama_default_ctx(hw), spec.arch.n_ctx_train or 4096)
     quants = _quants(spec, req, pinned_quant)
+    if not (req.ctx or req.content_tokens) and hw.gpus:
+        target = pinned_quant if pinned_quant in quants else ("Q4_K_M" if "Q4_K_M" in quants else quants[-1])
+        ctx, ctx_why = _fit_default_context(spec, target, ctx, ctx_why, req, kv, hw, budgets)
+    opts = RuntimeOptions(ctx, kv, kv, req.flash_attn, req.batch, min(req.ubatch, req.batch))
     rows = [_row(spec, q, opts, hw, budgets, ol_ctx) for q in quants]
     fits = [r for r in rows if r["verdict"] == "full_gpu"]
     recommended = fits[0]["quant"] if fits else None
