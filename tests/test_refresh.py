@@ -174,3 +174,14 @@ def test_cli_refresh_reports_failures_and_exits_3(hubenv, cli) -> None:  # type:
     assert out.splitlines()[0].startswith("org/m0: updated") and "org/m2: updated" in out
     assert err.splitlines()[0].startswith("catalog: refresh failed: org/m1: the Hub did not answer (HTTP 503)")
     assert err.splitlines()[-1] == "refreshed 1 failed, 2 updated"
+
+
+def test_a_repo_without_usable_weights_is_one_clear_error(hubenv, cli) -> None:  # type: ignore[no-untyped-def]
+    srv = hubenv
+    srv.add("org/readme-only", {"tags": ["llama"]}, {"README.md": b"---\nlicense: mit\n---\nSoon.\n"})
+    srv.add("org/mamba", {"tags": []}, {"config.json": json.dumps({"architectures": ["MambaForCausalLM"],
+                                                                   "hidden_size": 768}).encode()})
+    code, out, err = cli("check", "org/readme-only", "--vram", "8")
+    assert code == 2 and "no config.json and no GGUF file" in err and err.count("\n") == 1
+    code, out, err = cli("check", "org/mamba", "--vram", "8")
+    assert code == 2 and "MambaForCausalLM is not supported" in err and err.count("\n") == 1
