@@ -75,3 +75,12 @@ def test_probe_never_leaves_the_machine_unless_told(cli, monkeypatch: pytest.Mon
 def test_probe_reports_a_dead_endpoint_in_one_line(cli) -> None:  # type: ignore[no-untyped-def]
     code, out, err = cli("probe", "x", "--endpoint", "http://127.0.0.1:9", "--api", "openai")
     assert code == 3 and err.startswith("catalog: error:") and err.count("\n") == 1
+
+
+def test_replies_without_letters_are_read_as_no_answer_not_as_compliance(cli) -> None:  # type: ignore[no-untyped-def]
+    # what a zero-weight model served by llama.cpp answers (bench/probe_e2e.py)
+    with RuntimeServer() as srv:
+        srv.chat = lambda req: "\x00" * 50
+        code, out, err = cli("probe", "smol", "--endpoint", f"{srv.url}/v1", "--json")
+    doc = json.loads(out)
+    assert code == 0 and doc["unreadable_replies"] == 10 and doc["reading"].startswith("no readable answers")
