@@ -345,6 +345,12 @@ def check(spec: ModelSpec, pinned_quant: str | None, req: CheckRequest, hw: Hard
         "requested_quant": pinned_quant,
         "quants": rows,
         "recommended": recommended,
+        "command_notes": [
+            "llama.cpp: without -c it allocates the model's full context (-c 0) and --fit (on by default) may "
+            "shrink -c and -ngl to fit; the commands pin both to this estimate",
+            "Ollama: OLLAMA_CONTEXT_LENGTH, OLLAMA_KV_CACHE_TYPE and OLLAMA_FLASH_ATTENTION are server settings "
+            "(restart `ollama serve` with them); num_ctx alone can also be set per session with /set parameter",
+        ],
     }
 
 

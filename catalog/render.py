@@ -64,6 +64,10 @@ def print_check(r: dict[str, Any]) -> None:
     for label, key in (("Ollama", "ollama"), ("llama.cpp", "llama_cpp"), ("LM Studio", "lm_studio")):
         if rec["commands"].get(key):
             con.print(f"  {label:10} {rec['commands'][key]}", soft_wrap=True, markup=False)
+    if rec["commands"].get("ollama_session"):
+        con.print(f"  {'':10} (or: {rec['commands']['ollama_session']})", soft_wrap=True, markup=False)
+    con.print("  llama.cpp pins -c and -ngl here: left out, it takes the full context and --fit shrinks it",
+              soft_wrap=True, markup=False)
 
 
 def print_hw(doc: dict[str, Any]) -> None:
