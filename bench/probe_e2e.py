@@ -55,7 +55,7 @@ def main() -> None:
                     break
                 except OSError:
                     if srv.poll() is not None or time.monotonic() > deadline:
-                        raise SystemExit("the llama-cpp-python server did not start")
+                        raise SystemExit("the llama-cpp-python server did not start") from None
                     time.sleep(1)
             t0 = time.perf_counter()
             r = subprocess.run([sys.executable, "-m", "catalog", "probe", "smol", "--endpoint", url, "--json"],
