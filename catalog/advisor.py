@@ -118,6 +118,25 @@ def _context(spec: ModelSpec, req: CheckRequest, hw: Hardware) -> tuple[int, str
     return min(ollama_default_ctx(hw), train), "Ollama default for this much VRAM"
 
 
+def _with_template_overhead(spec: ModelSpec) -> ModelSpec:
+    """The spec with what its chat template adds to a conversation, measured by rendering the
+    template in the sandbox (catalog.templates), when its source is known and not measured yet."""
+    ct = spec.chat_template or {}
+    if not isinstance(ct.get("source"), str) or "safe" in ct:
+        return spec
+    from catalog import templates
+
+    measured = templates.overhead(ct["source"], str(ct.get("bos_token") or ""), str(ct.get("eos_token") or ""))
+    return spec._replace(chat_template={**ct, **measured})
+
+
+def _template_bytes(spec: ModelSpec, est: MemoryEstimate, ctx: int) -> int:
+    """The KV cache the template's typical-conversation overhead takes, at this cache type: the
+    cache's bytes per context token times the overhead (exact for full-attention layers)."""
+    tokens = int((spec.chat_template or {}).get("overhead_tokens") or 0)
+    return est.kv_cache_bytes * tokens // ctx if ctx and tokens else 0
+
+
 def _fit_default_context(spec: ModelSpec, quant: str, ctx: int, why: str, req: CheckRequest, kv: str,
                          hw: Hardware, budgets: tuple[int, ...]) -> tuple[int, str]:
     """What the runtime does when its own default context does not fit on the GPU(s) with `quant`:
@@ -246,7 +265,7 @@ def _row(spec: ModelSpec, quant: str, opts: RuntimeOptions, hw: Hardware, budget
     row: dict[str, Any] = {
         "quant": quant,
         "file_bytes": file_bytes(spec, quant, lay),
-        "memory": _memory_json(est, 0),
+        "memory": _memory_json(est, _template_bytes(spec, est, opts.n_ctx)),
         "verdict": verdict,
         "gpu_layers": est.gpu_layers,
         "total_layers": est.total_layers,
@@ -289,6 +308,7 @@ def check(spec: ModelSpec, pinned_quant: str | None, req: CheckRequest, hw: Hard
         raise UsageError("a quantized KV cache needs flash attention", "drop --flash-attn off")
     if req.ctx is not None and req.ctx <= 0:
         raise UsageError("--ctx must be positive")
+    spec = _with_template_overhead(spec)
     ctx, ctx_why = _context(spec, req, hw)
     budgets = gpu_budgets(hw)
     budget = sum(budgets)
@@ -323,6 +343,7 @@ def check(spec: ModelSpec, pinned_quant: str | None, req: CheckRequest, hw: Hard
                 "present": spec.chat_template.get("present"),
                 "system_prompt_tokens": spec.chat_template.get("system_prompt_tokens"),
                 "per_turn_tokens": spec.chat_template.get("per_turn_tokens"),
+                **{k: v for k, v in spec.chat_template.items() if k not in ("source", "bos_token", "eos_token")},
             },
             "license": spec.license, "gated": spec.gated, "sources": spec.sources,
         },

@@ -96,7 +96,7 @@ def test_safetensors_repo(hubenv) -> None:  # type: ignore[no-untyped-def]
     assert spec.parameters == 7615616512  # from the safetensors headers, not our count
     assert (spec.arch.n_layer, spec.arch.n_embd, spec.arch.n_vocab) == (28, 3584, 152064)
     assert spec.alignment["kind"] == "aligned"
-    assert spec.chat_template == {"present": True}
+    assert spec.chat_template == {"present": True, "source": "{{ messages }}"}  # kept to be rendered (sandboxed)
     assert spec.sources["metadata"]["from"] == "hub"
     expand = srv.requests_to("/api/models/test-org/Coder-7B-Instruct")[0]["query"]["expand"]
     assert {"cardData", "tags", "safetensors", "gguf", "siblings", "gated", "lastModified"} <= set(expand)

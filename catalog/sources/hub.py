@@ -319,7 +319,17 @@ def _read_record(repo: str, revision: str | None, known: dict[str, Any] | None =
         if "config.json" in got:
             rec["config"] = got["config.json"]
         if "tokenizer_config.json" in got:
-            rec["chat_template"] = bool((got["tokenizer_config.json"] or {}).get("chat_template"))
+            tok = got["tokenizer_config.json"] or {}
+            tmpl = tok.get("chat_template")
+            if isinstance(tmpl, list):  # named templates: the "default" one is what runtimes apply
+                tmpl = next((t.get("template") for t in tmpl if isinstance(t, dict) and t.get("name") == "default"),
+                            None)
+            rec["chat_template"] = bool(tmpl)
+            if isinstance(tmpl, str) and len(tmpl) <= 64 << 10:
+                rec["chat_template_source"] = tmpl
+                rec["special_tokens"] = {k: (v.get("content") if isinstance(v, dict) else v)
+                                         for k, v in tok.items() if k in ("bos_token", "eos_token")
+                                         and isinstance(v.get("content") if isinstance(v, dict) else v, str)}
         if "chat_template.jinja" in files or "chat_template.json" in files:
             rec["chat_template"] = True
         if "README.md" in got:
@@ -548,7 +558,7 @@ def load(ref: str, offline: bool = False, want_quant: str | None = None) -> tupl
         if spec.file_quant == "file":  # no general.file_type: the file name says it
             spec = spec._replace(file_quant=q)
         if rec.get("chat_template") is not None and not spec.chat_template.get("present"):
-            spec = spec._replace(chat_template={"present": bool(rec["chat_template"])})
+            spec = spec._replace(chat_template=_template_of(rec))
         return spec, pinned or want_quant
     cfg = rec.get("config")
     if cfg is None:
@@ -562,9 +572,20 @@ def load(ref: str, offline: bool = False, want_quant: str | None = None) -> tupl
         cfg, f"hf:{rec['repo']}", rec["repo"].split("/")[-1], f"{repo}/config.json",
         parameters=total if isinstance(total, int) and total > 0 else None, hf_repo=rec["repo"], sources=sources,
         gguf_repos=tuple({"repo": c, "files": {}} for c in rec.get("gguf_children") or ()),
-        chat_template={"present": rec["chat_template"]} if rec.get("chat_template") is not None else {}, **common,
+        chat_template=_template_of(rec), **common,
     )
     return spec, pinned
+
+
+def _template_of(rec: dict[str, Any]) -> dict[str, Any]:
+    """The spec's chat_template from a Hub record: presence, and the source and special tokens to render."""
+    if rec.get("chat_template") is None:
+        return {}
+    info: dict[str, Any] = {"present": bool(rec["chat_template"])}
+    if isinstance(rec.get("chat_template_source"), str):
+        info["source"] = rec["chat_template_source"]
+        info.update({k: v for k, v in (rec.get("special_tokens") or {}).items() if isinstance(v, str)})
+    return info
 
 
 def _original(rec: dict[str, Any], offline: bool) -> tuple[align.Alignment | None, dict[str, Any]]:

@@ -101,6 +101,19 @@ def load_gguf(path: str) -> ModelSpec:
                             {"file": path}, local_path=os.path.abspath(path))
 
 
+MAX_TEMPLATE = 64 << 10  # characters of a chat template kept to be rendered (the largest real ones are ~20k)
+
+
+def template_info(tmpl: Any, meta: dict[str, Any] | None = None) -> dict[str, Any]:
+    """`chat_template` of a spec: whether one ships, and its source and special tokens to render it."""
+    if not isinstance(tmpl, str):
+        return {"present": False}
+    info: dict[str, Any] = {"present": True}
+    if len(tmpl) <= MAX_TEMPLATE:
+        info["source"] = tmpl
+    return info
+
+
 def spec_from_header(header: GGUFHeader, spec_id: str, fallback_name: str, size: int, where: str,
                      sources: dict[str, Any], **extra: Any) -> ModelSpec:
     """A ModelSpec from a parsed GGUF header (a local file, or a remote one read by Range).
@@ -122,5 +135,5 @@ def spec_from_header(header: GGUFHeader, spec_id: str, fallback_name: str, size:
         parameters=parameter_count(list(header.tensors)), tensors=tuple(header.tensors), file_quant=quant or "file",
         file_bytes=size, header_bytes=header.data_offset,
         tokenizer=str(meta.get("tokenizer.ggml.model", "gpt2")),
-        chat_template={"present": isinstance(tmpl, str)}, sources=sources, **extra,
+        chat_template=template_info(tmpl, meta), sources=sources, **extra,
     )

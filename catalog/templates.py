@@ -1,0 +1,259 @@
+"""Chat templates are untrusted code: render one in a sandbox, with bounds on time, memory and output.
+
+A template comes from a model repo (tokenizer_config.json, a GGUF's tokenizer.chat_template), so
+anyone can write one. It is rendered in Jinja2's ImmutableSandboxedEnvironment (no attribute walks
+to `__globals__`, `__subclasses__` and friends, no mutation of the objects handed in), with the
+helpers the runtimes provide (`raise_exception`, `strftime_now`, `bos_token`, `eos_token`,
+`add_generation_prompt`; no tools), and:
+
+- operators and methods that build huge values (`'x' * 10**9`, `'x'.ljust(10**9)`, `2 ** 10**9`,
+  the `center`/`indent`/`wordwrap` filters with huge widths) are refused;
+- the output stops at MAX_OUTPUT characters;
+- the render runs in a child process with an address-space and CPU limit and a wall-clock
+  timeout (`render`), so a loop that never yields or a string that doubles in a loop costs at
+  most MAX_SECONDS and MAX_MEMORY; where no child can be used, `render_here` bounds time with a
+  trace deadline.
+
+A template that trips any of these is reported as unsafe, with the reason; nothing else fails.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from typing import Any, NamedTuple
+
+MAX_OUTPUT = 256 * 1024  # characters
+MAX_SECONDS = 2.0
+MAX_MEMORY = 1 << 30  # address space of the rendering child, bytes
+MAX_SIZE_ARG = 100_000  # largest repeat count, width or padding a template may ask for
+
+
+class Rendered(NamedTuple):
+    """The prompt text a template produced, or why it produced none."""
+
+    text: str | None
+    error: str | None = None  # the template's own failure (raise_exception, a bad variable)
+    unsafe: str | None = None  # why the sandbox stopped it
+
+
+class _Unsafe(Exception):
+    pass
+
+
+def _sandbox(deadline: float | None) -> Any:
+    from jinja2.exceptions import SecurityError
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+    def _check_size(value: Any) -> None:
+        if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_SIZE_ARG:
+            raise SecurityError(f"a size of {value} is larger than the sandbox allows")
+
+    class Sandbox(ImmutableSandboxedEnvironment):
+        intercepted_binops = frozenset({"*", "**"})
+
+        def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+            if operator == "**":
+                _check_size(right)
+                if isinstance(left, int) and abs(left) > 2 and isinstance(right, int) and right > 64:
+                    raise SecurityError("an exponent that large is refused")
+            if operator == "*" and (isinstance(left, (str, list, tuple)) or isinstance(right, (str, list, tuple))):
+                n = right if isinstance(left, (str, list, tuple)) else left
+                seq = left if isinstance(left, (str, list, tuple)) else right
+                if isinstance(n, int) and n * max(1, len(seq)) > MAX_OUTPUT:
+                    raise SecurityError("a repetition larger than the output limit is refused")
+            return super().call_binop(context, operator, left, right)
+
+        def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805
+            if deadline is not None and time.monotonic() > deadline:
+                raise SecurityError("the template ran past its time limit")
+            for a in (*args, *kwargs.values()):
+                _check_size(a)
+            return super().call(__context, __obj, *args, **kwargs)
+
+    env = Sandbox(trim_blocks=True, lstrip_blocks=True, autoescape=False)
+    for name in ("center", "indent", "wordwrap", "truncate", "batch", "slice"):
+        original = env.filters[name]
+
+        def bounded(*a: Any, __f: Any = original, **k: Any) -> Any:
+            for v in (*a[1:], *k.values()):
+                _check_size(v)
+            return __f(*a, **k)
+
+        env.filters[name] = bounded
+
+    def raise_exception(message: str) -> None:
+        raise _TemplateError(str(message))
+
+    env.globals.update(raise_exception=raise_exception)
+    return env, SecurityError
+
+
+class _TemplateError(Exception):
+    pass
+
+
+def render_here(source: str, messages: list[dict[str, Any]], bos_token: str = "", eos_token: str = "",
+                add_generation_prompt: bool = True, date: str = "26 Jul 2024", max_seconds: float = MAX_SECONDS
+                ) -> Rendered:
+    """Render in this process: the sandbox, the output cap and a trace deadline (no memory bound)."""
+    deadline = time.monotonic() + max_seconds
+    env, security_error = _sandbox(deadline)
+
+    def strftime_now(fmt: str) -> str:
+        # a fixed date: the overhead must not change with the day it is measured
+        return time.strftime(str(fmt)[:64], time.strptime(date, "%d %b %Y"))
+
+    env.globals["strftime_now"] = strftime_now
+
+    def tracer(frame: Any, event: str, arg: Any) -> Any:
+        if time.monotonic() > deadline:
+            raise _Unsafe("the template ran past its time limit")
+        return tracer
+
+    old = sys.gettrace()
+    try:
+        try:
+            template = env.from_string(source)
+        except Exception as exc:  # noqa: BLE001 - a syntax error is the template's fault, reported
+            return Rendered(None, error=f"does not parse: {type(exc).__name__}: {str(exc)[:200]}")
+        out: list[str] = []
+        size = 0
+        sys.settrace(tracer)
+        for chunk in template.generate(messages=messages, bos_token=bos_token, eos_token=eos_token,
+                                       add_generation_prompt=add_generation_prompt, tools=None):
+            out.append(chunk)
+            size += len(chunk)
+            if size > MAX_OUTPUT:
+                return Rendered(None, unsafe=f"output larger than {MAX_OUTPUT} characters")
+        return Rendered("".join(out))
+    except _Unsafe as exc:
+        return Rendered(None, unsafe=str(exc))
+    except security_error as exc:
+        return Rendered(None, unsafe=f"sandbox: {str(exc)[:200]}")
+    except _TemplateError as exc:
+        return Rendered(None, error=f"raise_exception: {str(exc)[:200]}")
+    except RecursionError:
+        return Rendered(None, unsafe="recursion too deep")
+    except MemoryError:
+        return Rendered(None, unsafe="ran out of memory")
+    except Exception as exc:  # noqa: BLE001 - any other failure is the template's, and reported
+        return Rendered(None, error=f"{type(exc).__name__}: {str(exc)[:200]}")
+    finally:
+        sys.settrace(old)
+
+
+def render(source: str, messages: list[dict[str, Any]], bos_token: str = "", eos_token: str = "",
+           add_generation_prompt: bool = True, max_seconds: float = MAX_SECONDS) -> Rendered:
+    """Render in a child process whose memory and CPU are capped (falls back to `render_here`
+    where `resource` limits do not exist)."""
+    try:
+        import resource  # noqa: F401 - POSIX only
+    except ImportError:
+        return render_here(source, messages, bos_token, eos_token, add_generation_prompt, max_seconds=max_seconds)
+    job = json.dumps({"source": source, "messages": messages, "bos": bos_token, "eos": eos_token,
+                      "gen": add_generation_prompt, "seconds": max_seconds, "memory": MAX_MEMORY})
+    env = {k: v for k, v in os.environ.items() if k in ("PATH", "PYTHONPATH", "HOME", "LANG", "LC_ALL")}
+    try:
+        p = subprocess.run([sys.executable, "-I", "-c", _CHILD], input=job, capture_output=True, text=True,
+                           timeout=max_seconds + 5, env=env, cwd=os.path.dirname(os.path.dirname(__file__)))
+    except subprocess.TimeoutExpired:
+        return Rendered(None, unsafe="the template ran past its time limit")
+    if p.returncode != 0 or not p.stdout.strip():
+        why = "ran out of memory" if "MemoryError" in p.stderr else f"the renderer died (exit {p.returncode})"
+        return Rendered(None, unsafe=why)
+    doc = json.loads(p.stdout)
+    return Rendered(doc.get("text"), doc.get("error"), doc.get("unsafe"))
+
+
+# the child: cap memory and CPU, then render_here; -I (isolated) keeps the user's site and env out
+_CHILD = """
+import json, resource, sys
+job = json.loads(sys.stdin.read())
+limit = int(job["memory"])
+resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+cpu = int(job["seconds"]) + 2
+resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
+sys.path.insert(0, ".")
+from catalog.templates import render_here
+r = render_here(job["source"], job["messages"], job["bos"], job["eos"], job["gen"], max_seconds=job["seconds"])
+sys.stdout.write(json.dumps(r._asdict()))
+"""
+
+
+# --- what a template adds to a conversation --------------------------------------------------------------------
+
+SAMPLE_USER = ("What is the capital of France?", "And of Italy?")
+SAMPLE_ASSISTANT = "The capital of France is Paris."
+TYPICAL_TURNS = 5  # user/assistant exchanges in the "typical conversation" the overhead is stated for
+# a special token is one token: <|im_start|>, <|eot_id|>, <start_of_turn>, [INST], </s> ...
+_SPECIAL = r"<\|[^|<>\s]{1,48}\|>|<(?:start|end)_of_turn>|\[/?INST\]|\[/?SYSTEM_PROMPT\]|</?s>|<bos>|<eos>"
+
+
+def estimate_tokens(text: str) -> int:
+    """The documented fallback: each special-token spelling counts 1, the rest one token per 4 bytes
+    (rounded up per stretch). Real BPE vocabularies of 32k-260k entries average 3.5-4.5 bytes of
+    English per token; template markup (role names, newlines) is denser, so this leans low."""
+    import re
+
+    n = 0
+    pos = 0
+    for m in re.finditer(_SPECIAL, text):
+        chunk = text[pos:m.start()]
+        n += -(-len(chunk.encode("utf-8")) // 4) + 1
+        pos = m.end()
+    return n + -(-len(text[pos:].encode("utf-8")) // 4)
+
+
+def overhead(source: str, bos_token: str = "", eos_token: str = "", count: Any = None) -> dict[str, Any]:
+    """Tokens a template adds: its fixed prefix (BOS, a default system prompt), each user and
+    assistant turn's wrapping, the generation prompt, and a typical conversation's total.
+
+    Args:
+        source: the Jinja template.
+        count: text -> tokens, the model's real tokenizer; `estimate_tokens` when None.
+    """
+    count = count or estimate_tokens
+    counted_with = "estimate (special tokens 1, other text 4 bytes per token)" if count is estimate_tokens \
+        else "the model's tokenizer"
+    u1, u2 = SAMPLE_USER
+    a1 = SAMPLE_ASSISTANT
+
+    def tokens(messages: list[dict[str, str]], gen: bool) -> int | Rendered:
+        r = render(source, messages, bos_token, eos_token, gen)
+        if r.text is None:
+            return r
+        if count is estimate_tokens:
+            # the estimate rounds per stretch of text: count the markup without the contents, then add
+            # the contents as the subtraction below expects them
+            text = r.text
+            for m in messages:
+                text = text.replace(m["content"], "\x00", 1)
+            return count(text.replace("\x00", "")) + sum(count(m["content"]) for m in messages)
+        return int(count(r.text))
+
+    one = tokens([{"role": "user", "content": u1}], False)
+    if not isinstance(one, int):
+        return {"present": True, "safe": one.unsafe is None, "unsafe": one.unsafe, "error": one.error}
+    pair = tokens([{"role": "user", "content": u1}, {"role": "assistant", "content": a1}], False)
+    two = tokens([{"role": "user", "content": u1}, {"role": "assistant", "content": a1},
+                  {"role": "user", "content": u2}], False)
+    gen = tokens([{"role": "user", "content": u1}], True)
+    out: dict[str, Any] = {"present": True, "safe": True, "counted_with": counted_with}
+    if isinstance(pair, int) and isinstance(two, int):
+        assistant_turn = pair - one - count(a1)
+        user_turn = two - pair - count(u2)
+        prefix = one - count(u1) - user_turn
+        out.update(system_prompt_tokens=max(0, prefix), per_user_turn_tokens=user_turn,
+                   per_assistant_turn_tokens=assistant_turn,
+                   per_turn_tokens=user_turn + assistant_turn)
+        if isinstance(gen, int):
+            out["generation_prompt_tokens"] = gen - one
+            out["typical_conversation"] = {
+                "turns": TYPICAL_TURNS,
+                "overhead_tokens": max(0, prefix) + TYPICAL_TURNS * (user_turn + assistant_turn) + (gen - one)}
+            out["overhead_tokens"] = out["typical_conversation"]["overhead_tokens"]
+    return out
