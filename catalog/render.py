@@ -68,6 +68,28 @@ def print_check(r: dict[str, Any]) -> None:
         con.print(f"  {'':10} (or: {rec['commands']['ollama_session']})", soft_wrap=True, markup=False)
     con.print("  llama.cpp pins -c and -ngl here: left out, it takes the full context and --fit shrinks it",
               soft_wrap=True, markup=False)
+    _print_template(con, m.get("chat_template") or {}, o, rec)
+
+
+def _print_template(con: Any, ct: dict[str, Any], o: dict[str, Any], rec: dict[str, Any]) -> None:
+    """What the chat template costs: tokens, the KV they take, the context left for content."""
+    if not ct.get("present"):
+        con.print("Chat template: none (a base model: every token of the context is yours)")
+        return
+    if ct.get("safe") is False:
+        con.print(f"Chat template: [red]not rendered[/] ({ct.get('unsafe') or ct.get('error')})")
+        return
+    if ct.get("overhead_tokens") is None:
+        con.print("Chat template: present, not measured (its text is not known here)")
+        return
+    over = int(ct["overhead_tokens"])
+    kv = rec["memory"].get("template_bytes") or 0
+    turns = (ct.get("typical_conversation") or {}).get("turns", 5)
+    con.print(f"Chat template: default system prompt {ct.get('system_prompt_tokens')} tokens, "
+              f"{ct.get('per_user_turn_tokens')} per user turn, {ct.get('per_assistant_turn_tokens')} per reply; "
+              f"a {turns}-turn conversation adds {over} tokens = {kv / 2**20:.1f} MiB of {o['kv_type']} KV; "
+              f"{max(0, o['context'] - over)} of the {o['context']} context tokens are left for content "
+              f"(counted with {ct.get('counted_with')})")
 
 
 def print_hw(doc: dict[str, Any]) -> None:

@@ -43,6 +43,20 @@ def _candidates(needle: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in _lines() if needle in line.lower()]
 
 
+def _template(ct: dict[str, Any]) -> dict[str, Any]:
+    """An entry's chat_template with the overhead measured from its real template
+    (data/templates/<key>.json, rendered and counted once by bench/template_overhead.py)."""
+    key = ct.get("template")
+    if not isinstance(key, str) or not key.replace("-", "").replace(".", "").replace("_", "").isalnum():
+        return ct
+    try:
+        with open(data_path(f"templates/{key}.json"), encoding="utf-8") as f:
+            doc = json.load(f)
+    except (OSError, ValueError):
+        return ct
+    return {**ct, **(doc.get("overhead") or {}), "template_source": doc.get("source")}
+
+
 def to_spec(e: dict[str, Any]) -> ModelSpec:
     """Turn a catalog entry into a ModelSpec."""
     arch = from_hf_config(e["config"])
@@ -51,7 +65,7 @@ def to_spec(e: dict[str, Any]) -> ModelSpec:
         id=e["id"], name=e["name"], family=e["family"], arch=arch, parameters=int(params),
         hf_repo=e.get("hf_repo"), source_dtype=e.get("torch_dtype", "BF16"),
         tokenizer=e.get("tokenizer", "gpt2"), header_bytes=e.get("gguf_header_bytes"),
-        alignment=e.get("alignment", {}), chat_template=e.get("chat_template", {}),
+        alignment=e.get("alignment", {}), chat_template=_template(e.get("chat_template") or {}),
         ollama=e.get("ollama") or {}, gguf_repos=tuple(e.get("gguf_repos", ())),
         license=e.get("license"), gated=e.get("gated"),
         sources={"config": e.get("config_source"), "entry": "data/models.jsonl"},

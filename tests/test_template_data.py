@@ -1,0 +1,58 @@
+"""The embedded chat templates: real, sourced, and their stored overhead equal to what the model's
+real tokenizer counts (quicktok's bundled Llama 3, Qwen and gpt-oss vocabularies); the seed
+question, Llama 3.1 8B base vs Instruct on a 12 GB card, answered from them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from template_overhead import measure
+
+from catalog.sources.bundled import entries
+
+TEMPLATES = sorted((Path(__file__).resolve().parent.parent / "data" / "templates").glob("*.json"))
+
+
+@pytest.mark.parametrize("path", TEMPLATES, ids=[p.stem for p in TEMPLATES])
+def test_template_is_sourced_and_its_overhead_recounts(path: Path) -> None:
+    doc = json.loads(path.read_text())
+    src = doc["source"]
+    assert (src.get("repo") and src.get("commit")) or src.get("url") or src.get("find_string_id"), src
+    assert "/" in doc["model"] and len(doc["template"]) > 100
+    stored = doc["overhead"]
+    assert stored["safe"] is True and stored["overhead_tokens"] > 0
+    assert measure(doc) == stored  # rendered again in the sandbox, counted again
+    if doc["tokenizer"]:
+        assert doc["tokenizer"] in stored["counted_with"]
+
+
+def test_every_catalog_template_exists() -> None:
+    keys = {p.stem for p in TEMPLATES}
+    used = {(e.get("chat_template") or {}).get("template") for e in entries()} - {None}
+    assert used and used <= keys
+
+
+def test_llama31_8b_base_vs_instruct_on_a_12gb_card(cli) -> None:  # type: ignore[no-untyped-def]
+    docs = {}
+    for name in ("meta-llama/Llama-3.1-8B", "meta-llama/Llama-3.1-8B-Instruct"):
+        code, out, err = cli("check", name, "--gpu", "RTX 3060", "--quant", "Q4_K_M", "--content-tokens", "4000",
+                             "--offline", "--json", "--ram", "24")
+        assert code == 0, err
+        docs[name] = json.loads(out)
+    base, inst = docs["meta-llama/Llama-3.1-8B"], docs["meta-llama/Llama-3.1-8B-Instruct"]
+    ct = inst["model"]["chat_template"]
+    # <|begin_of_text|> + the system block with "Cutting Knowledge Date: December 2023\nToday Date: ..."
+    assert ct["system_prompt_tokens"] == 26 and ct["per_user_turn_tokens"] == 5 and ct["per_assistant_turn_tokens"] == 5
+    assert "llama3 encoding" in ct["counted_with"]
+    assert inst["options"]["context"] == 4000 + ct["overhead_tokens"] and base["options"]["context"] == 4000
+    qi, qb = inst["quants"][0]["memory"], base["quants"][0]["memory"]
+    # 32 layers x 8 KV heads x 128 x (K + V) x 2 bytes = 128 KiB of f16 cache per token
+    assert qi["template_bytes"] == qi["kv_cache_bytes"] * ct["overhead_tokens"] // inst["options"]["context"]
+    assert qi["template_bytes"] >= ct["overhead_tokens"] * 128 * 1024 * 9 // 10 and qb["template_bytes"] == 0
+    code, text, _ = cli("check", "meta-llama/Llama-3.1-8B-Instruct", "--gpu", "RTX 3060", "--quant", "Q4_K_M",
+                        "--content-tokens", "4000", "--offline", "--ram", "24")
+    assert "default system prompt 26 tokens" in text and "left for content" in text
+    code, text, _ = cli("check", "meta-llama/Llama-3.1-8B", "--gpu", "RTX 3060", "--quant", "Q4_K_M", "--offline")
+    assert "Chat template: none" in text
