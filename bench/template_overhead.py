@@ -37,7 +37,7 @@ def measure(doc: dict) -> dict:
     count = counter(doc.get("tokenizer"))
     got = overhead(doc["template"], doc.get("bos_token") or "", doc.get("eos_token") or "", count)
     if count is not None:
-        got["counted_with"] = f"the model's tokenizer (the {doc['tokenizer']} encoding of quicktok-v1)"
+        got["counted_with"] = f"the model's tokenizer (the {doc['tokenizer']} encoding of quicktok-v1)"  # as at run time
     return got
 
 

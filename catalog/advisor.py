@@ -125,8 +125,13 @@ def _with_template_overhead(spec: ModelSpec) -> ModelSpec:
     if not isinstance(ct.get("source"), str) or "safe" in ct:
         return spec
     from catalog import templates
+    from catalog.sources.tokenizer import counter_for
 
-    measured = templates.overhead(ct["source"], str(ct.get("bos_token") or ""), str(ct.get("eos_token") or ""))
+    found = counter_for(spec)
+    measured = templates.overhead(ct["source"], str(ct.get("bos_token") or ""), str(ct.get("eos_token") or ""),
+                                  found[0] if found else None)
+    if found and measured.get("safe"):
+        measured["counted_with"] = found[1]
     return spec._replace(chat_template={**ct, **measured})
 
 

@@ -56,3 +56,19 @@ def test_llama31_8b_base_vs_instruct_on_a_12gb_card(cli) -> None:  # type: ignor
     assert "default system prompt 26 tokens" in text and "left for content" in text
     code, text, _ = cli("check", "meta-llama/Llama-3.1-8B", "--gpu", "RTX 3060", "--quant", "Q4_K_M", "--offline")
     assert "Chat template: none" in text
+
+
+def test_run_time_templates_are_counted_with_the_real_tokenizer_where_one_is_bundled() -> None:
+    from catalog.advisor import _with_template_overhead
+    from catalog.sources.bundled import resolve
+    from catalog.sources.tokenizer import encoding_for
+
+    assert encoding_for("llama", 128256) == "llama3" and encoding_for("qwen2", 152064) == "qwen3"
+    assert encoding_for("llama", 32000) is None and encoding_for("gemma2", 256000) is None
+    llama = resolve("llama-3.1-8b-instruct").spec
+    doc = json.loads((TEMPLATES[0].parent / "llama3.1.json").read_text())
+    # the same template arriving from a repo (its source, not the stored numbers): rendered and counted now
+    fresh = llama._replace(chat_template={"present": True, "source": doc["template"], "bos_token": doc["bos_token"]})
+    got = _with_template_overhead(fresh).chat_template
+    assert got["counted_with"] == doc["overhead"]["counted_with"]
+    assert {k: got[k] for k in doc["overhead"]} == doc["overhead"]
