@@ -34,7 +34,7 @@ def counter_for(spec: Any) -> tuple[Callable[[str], int], str] | None:
     if name is None:
         return None
     try:
-        import quicktok
+        import quicktok  # type: ignore[import-untyped]
     except ImportError:
         return None
     enc = quicktok.get_encoding(name)
