@@ -158,8 +158,12 @@ class HubServer:
             repo = self.repos.get(m.group(1).lower())
             if repo is None:
                 return self._send(h, 404, b'{"error":"Repository not found"}', {"X-Error-Code": "RepoNotFound"})
+            # the Hub counts every repo whose lineage tags name this one (quantizations, finetunes, ...)
+            children = sum(1 for r in self.repos.values()
+                           if any(str(t).startswith("base_model:") and str(t).endswith(f":{repo.id}")
+                                  for t in r.info.get("tags", [])))
             doc = {"id": repo.id, "_id": repo.sha[:24], "sha": repo.sha, "private": False,
-                   "gated": "manual" if repo.gated else False,
+                   "gated": "manual" if repo.gated else False, "childrenModelCount": children,
                    "siblings": [{"rfilename": p} for p in sorted(repo.files)], **repo.info}
             return self._json(h, doc)
         if m := re.fullmatch(r"/([^/]+/[^/]+)/resolve/([^/]+)/(.+)", path):

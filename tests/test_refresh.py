@@ -185,3 +185,18 @@ def test_a_repo_without_usable_weights_is_one_clear_error(hubenv, cli) -> None: 
     assert code == 2 and "no config.json and no GGUF file" in err and err.count("\n") == 1
     code, out, err = cli("check", "org/mamba", "--vram", "8")
     assert code == 2 and "MambaForCausalLM is not supported" in err and err.count("\n") == 1
+
+
+def test_the_gguf_children_are_asked_again_only_when_the_hubs_children_count_moves(hubenv) -> None:  # type: ignore[no-untyped-def]
+    srv = hubenv
+    refresh.refresh(_repos(2), jobs=2)
+    assert cache.get("hub", "org/m0@main").doc["gguf_children"] == []
+    before = len(srv.log)
+    refresh.refresh(_repos(2), jobs=2)
+    assert not [e for e in srv.log[before:] if e["path"] == "/api/models"]  # one model_info a repo, no search
+    srv.add("someone/m0-GGUF", {"tags": ["gguf", "base_model:quantized:org/m0"]}, {})
+    before = len(srv.log)
+    out = refresh.refresh(_repos(2), jobs=2)
+    assert [o.status for o in out] == ["unchanged", "unchanged"]
+    searches = [e for e in srv.log[before:] if e["path"] == "/api/models"]
+    assert len(searches) == 1 and cache.get("hub", "org/m0@main").doc["gguf_children"] == ["someone/m0-GGUF"]

@@ -33,8 +33,8 @@ from catalog.sources import cache
 from catalog.sources.gguf_remote import read_header, split_parts
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
-EXPAND = ["author", "cardData", "config", "gated", "gguf", "lastModified", "library_name", "pipeline_tag",
-          "safetensors", "sha", "siblings", "tags"]
+EXPAND = ["author", "cardData", "childrenModelCount", "config", "gated", "gguf", "lastModified", "library_name",
+          "pipeline_tag", "safetensors", "sha", "siblings", "tags"]
 MAX_SMALL_FILE = 1 << 20  # config.json, tokenizer_config.json, README.md
 MAX_STATEMENTS = 12
 REPO_RE = re.compile(r"^[A-Za-z0-9][\w.\-]{0,95}/[\w.\-]{1,96}$")
@@ -268,6 +268,7 @@ def _info_fields(info: Any, revision: str | None) -> dict[str, Any]:
         "gated": info.gated, "author": info.author, "tags": list(info.tags or []), "pipeline_tag": info.pipeline_tag,
         "library_name": info.library_name, "card": _jsonable(card),
         "gguf": _jsonable(info.gguf) if info.gguf else None,
+        "children_count": getattr(info, "children_model_count", None),
     }
 
 
@@ -282,15 +283,15 @@ def _read_record(repo: str, revision: str | None, known: dict[str, Any] | None =
     api = _api()
     with ThreadPoolExecutor(max_workers=6, thread_name_prefix="hub") as ex:
         children = None
-        if known is not None and "gguf_children" in known and known.get("repo"):
-            children = ex.submit(_gguf_children, str(known["repo"]))  # the likely outcome, asked at once
         info = _model_info(api, repo, revision)
         if known is not None and known.get("sha") and known.get("sha") == info.sha and "files" in known:
             same = {**known, **_info_fields(info, revision)}
             if isinstance(same.get("gguf"), dict):
                 same["gguf"] = {k: v for k, v in same["gguf"].items() if k != "chat_template"}
-            if children is not None:
-                same["gguf_children"] = children.result() if known["repo"] == info.id else _gguf_children(info.id)
+            count = same.get("children_count")
+            if "gguf_children" in known and (count is None or count != known.get("children_count")):
+                # a new quantization (or any derived repo) moves the Hub's children count: only then ask
+                same["gguf_children"] = _gguf_children(info.id)
             return same
         listed = {s.rfilename for s in (info.siblings or ())}
         tree = ex.submit(lambda: [(f.path, int(getattr(f, "size", 0) or 0))
