@@ -111,3 +111,13 @@ def test_content_tokens_size_the_context_with_the_templates_overhead(tmp_path, c
     mem_chat, mem_base = docs["chat"]["quants"][0]["memory"], docs["base"]["quants"][0]["memory"]
     assert mem_chat["template_bytes"] > 0 == mem_base["template_bytes"]
     assert mem_chat["kv_cache_bytes"] >= mem_base["kv_cache_bytes"]  # the aligned model needs more for the same content
+
+
+def test_named_template_variants_are_listed_and_the_default_is_measured() -> None:
+    from catalog.sources.local import template_info
+
+    meta = {"tokenizer.chat_template": CHATML, "tokenizer.chat_template.tool_use": "{{ tools }}",
+            "tokenizer.chat_template.rag": "{{ documents }}"}
+    info = template_info(CHATML, meta)
+    assert info["present"] is True and info["variants"] == ["rag", "tool_use"] and info["source"] == CHATML
+    assert template_info(None, {}) == {"present": False}

@@ -106,9 +106,13 @@ MAX_TEMPLATE = 64 << 10  # characters of a chat template kept to be rendered (th
 
 def template_info(tmpl: Any, meta: dict[str, Any] | None = None) -> dict[str, Any]:
     """`chat_template` of a spec: whether one ships, and its source and special tokens to render it."""
+    # named variants (tokenizer.chat_template.tool_use, .rag, ...): runtimes apply the default one
+    variants = sorted(k.split(".", 2)[2] for k in (meta or {}) if k.startswith("tokenizer.chat_template."))
     if not isinstance(tmpl, str):
-        return {"present": False}
+        return {"present": False, **({"variants": variants} if variants else {})}
     info: dict[str, Any] = {"present": True}
+    if variants:
+        info["variants"] = variants
     if len(tmpl) <= MAX_TEMPLATE:
         info["source"] = tmpl
     return info
