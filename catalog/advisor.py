@@ -147,7 +147,7 @@ def _fit_default_context(spec: ModelSpec, quant: str, ctx: int, why: str, req: C
     """What the runtime does when its own default context does not fit on the GPU(s) with `quant`:
     Ollama steps an automatic context down 256k -> 32k -> 4k (server/sched.go); llama.cpp's --fit
     shrinks an unset -c, not below 4096 (-fitc), before it gives up layers. LM Studio keeps its 4096."""
-    if req.runtime == "lmstudio":
+    if req.runtime == "lmstudio" or ctx <= 4096:
         return ctx, why
     tensors = tensors_for(spec, quant, repo=repo_for(spec, quant))
     lay = weight_layout(spec, tensors)
@@ -159,7 +159,7 @@ def _fit_default_context(spec: ModelSpec, quant: str, ctx: int, why: str, req: C
                        gpu_shares=budgets)
         return est.fits(budgets) and (ram is None or est.cpu_bytes <= ram)
 
-    if ctx <= 4096 or fits(ctx):
+    if fits(ctx):
         return ctx, why
     if req.runtime == "ollama":
         for step in (32768, 4096):

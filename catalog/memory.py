@@ -188,7 +188,8 @@ def compute_buffer_bytes(a: Architecture, opts: RuntimeOptions, with_output: boo
     Fitted to llama.cpp's own `CUDA0 compute buffer size` lines (bench/RESULTS.md).
     """
     ub = min(opts.n_ubatch, opts.n_batch)
-    cells = max(kv_cells(a, opts, il) for il in range(a.n_layer))
+    # every layer keeps the whole context unless some slide over a window
+    cells = max(kv_cells(a, opts, il) for il in range(a.n_layer)) if a.swa_layers else pad(opts.n_ctx, CTX_PAD)
     moe = 0
     if a.n_expert:
         moe = int(ub * 4 * a.n_embd * MOE_EXTRA_ROWS.get(a.arch, MOE_EXTRA_DEFAULT))

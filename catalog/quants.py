@@ -201,7 +201,6 @@ def _layer_of(name: str, counter: int, ctx: QuantContext) -> int:
 
 def _impl(st: _State, ctx: QuantContext, ftype: str, t: str, name: str, ne0: int, ne2: int) -> str:
     cat = _category(name)
-    n_exp = max(1, ctx.n_expert)
     if cat == "output" or (st.tied and cat == "token_embd"):
         block = GGML_TYPES[t][1]
         if ftype == "MXFP4_MOE":
@@ -324,7 +323,7 @@ def _impl(st: _State, ctx: QuantContext, ftype: str, t: str, name: str, ne0: int
         return t
     if cat == "attn_output":
         if ctx.arch != "falcon":
-            if n_exp == 8:
+            if ctx.n_expert == 8:
                 if ftype in ("Q2_K", "IQ3_XS", "IQ3_XXS", "Q3_K_S", "Q3_K_M", "IQ4_NL",
                              "Q4_K_S", "Q4_K_M", "IQ3_S", "IQ3_M", "IQ4_XS"):
                     t = "Q5_K"
