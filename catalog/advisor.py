@@ -380,6 +380,18 @@ def check(spec: ModelSpec, pinned_quant: str | None, req: CheckRequest, hw: Hard
     }
 
 
+def summary(spec: ModelSpec, req: CheckRequest, hw: Hardware) -> dict[str, Any]:
+    """One catalog row (the TUI's and `search --fits`'s): the model, its recommended quantization on
+    this hardware with that row's GPU bytes, verdict and speed, and the whole check."""
+    res = check(spec, None, req, hw)
+    best = next((q for q in res["quants"] if q["quant"] == res["recommended"]), None)
+    return {"id": spec.id, "name": spec.name, "family": spec.family,
+            "kind": (spec.alignment or {}).get("kind"), "parameters": spec.parameters,
+            "best_quant": best["quant"] if best else None, "verdict": best["verdict"] if best else "no_fit",
+            "gpu_bytes": best["memory"]["gpu_bytes"] if best else None,
+            "tokens_per_second": best["tokens_per_second"] if best else None, "check": res}
+
+
 def estimate_loaded(spec: ModelSpec, quant: str, context: int | None, kv_type: str = "F16",
                     flash_attn: bool = True) -> dict[str, Any]:
     """Our estimate for a model a runtime has loaded, fully offloaded, at the context it reports.

@@ -72,6 +72,10 @@ def _parser(command: str | None = None) -> argparse.ArgumentParser:
         r.add_argument("models", nargs="*", help="HF repo ids or catalog names; none: every cached repo")
         r.add_argument("--jobs", type=int, default=32, metavar="N", help="repos read at once")
         r.add_argument("--debug", action="store_true")
+    if command in (None, "tui"):
+        u = sub.add_parser("tui", help="browse the catalog against this machine (Textual)", formatter_class=_Formatter)
+        _hw_options(u)
+        u.add_argument("--debug", action="store_true")
     if command in (None, "ps"):
         q = sub.add_parser("ps", help="models a local Ollama or llama-server has installed and loaded",
                            formatter_class=_Formatter)
@@ -103,7 +107,7 @@ def _count(text: str) -> float:
         raise UsageError(f"--max-params {text!r} is not a count", "e.g. 8B, 500M or 8e9") from None
 
 
-COMMANDS = ("check", "hw", "search", "refresh", "ps", "probe")
+COMMANDS = ("check", "hw", "search", "refresh", "ps", "probe", "tui")
 _CHECK_DEFAULTS: dict[str, Any] = {
     "quant": [], "ctx": None, "content_tokens": None, "kv_type": "f16", "flash_attn": "on", "batch": 2048,
     "ubatch": 512, "gpu": [], "vram": None, "ram": None, "runtime": "ollama", "offline": False, "json": False,
@@ -300,13 +304,12 @@ def _search(args: Any) -> int:
         row = {"id": e["id"], "name": e["name"], "family": e["family"], "kind": kind, "parameters": spec.parameters,
                "hf_repo": e.get("hf_repo"), "ollama": (e.get("ollama") or {}).get("library")}
         if hw is not None:
-            from catalog.advisor import CheckRequest, check
+            from catalog.advisor import CheckRequest, summary
 
-            res = check(spec, None, CheckRequest(), hw)
-            best = next((q for q in res["quants"] if q["quant"] == res["recommended"]), None)
-            if best is None or best["verdict"] != "full_gpu":
+            s = summary(spec, CheckRequest(), hw)
+            if s["verdict"] != "full_gpu":
                 continue
-            row.update(best_quant=best["quant"], gpu_bytes=best["memory"]["gpu_bytes"])
+            row.update(best_quant=s["best_quant"], gpu_bytes=s["gpu_bytes"])
         rows.append(row)
     if args.json:
         sys.stdout.write(json.dumps({"schema": "llm-catalog/search/v1", "models": rows}, indent=2) + "\n")
@@ -378,6 +381,13 @@ def _ps(args: Any) -> int:
     return 0
 
 
+def _tui(args: Any) -> int:
+    from tui.app import CatalogApp
+
+    CatalogApp(_hardware(args)).run()
+    return 0
+
+
 def _probe(args: Any) -> int:
     from catalog import probe
     from catalog.sources import chat, ollama
@@ -415,7 +425,7 @@ def main(argv: list[str] | None = None) -> int:
         return int(exc.code or 0)
     try:
         handler = {"check": _check, "hw": _hw, "search": _search, "refresh": _refresh, "ps": _ps,
-                   "probe": _probe}[args.command]
+                   "probe": _probe, "tui": _tui}[args.command]
         return handler(args)
     except CatalogError as err:
         if getattr(args, "debug", False):

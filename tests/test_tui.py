@@ -1,0 +1,66 @@
+"""The Textual UI, driven by its pilot: start, filter, toggle fits, cycle kind and KV type, open a
+model's detail, copy a command, quit; the rows are the advisor's, so a row equals `check`."""
+
+from __future__ import annotations
+
+import asyncio
+
+import hardware
+from catalog.sources.bundled import entries, to_spec
+from tui.app import CatalogApp, DetailScreen
+
+IDS = ("llama-3.1-8b-instruct", "llama-3.1-8b", "qwen2.5-7b-instruct", "qwen2.5-72b-instruct",
+       "meta-llama-3.1-8b-instruct-abliterated", "smollm2-360m-instruct")
+
+
+def _app() -> CatalogApp:
+    specs = [to_spec(e) for e in entries() if e["id"] in IDS]
+    return CatalogApp(hardware.profile(["RTX 3060"], 24), specs)
+
+
+async def _loaded(app: CatalogApp, pilot) -> None:  # type: ignore[no-untyped-def]
+    for _ in range(400):
+        if not app.loading:
+            return
+        await pilot.pause(0.02)
+    raise AssertionError("estimates never finished")
+
+
+def test_browse_filter_detail_copy_quit() -> None:
+    async def run() -> None:
+        app = _app()
+        async with app.run_test(size=(150, 40)) as pilot:
+            await _loaded(app, pilot)
+            table = app.query_one("#models")
+            assert table.row_count == len(IDS)
+            # the rows are the advisor's: the same verdict `check` gives
+            r = app.rows["qwen2.5-72b-instruct"]
+            assert r["verdict"] != "full_gpu" and app.rows["smollm2-360m-instruct"]["verdict"] == "full_gpu"
+            await pilot.press("slash", *"qwen")
+            assert app.text == "qwen", app.text
+            assert table.row_count == 2 and all("qwen" in x["id"] for x in app.shown_rows())
+            await pilot.press("escape")
+            assert table.row_count == len(IDS) and app.text == ""
+            await pilot.press("f")
+            assert {x["verdict"] for x in app.shown_rows()} == {"full_gpu"} and table.row_count < len(IDS)
+            await pilot.press("f", "k")  # fits off; kind: base
+            assert [x["id"] for x in app.shown_rows()] == ["llama-3.1-8b"]
+            await pilot.press("k", "k")  # de-aligned
+            assert [x["id"] for x in app.shown_rows()] == ["meta-llama-3.1-8b-instruct-abliterated"]
+            await pilot.press("k")  # all again
+            table.focus()
+            await pilot.press("enter")
+            await pilot.pause()
+            assert isinstance(app.screen, DetailScreen)
+            detail = app.screen
+            await pilot.press("2")
+            assert app.last_copied == detail.rec["commands"]["llama_cpp"] and app.last_copied.startswith("llama-server")
+            await pilot.press("escape")
+            assert not isinstance(app.screen, DetailScreen)
+            await pilot.press("t")  # KV q8_0: every row estimated again
+            await _loaded(app, pilot)
+            assert {x["check"]["options"]["kv_type"] for x in app.rows.values()} == {"q8_0"}
+            await pilot.press("q")
+        assert app.return_code in (0, None)
+
+    asyncio.run(run())

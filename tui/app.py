@@ -1,0 +1,269 @@
+"""`catalog tui`: browse the embedded catalog against the detected (or named) hardware.
+
+The table's rows come from `catalog.advisor.summary`, the service `catalog search --fits` uses:
+no rule lives here. Estimates run in a worker thread and fill the table as they come; changing
+the context or KV type re-runs them.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from textual import on, work
+from textual.app import App, ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Input, Static
+
+VERDICT = {"full_gpu": "full GPU", "partial": "partial", "cpu_only": "CPU", "no_fit": "won't fit"}
+KINDS = (None, "base", "aligned", "de-aligned")
+CONTEXTS = (None, 4096, 8192, 32768, 131072)  # None: the runtime's default
+KV_TYPES = ("f16", "q8_0", "q4_0")
+COLUMNS = ("model", "family", "params", "kind", "best quant", "GPU GiB", "verdict", "tok/s")
+
+
+def gib(n: int | None) -> str:
+    return "-" if n is None else f"{n / 2**30:.2f}"
+
+
+class Summaries(Message):
+    """A batch of estimated rows from the worker (`generation` drops batches of older settings)."""
+
+    def __init__(self, rows: list[dict[str, Any]], generation: int, done: bool) -> None:
+        super().__init__()
+        self.rows, self.generation, self.done = rows, generation, done
+
+
+class DetailScreen(Screen[None]):
+    """One model: every quantization against the GPU, the alignment evidence, the template's cost,
+    the three commands (1, 2, 3 copy them)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,q", "app.pop_screen", "back"),
+        Binding("1", "copy('ollama')", "copy Ollama"),
+        Binding("2", "copy('llama_cpp')", "copy llama.cpp"),
+        Binding("3", "copy('lm_studio')", "copy LM Studio"),
+    ]
+
+    def __init__(self, row: dict[str, Any]) -> None:
+        super().__init__()
+        self.row = row
+        self.check = row["check"]
+        rec = next((q for q in self.check["quants"] if q["quant"] == self.check["recommended"]), None)
+        self.rec = rec or (self.check["quants"][0] if self.check["quants"] else None)
+
+    def compose(self) -> ComposeResult:
+        c, m = self.check, self.check["model"]
+        budget = c["hardware"]["gpu_budget_bytes"] or 1
+        al = m["alignment"]
+        lines = [f"[b]{m['name']}[/b]  {m['architecture']}, {m['parameters'] / 1e9:.2f} B parameters, "
+                 f"{al['kind']} (confidence {al['confidence']})",
+                 f"context {c['options']['context']} ({c['options']['context_source']}), KV {c['options']['kv_type']}"]
+        for ev in al["evidence"][:4]:
+            lines.append(f"  evidence: {ev['signal']}: {ev['value'][:90]}  [dim]({ev['source'][:60]})[/dim]")
+        ct = m.get("chat_template") or {}
+        if ct.get("overhead_tokens") is not None:
+            lines.append(f"  chat template: system prompt {ct.get('system_prompt_tokens')} tokens, "
+                         f"{ct.get('per_turn_tokens')} per exchange, {ct['overhead_tokens']} for a 5-turn chat")
+        yield Static("\n".join(lines), id="detail-head")
+        table: DataTable[str] = DataTable(id="quants", cursor_type="row", zebra_stripes=True)
+        table.add_columns("quant", "GPU GiB", "weights|KV|compute|overhead of the GPU budget", "verdict", "layers")
+        for q in c["quants"]:
+            mem = q["memory"]
+            parts = [mem["weights_gpu_bytes"], mem["kv_cache_gpu_bytes"], mem["compute_bytes"], mem["overhead_bytes"]]
+            bar = "".join(ch * max(0, round(30 * p / budget)) for ch, p in zip("█▓▒░", parts, strict=True))[:40]
+            table.add_row(q["quant"] + ("*" if q["quant"] == c["recommended"] else ""), gib(mem["gpu_bytes"]),
+                          bar, VERDICT[q["verdict"]], f"{q['gpu_layers']}/{q['total_layers']}")
+        yield table
+        cmds = self.rec["commands"] if self.rec else {}
+        yield Static("\n".join(f"[{i}] {label}: {cmds.get(key) or '-'}" for i, (label, key) in enumerate(
+            (("Ollama", "ollama"), ("llama.cpp", "llama_cpp"), ("LM Studio", "lm_studio")), 1)), id="commands",
+            markup=False)
+        yield Static("", id="copied")
+        yield Footer()
+
+    def action_copy(self, key: str) -> None:
+        text = (self.rec or {}).get("commands", {}).get(key) or ""
+        self.app.copy_to_clipboard(text)  # OSC 52: terminals that do not support it ignore it
+        self.query_one("#copied", Static).update(
+            f"copied the {key} command (if your terminal allows OSC 52 clipboard access)")
+        self.app.last_copied = text  # type: ignore[attr-defined]
+
+
+class CatalogApp(App[None]):
+    """The catalog, filtered and sorted, each model estimated against `hardware`."""
+
+    CSS = """
+    #hw { height: auto; padding: 0 1; background: $boost; }
+    #search { display: none; }
+    #search.shown { display: block; }
+    #status { height: 1; padding: 0 1; color: $text-muted; }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("slash", "search", "search"),
+        Binding("escape", "clear", "clear", show=False),
+        Binding("f", "toggle_fits", "fits only"),
+        Binding("k", "cycle_kind", "kind"),
+        Binding("c", "cycle_context", "context"),
+        Binding("t", "cycle_kv", "KV type"),
+        Binding("s", "cycle_sort", "sort"),
+        Binding("q", "quit", "quit"),
+    ]
+
+    def __init__(self, hardware: Any, specs: list[Any] | None = None) -> None:
+        super().__init__()
+        self.hardware = hardware
+        self._specs = specs
+        self.rows: dict[str, dict[str, Any]] = {}
+        self.text = ""
+        self.fits_only = False
+        self.kind_i = 0
+        self.ctx_i = 0
+        self.kv_i = 0
+        self.sort_i = 0
+        self.generation = 0
+        self.loading = True
+        self.last_copied = ""
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(id="hw")
+            yield Input(placeholder="filter by name, family or kind", id="search")
+            table: DataTable[str] = DataTable(id="models", cursor_type="row", zebra_stripes=True)
+            table.add_columns(*COLUMNS)
+            yield table
+            yield Static(id="status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self._header()
+        self.estimate_all()
+
+    # -- estimates, off the UI thread ---------------------------------------------------------------------------
+    def request(self) -> Any:
+        from catalog.advisor import CheckRequest
+
+        return CheckRequest(ctx=CONTEXTS[self.ctx_i], kv_type=KV_TYPES[self.kv_i])
+
+    @work(thread=True, exclusive=True)
+    def estimate_all(self) -> None:
+        from catalog.advisor import summary
+        from catalog.sources.bundled import all_specs
+
+        generation = self.generation
+        specs = self._specs if self._specs is not None else all_specs()
+        req = self.request()
+        batch: list[dict[str, Any]] = []
+        for i, spec in enumerate(specs):
+            batch.append(summary(spec, req, self.hardware))
+            if len(batch) == 16 or i == len(specs) - 1:
+                self.post_message(Summaries(batch, generation, i == len(specs) - 1))
+                batch = []
+
+    def on_summaries(self, msg: Summaries) -> None:
+        if msg.generation != self.generation:
+            return
+        for r in msg.rows:
+            self.rows[r["id"]] = r
+        self.loading = not msg.done
+        self.refresh_table()
+
+    # -- the table ----------------------------------------------------------------------------------------------
+    def shown_rows(self) -> list[dict[str, Any]]:
+        kind = KINDS[self.kind_i]
+        out = []
+        for r in self.rows.values():
+            hay = f"{r['id']} {r['name']} {r['family']} {r['kind']}".lower()
+            if self.text and self.text not in hay:
+                continue
+            if kind and r["kind"] != kind:
+                continue
+            if self.fits_only and r["verdict"] != "full_gpu":
+                continue
+            out.append(r)
+        key = ("id", "family", "parameters", "kind", "best_quant", "gpu_bytes", "verdict", "tokens_per_second")[
+            self.sort_i]
+        return sorted(out, key=lambda r: (r.get(key) is None, r.get(key) or 0) if key in
+                      ("parameters", "gpu_bytes", "tokens_per_second") else str(r.get(key) or ""))
+
+    def refresh_table(self) -> None:
+        table = self.query_one("#models", DataTable)
+        table.clear()
+        rows = self.shown_rows()
+        for r in rows:
+            tps = r["tokens_per_second"]
+            table.add_row(r["name"], r["family"], f"{r['parameters'] / 1e9:.1f}B", r["kind"] or "?",
+                          r["best_quant"] or "-", gib(r["gpu_bytes"]), VERDICT.get(r["verdict"], r["verdict"]),
+                          "-" if tps is None else f"{tps:.0f}", key=r["id"])
+        state = "estimating..." if self.loading else "ready"
+        self.query_one("#status", Static).update(
+            f"{len(rows)} of {len(self.rows)} models shown ({state}); sorted by {COLUMNS[self.sort_i]}"
+            + (f"; filter '{self.text}'" if self.text else "") + ("; fits only" if self.fits_only else ""))
+
+    def _header(self) -> None:
+        hw = self.hardware
+        gpus = ", ".join(f"{g.name} ({g.memory_total_bytes / 2**30:.0f} GiB)" for g in hw.gpus) or "no GPU"
+        ctx = CONTEXTS[self.ctx_i] or "runtime default"
+        self.query_one("#hw", Static).update(
+            f"{gpus}; RAM {(hw.ram_total_bytes or 0) / 2**30:.0f} GiB  |  context {ctx}, KV {KV_TYPES[self.kv_i]}, "
+            "Ollama's defaults")
+
+    # -- keys ---------------------------------------------------------------------------------------------------
+    def action_search(self) -> None:
+        box = self.query_one("#search", Input)
+        box.add_class("shown")
+        box.focus()
+
+    def action_clear(self) -> None:
+        box = self.query_one("#search", Input)
+        box.value = ""
+        box.remove_class("shown")
+        self.text = ""
+        self.query_one("#models", DataTable).focus()
+        self.refresh_table()
+
+    @on(Input.Changed, "#search")
+    def _filter(self, event: Input.Changed) -> None:
+        if event.value.startswith("/"):  # the key that opened the box reaches it too
+            event.input.value = event.value[1:]
+            return
+        self.text = event.value.strip().lower()
+        self.refresh_table()
+
+    @on(Input.Submitted, "#search")
+    def _done(self) -> None:
+        self.query_one("#models", DataTable).focus()
+
+    def action_toggle_fits(self) -> None:
+        self.fits_only = not self.fits_only
+        self.refresh_table()
+
+    def action_cycle_kind(self) -> None:
+        self.kind_i = (self.kind_i + 1) % len(KINDS)
+        self.refresh_table()
+
+    def action_cycle_sort(self) -> None:
+        self.sort_i = (self.sort_i + 1) % len(COLUMNS)
+        self.refresh_table()
+
+    def _reestimate(self) -> None:
+        self.generation += 1
+        self.loading = True
+        self._header()
+        self.estimate_all()
+
+    def action_cycle_context(self) -> None:
+        self.ctx_i = (self.ctx_i + 1) % len(CONTEXTS)
+        self._reestimate()
+
+    def action_cycle_kv(self) -> None:
+        self.kv_i = (self.kv_i + 1) % len(KV_TYPES)
+        self._reestimate()
+
+    @on(DataTable.RowSelected, "#models")
+    def _open(self, event: DataTable.RowSelected) -> None:
+        row = self.rows.get(str(event.row_key.value))
+        if row is not None:
+            self.push_screen(DetailScreen(row))
