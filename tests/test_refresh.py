@@ -200,3 +200,13 @@ def test_the_gguf_children_are_asked_again_only_when_the_hubs_children_count_mov
     assert [o.status for o in out] == ["unchanged", "unchanged"]
     searches = [e for e in srv.log[before:] if e["path"] == "/api/models"]
     assert len(searches) == 1 and cache.get("hub", "org/m0@main").doc["gguf_children"] == ["someone/m0-GGUF"]
+
+
+def test_the_tui_lists_cached_hub_repos_beside_the_catalog(hubenv) -> None:  # type: ignore[no-untyped-def]
+    from tui.app import cached_specs
+
+    assert cached_specs() == []
+    refresh.refresh(_repos(3), jobs=3)
+    specs = cached_specs()  # offline: from the cache only
+    assert sorted(s.hf_repo for s in specs) == ["org/m0", "org/m1", "org/m2"]
+    assert all(s.arch.n_layer == 28 for s in specs)  # Qwen2.5-Coder-7B's config, read from the cache

@@ -7,6 +7,7 @@ the context or KV type re-runs them.
 
 from __future__ import annotations
 
+import time
 from typing import Any, ClassVar
 
 from textual import on, work
@@ -21,7 +22,22 @@ VERDICT = {"full_gpu": "full GPU", "partial": "partial", "cpu_only": "CPU", "no_
 KINDS = (None, "base", "aligned", "de-aligned")
 CONTEXTS = (None, 4096, 8192, 32768, 131072)  # None: the runtime's default
 KV_TYPES = ("f16", "q8_0", "q4_0")
+WINDOW = 60  # rows added to the table at a time (a screen shows ~40)
 COLUMNS = ("model", "family", "params", "kind", "best quant", "GPU GiB", "verdict", "tok/s")
+
+
+def cached_specs() -> list[Any]:
+    """Hub repos read before (the cache), as specs, offline: the catalog plus what the user looked up."""
+    from catalog.errors import CatalogError
+    from catalog.sources import cache, hub
+
+    out = []
+    for key in cache.keys("hub"):
+        try:
+            out.append(hub.load(key.rpartition("@")[0], offline=True)[0])
+        except CatalogError:
+            continue  # a cached record without a usable model (a README-only repo)
+    return out
 
 
 def gib(n: int | None) -> str:
@@ -69,11 +85,14 @@ class DetailScreen(Screen[None]):
                          f"{ct.get('per_turn_tokens')} per exchange, {ct['overhead_tokens']} for a 5-turn chat")
         yield Static("\n".join(lines), id="detail-head")
         table: DataTable[str] = DataTable(id="quants", cursor_type="row", zebra_stripes=True)
-        table.add_columns("quant", "GPU GiB", "weights|KV|compute|overhead of the GPU budget", "verdict", "layers")
+        table.add_columns("quant", "GPU GiB", "weights █ KV ▓ template ▪ compute ▒ overhead ░ (30 = budget)",
+                          "verdict", "layers")
         for q in c["quants"]:
             mem = q["memory"]
-            parts = [mem["weights_gpu_bytes"], mem["kv_cache_gpu_bytes"], mem["compute_bytes"], mem["overhead_bytes"]]
-            bar = "".join(ch * max(0, round(30 * p / budget)) for ch, p in zip("█▓▒░", parts, strict=True))[:40]
+            tmpl = min(mem.get("template_bytes") or 0, mem["kv_cache_gpu_bytes"])
+            parts = [mem["weights_gpu_bytes"], mem["kv_cache_gpu_bytes"] - tmpl, tmpl, mem["compute_bytes"],
+                     mem["overhead_bytes"]]
+            bar = "".join(ch * max(0, round(30 * p / budget)) for ch, p in zip("█▓▪▒░", parts, strict=True))[:40]
             table.add_row(q["quant"] + ("*" if q["quant"] == c["recommended"] else ""), gib(mem["gpu_bytes"]),
                           bar, VERDICT[q["verdict"]], f"{q['gpu_layers']}/{q['total_layers']}")
         yield table
@@ -126,6 +145,8 @@ class CatalogApp(App[None]):
         self.generation = 0
         self.loading = True
         self.last_copied = ""
+        self.matches: list[dict[str, Any]] = []
+        self._painted = 0.0
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -153,7 +174,7 @@ class CatalogApp(App[None]):
         from catalog.sources.bundled import all_specs
 
         generation = self.generation
-        specs = self._specs if self._specs is not None else all_specs()
+        specs = self._specs if self._specs is not None else all_specs() + cached_specs()
         req = self.request()
         batch: list[dict[str, Any]] = []
         for i, spec in enumerate(specs):
@@ -168,15 +189,19 @@ class CatalogApp(App[None]):
         for r in msg.rows:
             self.rows[r["id"]] = r
         self.loading = not msg.done
-        self.refresh_table()
+        now = time.monotonic()
+        if msg.done or not self._painted or now - self._painted > 0.25:  # repaint at most 4 times a second
+            self._painted = now
+            self.refresh_table()
 
     # -- the table ----------------------------------------------------------------------------------------------
     def shown_rows(self) -> list[dict[str, Any]]:
         kind = KINDS[self.kind_i]
+        terms = self.text.split()
         out = []
         for r in self.rows.values():
             hay = f"{r['id']} {r['name']} {r['family']} {r['kind']}".lower()
-            if self.text and self.text not in hay:
+            if any(t not in hay for t in terms):  # every word of the filter, anywhere
                 continue
             if kind and r["kind"] != kind:
                 continue
@@ -189,18 +214,31 @@ class CatalogApp(App[None]):
                       ("parameters", "gpu_bytes", "tokens_per_second") else str(r.get(key) or ""))
 
     def refresh_table(self) -> None:
+        """Rebuild the table with the first WINDOW matching rows; more are added as the cursor nears the
+        end (a DataTable row costs ~0.2 ms to add, so a keystroke never rebuilds more than a window)."""
         table = self.query_one("#models", DataTable)
         table.clear()
-        rows = self.shown_rows()
-        for r in rows:
+        self.matches = self.shown_rows()
+        self._append(WINDOW)
+        state = "estimating..." if self.loading else "ready"
+        self.query_one("#status", Static).update(
+            f"{len(self.matches)} of {len(self.rows)} models match ({state}); sorted by {COLUMNS[self.sort_i]}"
+            + (f"; filter '{self.text}'" if self.text else "") + ("; fits only" if self.fits_only else ""))
+
+    def _append(self, n: int) -> None:
+        table = self.query_one("#models", DataTable)
+        start = table.row_count
+        for r in self.matches[start:start + n]:
             tps = r["tokens_per_second"]
             table.add_row(r["name"], r["family"], f"{r['parameters'] / 1e9:.1f}B", r["kind"] or "?",
                           r["best_quant"] or "-", gib(r["gpu_bytes"]), VERDICT.get(r["verdict"], r["verdict"]),
                           "-" if tps is None else f"{tps:.0f}", key=r["id"])
-        state = "estimating..." if self.loading else "ready"
-        self.query_one("#status", Static).update(
-            f"{len(rows)} of {len(self.rows)} models shown ({state}); sorted by {COLUMNS[self.sort_i]}"
-            + (f"; filter '{self.text}'" if self.text else "") + ("; fits only" if self.fits_only else ""))
+
+    @on(DataTable.RowHighlighted, "#models")
+    def _more(self, event: DataTable.RowHighlighted) -> None:
+        table = self.query_one("#models", DataTable)
+        if event.cursor_row >= table.row_count - 10 and table.row_count < len(self.matches):
+            self._append(WINDOW)
 
     def _header(self) -> None:
         hw = self.hardware
@@ -261,6 +299,11 @@ class CatalogApp(App[None]):
     def action_cycle_kv(self) -> None:
         self.kv_i = (self.kv_i + 1) % len(KV_TYPES)
         self._reestimate()
+
+    @on(DataTable.HeaderSelected, "#models")
+    def _sort_by_header(self, event: DataTable.HeaderSelected) -> None:
+        self.sort_i = event.column_index
+        self.refresh_table()
 
     @on(DataTable.RowSelected, "#models")
     def _open(self, event: DataTable.RowSelected) -> None:
