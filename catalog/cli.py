@@ -72,6 +72,17 @@ def _parser(command: str | None = None) -> argparse.ArgumentParser:
         r.add_argument("models", nargs="*", help="HF repo ids or catalog names; none: every cached repo")
         r.add_argument("--jobs", type=int, default=32, metavar="N", help="repos read at once")
         r.add_argument("--debug", action="store_true")
+    if command in (None, "export"):
+        x = sub.add_parser("export", help="the catalog as a deterministic dataset for site builds",
+                           formatter_class=_Formatter)
+        x.add_argument("--out", metavar="DIR", help="where to write index.json, models/, hardware.json, glossary.json")
+        x.add_argument("--profiles", metavar="FILE", help="hardware profiles as TOML ([[profile]] id, label, gpus, "
+                                                           "ram_gib); default: 8-80 GB NVIDIA and Apple 16-128 GB")
+        x.add_argument("--format", choices=["json", "csv"], default="json", help="csv adds models.csv")
+        x.add_argument("--stamp", metavar="TEXT", help="put TEXT in index.json as generated_at (default: no clock)")
+        x.add_argument("--schema", action="store_true", help="print the JSON Schemas of the files and exit")
+        x.add_argument("--offline", action="store_true", help="accepted: the export reads only the embedded catalog")
+        x.add_argument("--debug", action="store_true")
     if command in (None, "tui"):
         u = sub.add_parser("tui", help="browse the catalog against this machine (Textual)", formatter_class=_Formatter)
         _hw_options(u)
@@ -107,7 +118,7 @@ def _count(text: str) -> float:
         raise UsageError(f"--max-params {text!r} is not a count", "e.g. 8B, 500M or 8e9") from None
 
 
-COMMANDS = ("check", "hw", "search", "refresh", "ps", "probe", "tui")
+COMMANDS = ("check", "hw", "search", "refresh", "ps", "probe", "tui", "export")
 _CHECK_DEFAULTS: dict[str, Any] = {
     "quant": [], "ctx": None, "content_tokens": None, "kv_type": "f16", "flash_attn": "on", "batch": 2048,
     "ubatch": 512, "gpu": [], "vram": None, "ram": None, "runtime": "ollama", "offline": False, "json": False,
@@ -381,6 +392,30 @@ def _ps(args: Any) -> int:
     return 0
 
 
+def _export(args: Any) -> int:
+    from catalog import export
+
+    if args.schema:
+        sys.stdout.write(json.dumps(export.schemas(), indent=2, sort_keys=True) + "\n")
+        return 0
+    if not args.out:
+        raise UsageError("--out DIR is required", "or --schema to print the file schemas")
+    profiles = export.profiles_from_toml(args.profiles) if args.profiles else export.DEFAULT_PROFILES
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from catalog.sources.bundled import entries
+
+    console = Console(stderr=True)
+    with Progress(TextColumn("export"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console,
+                  transient=True, disable=not console.is_terminal) as bar:
+        task = bar.add_task("", total=len(entries()))
+        index = export.export(args.out, profiles, args.format, args.stamp,
+                              on_done=lambda _id: bar.update(task, advance=1))
+    sys.stderr.write(f"wrote {len(index['models'])} models x {len(profiles)} profiles to {args.out}\n")
+    return 0
+
+
 def _tui(args: Any) -> int:
     from tui.app import CatalogApp
 
@@ -425,7 +460,7 @@ def main(argv: list[str] | None = None) -> int:
         return int(exc.code or 0)
     try:
         handler = {"check": _check, "hw": _hw, "search": _search, "refresh": _refresh, "ps": _ps,
-                   "probe": _probe, "tui": _tui}[args.command]
+                   "probe": _probe, "tui": _tui, "export": _export}[args.command]
         return handler(args)
     except CatalogError as err:
         if getattr(args, "debug", False):

@@ -1,0 +1,244 @@
+"""`catalog export`: the catalog as a versioned, deterministic dataset for static-site builds.
+
+Files (schemas in data/schemas/, `catalog export --schema` prints them):
+- index.json: the generator, the profiles, one summary per model (kind, parameters, the best
+  quantization per profile) and the file that holds the rest;
+- models/<id>.json: everything `catalog check --json` says about the model, on every profile;
+- hardware.json: the profiles (GPUs with their sourced memory and bandwidth, RAM);
+- glossary.json: the terms a "will it run" site explains, each linked to models that show it
+  (base vs aligned pairs of one family, through the catalog's base_model lineage).
+
+Byte-identical from one run to the next: keys sorted, no clock unless `--stamp` is given, file
+names are the catalog ids (already lower-case slugs). The work is one `check` per model and
+profile, spread over the CPUs.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any
+
+from catalog import __version__
+
+SCHEMA_PREFIX = "llm-catalog/export"
+# (id, label, GPUs as `--gpu` names, RAM GiB): common local machines, named by what they hold
+DEFAULT_PROFILES: tuple[tuple[str, str, tuple[str, ...], float], ...] = (
+    ("nvidia-8gb", "8 GB NVIDIA (RTX 4060)", ("RTX 4060",), 32),
+    ("nvidia-12gb", "12 GB NVIDIA (RTX 3060)", ("RTX 3060 12GB",), 32),
+    ("nvidia-16gb", "16 GB NVIDIA (RTX 4060 Ti 16GB)", ("RTX 4060 Ti 16GB",), 32),
+    ("nvidia-24gb", "24 GB NVIDIA (RTX 4090)", ("RTX 4090",), 64),
+    ("nvidia-48gb", "48 GB NVIDIA (RTX 6000 Ada)", ("RTX 6000 Ada",), 128),
+    ("nvidia-80gb", "80 GB NVIDIA (H100 SXM5)", ("H100 SXM5",), 256),
+    ("apple-16gb", "Apple 16 GB (M4)", ("Apple M4 16GB",), 16),
+    ("apple-32gb", "Apple 32 GB (M4)", ("Apple M4 32GB",), 32),
+    ("apple-64gb", "Apple 64 GB (M4 Pro)", ("Apple M4 Pro 64GB",), 64),
+    ("apple-128gb", "Apple 128 GB (M4 Max)", ("Apple M4 Max 128GB",), 128),
+)
+
+
+def profiles_from_toml(path: str) -> tuple[tuple[str, str, tuple[str, ...], float], ...]:
+    """Profiles from a TOML file: `[[profile]]` tables with `id`, `label`, `gpus` (list) and `ram_gib`."""
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10
+        import tomli as tomllib  # type: ignore[no-redef,import-not-found,unused-ignore]
+    from catalog.errors import UsageError
+
+    try:
+        with open(path, "rb") as f:
+            doc = tomllib.load(f)
+        out = tuple((str(p["id"]), str(p.get("label", p["id"])), tuple(str(g) for g in p.get("gpus", ())),
+                     float(p["ram_gib"])) for p in doc["profile"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise UsageError(f"{path}: not a profiles file ({type(exc).__name__}: {exc})",
+                         "[[profile]] tables with id, label, gpus and ram_gib") from None
+    if not out or len({p[0] for p in out}) != len(out):
+        raise UsageError(f"{path}: profile ids must be present and unique")
+    return out
+
+
+def _hardware(profile: tuple[str, str, tuple[str, ...], float]) -> Any:
+    import hardware
+
+    _, _, gpus, ram = profile
+    return hardware.profile(list(gpus), ram) if gpus else hardware.budget(None, ram)
+
+
+def _model_doc(args: tuple[str, tuple[tuple[str, str, tuple[str, ...], float], ...]]) -> dict[str, Any]:
+    """One model on every profile (runs in a worker process)."""
+    from catalog.advisor import CheckRequest, check
+    from catalog.sources.bundled import entries, to_spec
+
+    model_id, profiles = args
+    entry = next(e for e in entries() if e["id"] == model_id)
+    spec = to_spec(entry)
+    per: dict[str, Any] = {}
+    model: dict[str, Any] = {}
+    for p in profiles:
+        res = check(spec, None, CheckRequest(), _hardware(p))
+        model = res["model"]
+        per[p[0]] = {"hardware": res["hardware"], "options": res["options"], "recommended": res["recommended"],
+                     "quants": res["quants"]}
+    model = {**model, "sources": {"config": entry.get("config_source"), "entry": "data/models.jsonl"}}
+    return {"schema": f"{SCHEMA_PREFIX}-model/v1", "id": model_id, "model": model,
+            "catalog": {k: entry[k] for k in ("hf_repo", "base_model", "base_model_source", "license",
+                                              "license_source", "gated", "ollama", "gguf_repos") if k in entry},
+            "profiles": per}
+
+
+GLOSSARY = (
+    ("base-model", "Base model",
+     "A model trained only to continue text (pretraining). It has no chat manners: it completes what you "
+     "write, and it answers questions only if the text makes an answer the likely continuation.", "pairs"),
+    ("aligned-model", "Aligned model (instruct, chat)",
+     "A base model tuned further to follow instructions and hold a conversation: supervised fine-tuning on "
+     "written examples, usually followed by preference tuning (RLHF, DPO).", "aligned"),
+    ("de-aligned-model", "De-aligned model (uncensored, abliterated)",
+     "An aligned model whose refusals were removed: retrained on data without them (uncensored) or edited "
+     "by removing the direction in its activations that triggers them (abliterated).", "de-aligned"),
+    ("sft", "SFT (supervised fine-tuning)",
+     "Training on example prompts and the answers people want, so the model learns the format and tone "
+     "of an assistant.", "method:SFT"),
+    ("rlhf", "RLHF (reinforcement learning from human feedback)",
+     "People rank answers; a reward model learns their preferences; the model is tuned (often with PPO) "
+     "to earn higher reward.", "method:RLHF"),
+    ("dpo", "DPO (direct preference optimization)",
+     "Preference tuning without a reward model: the model is trained directly on pairs of a preferred and "
+     "a rejected answer.", "method:DPO"),
+    ("rlaif", "RLAIF (reinforcement learning from AI feedback)",
+     "RLHF with a model, not people, ranking the answers (for example against a written constitution).",
+     "method:RLAIF"),
+    ("quantization", "Quantization",
+     "Storing the weights with fewer bits (Q8_0, Q4_K_M, ...): a smaller file and less memory for a small "
+     "loss of quality. llama.cpp's K-quants give the most sensitive tensors more bits.", None),
+    ("kv-cache", "KV cache",
+     "The keys and values of every token in the context, kept so each new token needs only one step. It "
+     "is allocated for the whole context up front and grows with it.", None),
+    ("context-length", "Context length",
+     "How many tokens the model sees at once: the prompt, the conversation so far and the answer. The "
+     "runtime allocates the KV cache for it, so a longer context needs more memory.", None),
+    ("chat-template", "Chat template",
+     "The markup an aligned model expects around each message (role tokens, a default system prompt). It "
+     "costs context on every turn; a template alone does not make a model aligned.", "template"),
+)
+
+
+def glossary(entries: list[dict[str, Any]]) -> dict[str, Any]:
+    """The glossary, each term with the models that show it (ids, sorted)."""
+    from catalog.sources.bundled import base_of
+
+    terms = []
+    for tid, term, definition, link in GLOSSARY:
+        models: list[str] = []
+        pairs: list[list[str]] = []
+        if link == "pairs":
+            for e in entries:
+                b = base_of(e)
+                if b is not None and b["alignment"]["kind"] == "base" and e["alignment"]["kind"] != "base":
+                    pairs.append([b["id"], e["id"]])
+            models = sorted({m for p in pairs for m in p})
+        elif link in ("aligned", "de-aligned"):
+            models = [e["id"] for e in entries if e["alignment"]["kind"] == link]
+        elif link and link.startswith("method:"):
+            models = [e["id"] for e in entries if link[7:] in (e["alignment"].get("methods") or ())]
+        elif link == "template":
+            models = [e["id"] for e in entries if (e.get("chat_template") or {}).get("template")]
+        terms.append({"id": tid, "term": term, "definition": definition, "models": sorted(models),
+                      "base_aligned_pairs": sorted(pairs)})
+    return {"schema": f"{SCHEMA_PREFIX}-glossary/v1", "terms": terms}
+
+
+def _dump(path: str, doc: Any) -> None:
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8", newline="\n") as f:
+        f.write(json.dumps(doc, sort_keys=True, indent=1, ensure_ascii=True) + "\n")
+    os.replace(tmp, path)
+
+
+def export(out: str, profiles: tuple[tuple[str, str, tuple[str, ...], float], ...] = DEFAULT_PROFILES,
+           fmt: str = "json", stamp: str | None = None, on_done: Callable[[str], None] | None = None,
+           jobs: int | None = None, only: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Write the dataset into `out`; return index.json's document.
+
+    Args:
+        profiles: (id, label, GPU names, RAM GiB) of each hardware profile.
+        fmt: "json" (the dataset) or "csv" (models.csv: one row per model and profile, plus the JSON).
+        stamp: a string put in index.json as `generated_at` (nothing of the clock otherwise).
+        on_done: called with each model's id as it is finished (a progress bar).
+        only: export just these catalog ids (the glossary still links every model).
+    """
+    from catalog.sources.bundled import entries
+
+    everything = entries()
+    rows = [e for e in everything if not only or e["id"] in only]
+    hws = {p[0]: _hardware(p) for p in profiles}  # unknown GPU names fail here, before any work
+    os.makedirs(os.path.join(out, "models"), exist_ok=True)
+    index_models = []
+    workers = jobs or max(1, min(os.cpu_count() or 1, 8))
+    work = [(e["id"], profiles) for e in rows]
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        for doc in pool.map(_model_doc, work, chunksize=4):
+            _dump(os.path.join(out, "models", f"{doc['id']}.json"), doc)
+            m = doc["model"]
+            best = {}
+            for pid, p in doc["profiles"].items():
+                q = next((r for r in p["quants"] if r["quant"] == p["recommended"]), None)
+                best[pid] = {"quant": p["recommended"], "verdict": q["verdict"] if q else "no_fit",
+                             "gpu_bytes": q["memory"]["gpu_bytes"] if q else None,
+                             "tokens_per_second": q["tokens_per_second"] if q else None}
+            index_models.append({"id": doc["id"], "name": m["name"], "family": m["family"],
+                                 "kind": m["alignment"]["kind"], "methods": m["alignment"]["methods"],
+                                 "parameters": m["parameters"], "hf_repo": m.get("hf_repo"),
+                                 "license": m.get("license"), "file": f"models/{doc['id']}.json", "best": best})
+            if on_done is not None:
+                on_done(doc["id"])
+    index: dict[str, Any] = {"schema": f"{SCHEMA_PREFIX}-index/v1",
+                             "generator": {"name": "llm-catalog", "version": __version__},
+                             "profiles": [p[0] for p in profiles],
+                             "models": sorted(index_models, key=lambda x: x["id"])}
+    if stamp:
+        index["generated_at"] = stamp
+    _dump(os.path.join(out, "index.json"), index)
+    _dump(os.path.join(out, "hardware.json"), {
+        "schema": f"{SCHEMA_PREFIX}-hardware/v1",
+        "profiles": [{"id": pid, "label": label, "ram_bytes": hws[pid].ram_total_bytes,
+                      "gpus": [{"name": g.name, "vendor": g.vendor, "memory_total_bytes": g.memory_total_bytes,
+                                "memory_usable_bytes": g.memory_free_bytes, "bandwidth_bytes_per_s":
+                                g.bandwidth_bytes_per_s, "source": g.source} for g in hws[pid].gpus]}
+                     for pid, label, _, _ in profiles]})
+    _dump(os.path.join(out, "glossary.json"), glossary(rows if only else everything))
+    if fmt == "csv":
+        with open(os.path.join(out, "models.csv"), "w", encoding="utf-8", newline="") as f:
+            f.write(to_csv(index))
+    return index
+
+
+def to_csv(index: dict[str, Any]) -> str:
+    """One row per model and profile: what a spreadsheet wants."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["id", "name", "family", "kind", "methods", "parameters", "profile", "best_quant", "verdict",
+                "gpu_gib", "tokens_per_second"])
+    for m in index["models"]:
+        for pid in index["profiles"]:
+            b = m["best"][pid]
+            w.writerow([m["id"], m["name"], m["family"], m["kind"], "+".join(m["methods"]), m["parameters"], pid,
+                        b["quant"] or "", b["verdict"], f"{b['gpu_bytes'] / 2**30:.2f}" if b["gpu_bytes"] else "",
+                        f"{b['tokens_per_second']:.1f}" if b["tokens_per_second"] else ""])
+    return buf.getvalue()
+
+
+def schemas() -> dict[str, Any]:
+    """The JSON Schemas of the four files (data/schemas/*.json)."""
+    from catalog.sources.data import data_path
+
+    out = {}
+    for name in ("index", "model", "hardware", "glossary"):
+        with open(data_path(f"schemas/export-{name}.json"), encoding="utf-8") as f:
+            out[name] = json.load(f)
+    return out
