@@ -43,7 +43,7 @@ def _files(out: Path) -> dict[str, bytes]:
 def test_every_file_validates_against_its_schema(exported) -> None:  # type: ignore[no-untyped-def]
     out, index = exported
     schemas = export.schemas()
-    for name, schema in schemas.items():
+    for schema in schemas.values():
         jsonschema.Draft202012Validator.check_schema(schema)
     jsonschema.validate(json.loads((out / "index.json").read_text()), schemas["index"])
     jsonschema.validate(json.loads((out / "hardware.json").read_text()), schemas["hardware"])
