@@ -72,6 +72,20 @@ def _parser(command: str | None = None) -> argparse.ArgumentParser:
         r.add_argument("models", nargs="*", help="HF repo ids or catalog names; none: every cached repo")
         r.add_argument("--jobs", type=int, default=32, metavar="N", help="repos read at once")
         r.add_argument("--debug", action="store_true")
+    if command in (None, "plan"):
+        pl = sub.add_parser("plan", help="run a model across several GPUs and machines (llama.cpp RPC, vLLM + Ray)",
+                            formatter_class=_Formatter)
+        pl.add_argument("model", help="catalog name, Ollama name or HF repo id")
+        pl.add_argument("--host", action="append", default=[], metavar="NAME:GPU[xN][,RAM]",
+                        help="a machine, e.g. box1:RTX 4090x2,64 (repeatable; the first is the head)")
+        pl.add_argument("--hosts-file", metavar="FILE", help="hosts as TOML: [[host]] name, gpus, ram_gib")
+        pl.add_argument("--quant", default="Q4_K_M", help="the GGUF quantization for llama.cpp")
+        pl.add_argument("--ctx", type=int, default=8192, help="context length")
+        pl.add_argument("--link-gbps", type=float, default=1.0, help="network between hosts, Gbit/s")
+        pl.add_argument("--link-ms", type=float, default=0.5, help="latency of one hop, ms")
+        pl.add_argument("--offline", action="store_true")
+        pl.add_argument("--json", action="store_true")
+        pl.add_argument("--debug", action="store_true")
     if command in (None, "export"):
         x = sub.add_parser("export", help="the catalog as a deterministic dataset for site builds",
                            formatter_class=_Formatter)
@@ -118,7 +132,7 @@ def _count(text: str) -> float:
         raise UsageError(f"--max-params {text!r} is not a count", "e.g. 8B, 500M or 8e9") from None
 
 
-COMMANDS = ("check", "hw", "search", "refresh", "ps", "probe", "tui", "export")
+COMMANDS = ("check", "hw", "search", "refresh", "ps", "probe", "tui", "export", "plan")
 _CHECK_DEFAULTS: dict[str, Any] = {
     "quant": [], "ctx": None, "content_tokens": None, "kv_type": "f16", "flash_attn": "on", "batch": 2048,
     "ubatch": 512, "gpu": [], "vram": None, "ram": None, "runtime": "ollama", "offline": False, "json": False,
@@ -392,6 +406,52 @@ def _ps(args: Any) -> int:
     return 0
 
 
+def _plan(args: Any) -> int:
+    from catalog import plan
+    from catalog.quants import normalize_preset
+
+    if not args.host and not args.hosts_file:
+        raise UsageError("give at least one --host NAME:GPU[xN][,RAM]", "e.g. --host a:RTX 4090x2,64 --host b:RTX 3090")
+    quant = normalize_preset(args.quant)
+    if quant is None:
+        raise UsageError(f"unknown quantization {args.quant!r}")
+    hosts = (plan.hosts_from_toml(args.hosts_file) if args.hosts_file else []) + [plan.parse_host(h) for h in args.host]
+    if len({h.name for h in hosts}) != len(hosts):
+        raise UsageError("host names must be unique")
+    spec, _ = resolve(args.model, args.offline)
+    plans = [plan.rpc_plan(spec, quant, args.ctx, hosts, args.link_gbps, args.link_ms),
+             plan.vllm_plan(spec, args.ctx, hosts, link_gbps=args.link_gbps, link_ms=args.link_ms)]
+    # the honest comparison: the head alone, offloading what does not fit to its CPU
+    import hardware
+    from catalog.advisor import CheckRequest, check
+
+    head = check(spec, quant, CheckRequest(quants=(quant,), ctx=args.ctx),
+                 hardware.Hardware("profile", hosts[0].gpus, hosts[0].ram_bytes, hosts[0].ram_bytes, "linux"))
+    alone = head["quants"][0]
+    local = {"host": hosts[0].name, "verdict": alone["verdict"], "tokens_per_second": alone["tokens_per_second"]}
+    for i, p in enumerate(plans):
+        if p.fits and alone["verdict"] in ("partial", "cpu_only") and alone["tokens_per_second"] and \
+                p.tokens_per_second and p.tokens_per_second < alone["tokens_per_second"]:
+            plans[i] = p._replace(notes=(*p.notes, f"slower than {hosts[0].name} alone with partial offload "
+                                                  f"(~{alone['tokens_per_second']:.0f} tok/s): keep it local"))
+    doc = {"schema": "llm-catalog/plan/v1", "model": spec.id, "quant": quant, "context": args.ctx,
+           "plans": [p._asdict() for p in plans], "head_alone": local}
+    if args.json:
+        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+    else:
+        for p in plans:
+            sys.stdout.write(f"{p.engine}: {'fits' if p.fits else 'does not fit'}"
+                             + (f", ~{p.tokens_per_second:g} tok/s" if p.tokens_per_second else "") + "\n")
+            for d in p.devices:
+                sys.stdout.write(f"  {d['host']:12} {d['gpu']:36} {d['layers']:4} layers "
+                                 f"{d['bytes'] / 2**30:7.2f} of {d['budget_bytes'] / 2**30:6.2f} GiB\n")
+            for c in p.commands:
+                sys.stdout.write(f"  {c}\n")
+            for n in p.notes:
+                sys.stdout.write(f"  note: {n}\n")
+    return 0 if any(p.fits for p in plans) else 12
+
+
 def _export(args: Any) -> int:
     from catalog import export
 
@@ -460,7 +520,7 @@ def main(argv: list[str] | None = None) -> int:
         return int(exc.code or 0)
     try:
         handler = {"check": _check, "hw": _hw, "search": _search, "refresh": _refresh, "ps": _ps,
-                   "probe": _probe, "tui": _tui, "export": _export}[args.command]
+                   "probe": _probe, "tui": _tui, "export": _export, "plan": _plan}[args.command]
         return handler(args)
     except CatalogError as err:
         if getattr(args, "debug", False):

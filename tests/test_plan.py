@@ -1,0 +1,104 @@
+"""`catalog plan`: host parsing, split tables, and for many host sets the properties every plan must
+keep: each layer placed exactly once, and a plan that says it fits keeps every device in budget."""
+
+from __future__ import annotations
+
+import itertools
+import json
+
+import pytest
+
+from catalog.errors import UsageError
+from catalog.plan import parse_host, rpc_plan, vllm_plan
+from catalog.sources.bundled import resolve
+
+
+def test_host_syntax() -> None:
+    h = parse_host("box1:RTX 4090x2,64")
+    assert h.name == "box1" and [g.name for g in h.gpus] == ["NVIDIA GeForce RTX 4090 24GB"] * 2
+    assert h.ram_bytes == 64 * 2**30
+    mixed = parse_host("b:RTX 4090+RTX 3090")
+    assert len(mixed.gpus) == 2 and "3090" in mixed.gpus[1].name
+    with pytest.raises(UsageError):
+        parse_host("no-colon")
+
+
+@pytest.mark.parametrize(("model", "hosts", "fits", "layers"), [
+    # Llama 3.1 70B Q4_K_M (~40 GiB) over two 24 GB cards in one box and one in another
+    ("llama3.1:70b", ["a:RTX 4090x2,64", "b:RTX 3090,32"], True, [27, 27, 27]),
+    # the same on one 12 GB card does not fit
+    ("llama3.1:70b", ["a:RTX 3060 12GB,32"], False, [81]),
+    # 8B on two machines with uneven cards: the larger card takes more layers
+    ("llama3.1:8b", ["a:RTX 4090,32", "b:RTX 3060 12GB,16"], True, None),
+])
+def test_rpc_splits(model: str, hosts: list[str], fits: bool, layers: list[int] | None) -> None:
+    spec = resolve(model).spec
+    p = rpc_plan(spec, "Q4_K_M", 8192, [parse_host(h) for h in hosts])
+    assert p.fits is fits
+    got = [d["layers"] for d in p.devices]
+    if layers is not None:
+        assert got == layers
+    else:
+        assert got[0] > got[1]  # 24 GB takes more than 12 GB (llama.cpp's split by free memory)
+    workers = [h.split(":")[0] for h in hosts[1:]]
+    assert [c for c in p.commands if "rpc-server" in c] == [f"# on {w}: rpc-server --host 0.0.0.0 --port 50052"
+                                                           for w in workers]
+    head = p.commands[-1]
+    assert "llama-server" in head and "-c 8192" in head and (not workers or f"--rpc {workers[0]}:50052" in head)
+    if len(p.devices) > 1:
+        assert head.split(" -ts ")[1].count(",") == len(p.devices) - 1
+
+
+MODELS = ("llama3.1:8b", "llama3.1:70b", "mixtral:8x7b", "qwen3:30b-a3b")
+HOSTS = ("a:RTX 4090,64", "b:RTX 3060 12GB,32", "c:RTX 3090x2,64", "d:H100 SXM5,256", "e:RTX 4060,16")
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_every_plan_places_each_layer_once_and_keeps_its_promises(model: str) -> None:
+    spec = resolve(model).spec
+    n = spec.arch.n_layer
+    for k in (1, 2, 3):
+        for combo in itertools.combinations(HOSTS, k):
+            hosts = [parse_host(h) for h in combo]
+            p = rpc_plan(spec, "Q4_K_M", 4096, hosts)
+            assert sum(d["layers"] for d in p.devices) == n + 1, combo  # the repeating layers and the output
+            assert len(p.devices) == sum(len(h.gpus) for h in hosts)
+            if p.fits:
+                assert all(d["bytes"] <= d["budget_bytes"] for d in p.devices), combo
+                assert all(h["ram_needed_bytes"] <= h["ram_bytes"] for h in p.hosts), combo
+                assert p.tokens_per_second and p.tokens_per_second > 0
+            v = vllm_plan(spec, 4096, hosts)
+            assert sum(h["layers"] for h in v.hosts) == n, combo  # pipeline stages cover every layer
+            if v.fits:
+                assert all(d["bytes"] <= d["budget_bytes"] for d in v.devices), combo
+
+
+def test_cli_plan(cli) -> None:  # type: ignore[no-untyped-def]
+    code, out, err = cli("plan", "llama3.1:70b", "--host", "a:RTX 4090x2,64", "--host", "b:RTX 3090,32", "--json")
+    assert code == 0, err
+    doc = json.loads(out)
+    engines = [p["engine"] for p in doc["plans"]]
+    assert engines == ["llama.cpp RPC", "vLLM + Ray"] and doc["plans"][0]["fits"] is True
+    vl = doc["plans"][1]["commands"]
+    assert vl[0] == "# on a: ray start --head --port=6379" and vl[1] == "# on b: ray start --address=a:6379"
+    assert "--pipeline-parallel-size 2" in vl[2] and "vllm serve meta-llama/Llama-3.1-70B-Instruct" in vl[2]
+    code, out, err = cli("plan", "llama3.1:70b", "--host", "a:RTX 3060 12GB,16")
+    assert code == 12 and "does not fit" in out
+    code, out, err = cli("plan", "llama3.1:8b")
+    assert code == 2 and err.count("\n") == 1
+
+
+def test_hosts_file_and_the_local_comparison(cli, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    f = tmp_path / "hosts.toml"
+    f.write_text('[[host]]\nname = "head"\ngpus = ["RTX 3060 12GB"]\nram_gib = 64\n\n'
+                 '[[host]]\nname = "w1"\ngpus = ["RTX 3060 12GB"]\nram_gib = 32\n')
+    code, out, err = cli("plan", "llama3.1:8b", "--hosts-file", str(f), "--quant", "Q8_0", "--json")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert [d["host"] for d in doc["plans"][0]["devices"]] == ["head", "w1"]
+    assert doc["head_alone"]["host"] == "head" and doc["head_alone"]["verdict"] == "full_gpu"
+    rpc = doc["plans"][0]
+    assert rpc["tokens_per_second"] and rpc["link"] == {"gbps": 1.0, "latency_ms": 0.5, "hops": 1}
+    slow = cli("plan", "llama3.1:8b", "--hosts-file", str(f), "--quant", "Q8_0", "--link-gbps", "0.001",
+               "--link-ms", "500", "--json")
+    assert json.loads(slow[1])["plans"][0]["tokens_per_second"] < rpc["tokens_per_second"]  # the link bottleneck
