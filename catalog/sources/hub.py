@@ -31,6 +31,7 @@ from catalog.model import ModelSpec
 from catalog.quants import PRESETS, Tensor, normalize_preset
 from catalog.sources import cache
 from catalog.sources.gguf_remote import read_header, split_parts
+from catalog.sources.http import fetch_capped, retry_after
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
 EXPAND = ["author", "cardData", "childrenModelCount", "config", "gated", "gguf", "lastModified", "library_name",
@@ -168,15 +169,6 @@ def gated_error(repo: str, info: Any = None) -> GatedModel:
                       f"request access at {endpoint()}/{repo}, then run `hf auth login` or set HF_TOKEN")
 
 
-def retry_after(headers: Any) -> float | None:
-    """A Retry-After header in seconds (delta-seconds form; an HTTP date counts as unknown)."""
-    try:
-        raw = headers.get("retry-after") if headers is not None else None
-        return max(0.0, float(raw)) if raw not in (None, "") else None
-    except (TypeError, ValueError, AttributeError):
-        return None
-
-
 RETRIES = 4  # further tries of a transient failure (429, 5xx, no answer)
 BACKOFF_S = 0.5  # the first wait without a Retry-After; doubled each try
 MAX_WAIT_S = 30.0  # a longer Retry-After is reported, not waited out
@@ -204,26 +196,9 @@ def with_retries(fn: Any, sleep: Any = None) -> Any:
 
 def _get_small(client: Any, url: str) -> bytes | None:
     """A small file's bytes, None when absent; capped at MAX_SMALL_FILE."""
-    try:
-        with client.stream("GET", url) as r:
-            if r.status_code == 404:
-                return None
-            if r.status_code in (401, 403):
-                raise GatedModel(f"{url}: access is gated", "accept the licence on the Hub and set HF_TOKEN")
-            if r.status_code != 200:
-                raise RemoteUnavailable(f"{url}: HTTP {r.status_code}", status=r.status_code,
-                                        retry_after_s=retry_after(r.headers))
-            chunks, got = [], 0
-            for chunk in r.iter_bytes():
-                chunks.append(chunk)
-                got += len(chunk)
-                if got > MAX_SMALL_FILE:
-                    raise BadModelFile(f"{url}: larger than {MAX_SMALL_FILE >> 20} MiB")
-            return b"".join(chunks)
-    except CatalogError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - transport errors of every kind
-        raise RemoteUnavailable(f"{url}: {type(exc).__name__}") from None
+    return fetch_capped(client, url, MAX_SMALL_FILE,
+                        denied=GatedModel(f"{url}: access is gated", "accept the licence on the Hub and set HF_TOKEN"),
+                        who="the Hub")
 
 
 def _json_file(client: Any, url: str) -> dict[str, Any] | None:

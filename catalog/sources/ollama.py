@@ -19,7 +19,7 @@ import os
 import re
 from typing import Any, NamedTuple
 
-from catalog.errors import BadModelFile, CatalogError, ModelNotFound, RemoteUnavailable
+from catalog.errors import BadModelFile, ModelNotFound, RemoteUnavailable
 
 DEFAULT_REGISTRY = "https://registry.ollama.ai"
 MANIFEST_ACCEPT = "application/vnd.docker.distribution.manifest.v2+json"
@@ -83,30 +83,14 @@ def registry_url(host: str | None = None) -> str:
 
 
 def _get(client: Any, url: str, accept: str | None = None, limit: int = MAX_SMALL) -> bytes:
-    headers = {"Accept": accept} if accept else {}
-    try:
-        with client.stream("GET", url, headers=headers) as r:
-            if r.status_code == 404:
-                raise ModelNotFound(f"{url}: not in the Ollama registry")
-            if r.status_code in (401, 403):
-                raise ModelNotFound(f"{url}: the registry refused access (HTTP {r.status_code}): a private model?")
-            if r.status_code != 200:
-                from catalog.sources.hub import retry_after
+    from catalog.sources.http import fetch_capped
 
-                raise RemoteUnavailable(f"{url}: HTTP {r.status_code}", status=r.status_code,
-                                        retry_after_s=retry_after(r.headers))
-            chunks, got = [], 0
-            for chunk in r.iter_bytes():
-                chunks.append(chunk)
-                got += len(chunk)
-                if got > limit:
-                    raise BadModelFile(f"{url}: larger than {limit >> 10} KiB")
-            return b"".join(chunks)
-    except CatalogError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - transport errors of every kind
-        raise RemoteUnavailable(f"{url}: the Ollama registry did not answer ({type(exc).__name__})",
-                                "try again, or use --offline") from None
+    body = fetch_capped(client, url, limit, {"Accept": accept} if accept else None,
+                        missing=ModelNotFound(f"{url}: not in the Ollama registry"),
+                        denied=ModelNotFound(f"{url}: the registry refused access: a private model?"),
+                        who="the Ollama registry")
+    assert body is not None  # a 404 raised `missing`
+    return body
 
 
 def _json(data: bytes, url: str) -> dict[str, Any]:
