@@ -48,7 +48,16 @@ def test_browse_filter_detail_copy_quit() -> None:
             await pilot.press("k", "k")  # de-aligned
             assert [x["id"] for x in app.shown_rows()] == ["meta-llama-3.1-8b-instruct-abliterated"]
             await pilot.press("k")  # all again
+            # a click on the "params" header sorts by parameters, smallest first
+            await pilot.click("#models", offset=(61, 0))
+            assert app.sort_i == 2
+            sizes = [x["parameters"] for x in app.shown_rows()]
+            assert sizes == sorted(sizes) and app.matches[0]["id"] == "smollm2-360m-instruct"
             table.focus()
+            await pilot.press("home", "down", "enter")  # the second row's detail, not the first's
+            await pilot.pause()
+            assert isinstance(app.screen, DetailScreen) and app.screen.row["id"] == app.matches[1]["id"]
+            await pilot.press("escape")
             await pilot.press("enter")
             await pilot.pause()
             assert isinstance(app.screen, DetailScreen)

@@ -18,12 +18,16 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static
 
+from tui.table import ModelTable
+
 VERDICT = {"full_gpu": "full GPU", "partial": "partial", "cpu_only": "CPU", "no_fit": "won't fit"}
 KINDS = (None, "base", "aligned", "de-aligned")
 CONTEXTS = (None, 4096, 8192, 32768, 131072)  # None: the runtime's default
 KV_TYPES = ("f16", "q8_0", "q4_0")
-WINDOW = 60  # rows added to the table at a time (a screen shows ~40)
 COLUMNS = ("model", "family", "params", "kind", "best quant", "GPU GiB", "verdict", "tok/s")
+WIDTHS = (44, 14, 7, 10, 10, 7, 9, 5)
+RIGHT = (False, False, True, False, False, True, False, True)
+TONE = {"full_gpu": "good", "partial": "warn", "cpu_only": "bad", "no_fit": "bad"}
 
 
 def cached_specs() -> list[Any]:
@@ -42,6 +46,16 @@ def cached_specs() -> list[Any]:
 
 def gib(n: int | None) -> str:
     return "-" if n is None else f"{n / 2**30:.2f}"
+
+
+def cells(r: dict[str, Any]) -> tuple[str, ...]:
+    """One summary row as the table's cells (formatted once per estimate, reused by every filter)."""
+    if "_cells" not in r:
+        tps = r["tokens_per_second"]
+        r["_cells"] = (r["name"], r["family"], f"{r['parameters'] / 1e9:.1f}B", r["kind"] or "?",
+                       r["best_quant"] or "-", gib(r["gpu_bytes"]), VERDICT.get(r["verdict"], r["verdict"]),
+                       "-" if tps is None else f"{tps:.0f}")
+    return r["_cells"]  # type: ignore[no-any-return]
 
 
 class Summaries(Message):
@@ -152,8 +166,8 @@ class CatalogApp(App[None]):
         with Vertical():
             yield Static(id="hw")
             yield Input(placeholder="filter by name, family or kind", id="search")
-            table: DataTable[str] = DataTable(id="models", cursor_type="row", zebra_stripes=True)
-            table.add_columns(*COLUMNS)
+            table = ModelTable(COLUMNS, WIDTHS, RIGHT, id="models")
+            table.tone_column = COLUMNS.index("verdict")
             yield table
             yield Static(id="status")
         yield Footer()
@@ -214,31 +228,14 @@ class CatalogApp(App[None]):
                       ("parameters", "gpu_bytes", "tokens_per_second") else str(r.get(key) or ""))
 
     def refresh_table(self) -> None:
-        """Rebuild the table with the first WINDOW matching rows; more are added as the cursor nears the
-        end (a DataTable row costs ~0.2 ms to add, so a keystroke never rebuilds more than a window)."""
-        table = self.query_one("#models", DataTable)
-        table.clear()
+        """Show every matching row (the table draws only the visible lines, so this is cheap)."""
         self.matches = self.shown_rows()
-        self._append(WINDOW)
+        self.query_one("#models", ModelTable).set_rows([(r["id"], cells(r), TONE.get(r["verdict"]))
+                                                       for r in self.matches], self.sort_i)
         state = "estimating..." if self.loading else "ready"
         self.query_one("#status", Static).update(
             f"{len(self.matches)} of {len(self.rows)} models match ({state}); sorted by {COLUMNS[self.sort_i]}"
             + (f"; filter '{self.text}'" if self.text else "") + ("; fits only" if self.fits_only else ""))
-
-    def _append(self, n: int) -> None:
-        table = self.query_one("#models", DataTable)
-        start = table.row_count
-        for r in self.matches[start:start + n]:
-            tps = r["tokens_per_second"]
-            table.add_row(r["name"], r["family"], f"{r['parameters'] / 1e9:.1f}B", r["kind"] or "?",
-                          r["best_quant"] or "-", gib(r["gpu_bytes"]), VERDICT.get(r["verdict"], r["verdict"]),
-                          "-" if tps is None else f"{tps:.0f}", key=r["id"])
-
-    @on(DataTable.RowHighlighted, "#models")
-    def _more(self, event: DataTable.RowHighlighted) -> None:
-        table = self.query_one("#models", DataTable)
-        if event.cursor_row >= table.row_count - 10 and table.row_count < len(self.matches):
-            self._append(WINDOW)
 
     def _header(self) -> None:
         hw = self.hardware
@@ -259,7 +256,7 @@ class CatalogApp(App[None]):
         box.value = ""
         box.remove_class("shown")
         self.text = ""
-        self.query_one("#models", DataTable).focus()
+        self.query_one("#models", ModelTable).focus()
         self.refresh_table()
 
     @on(Input.Changed, "#search")
@@ -272,7 +269,7 @@ class CatalogApp(App[None]):
 
     @on(Input.Submitted, "#search")
     def _done(self) -> None:
-        self.query_one("#models", DataTable).focus()
+        self.query_one("#models", ModelTable).focus()
 
     def action_toggle_fits(self) -> None:
         self.fits_only = not self.fits_only
@@ -300,13 +297,13 @@ class CatalogApp(App[None]):
         self.kv_i = (self.kv_i + 1) % len(KV_TYPES)
         self._reestimate()
 
-    @on(DataTable.HeaderSelected, "#models")
-    def _sort_by_header(self, event: DataTable.HeaderSelected) -> None:
-        self.sort_i = event.column_index
+    @on(ModelTable.HeaderClicked, "#models")
+    def _sort_by_header(self, event: ModelTable.HeaderClicked) -> None:
+        self.sort_i = event.column
         self.refresh_table()
 
-    @on(DataTable.RowSelected, "#models")
-    def _open(self, event: DataTable.RowSelected) -> None:
-        row = self.rows.get(str(event.row_key.value))
+    @on(ModelTable.Selected, "#models")
+    def _open(self, event: ModelTable.Selected) -> None:
+        row = self.rows.get(event.row_id)
         if row is not None:
             self.push_screen(DetailScreen(row))
