@@ -33,6 +33,7 @@ def test_browse_filter_detail_copy_quit() -> None:
             await _loaded(app, pilot)
             table = app.query_one("#models")
             assert table.row_count == len(IDS)
+            assert app.focused is table  # a key acts at once, not typed into the hidden search box
             # the rows are the advisor's: the same verdict `check` gives
             r = app.rows["qwen2.5-72b-instruct"]
             assert r["verdict"] != "full_gpu" and app.rows["smollm2-360m-instruct"]["verdict"] == "full_gpu"

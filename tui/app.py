@@ -134,6 +134,7 @@ class CatalogApp(App[None]):
     #search.shown { display: block; }
     #status { height: 1; padding: 0 1; color: $text-muted; }
     """
+    AUTO_FOCUS = "#models"  # keys act at once; the search box takes them only after `/`
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("slash", "search", "search"),
         Binding("escape", "clear", "clear", show=False),
