@@ -7,7 +7,7 @@ import asyncio
 
 import hardware
 from catalog.sources.bundled import entries, to_spec
-from tui.app import CatalogApp, DetailScreen
+from tui.app import CatalogApp, DetailScreen, Summaries
 
 IDS = ("llama-3.1-8b-instruct", "llama-3.1-8b", "qwen2.5-7b-instruct", "qwen2.5-72b-instruct",
        "meta-llama-3.1-8b-instruct-abliterated", "smollm2-360m-instruct")
@@ -72,5 +72,29 @@ def test_browse_filter_detail_copy_quit() -> None:
             assert {x["check"]["options"]["kv_type"] for x in app.rows.values()} == {"q8_0"}
             await pilot.press("q")
         assert app.return_code in (0, None)
+
+    asyncio.run(run())
+
+
+def test_progress_while_estimating_and_an_empty_catalog() -> None:
+    async def run() -> None:
+        app = _app()
+        async with app.run_test(size=(150, 40)) as pilot:
+            await _loaded(app, pilot)
+            status = app.query_one("#status")
+            row = next(iter(app.rows.values()))
+            # a batch from the worker of the current settings: the status line counts what is done
+            app.generation += 1
+            app.on_summaries(Summaries([row], app.generation, 3, 10))
+            assert app.loading and "estimating 3 of 10" in str(status.render())
+            app.on_summaries(Summaries([row], app.generation - 1, 10, 10))  # an older setting's: dropped
+            assert app.loading
+            app.on_summaries(Summaries([row], app.generation, 10, 10))
+            assert not app.loading and "(ready)" in str(status.render())
+        empty = CatalogApp(hardware.profile(["RTX 3060"], 24), [])
+        async with empty.run_test(size=(100, 20)) as pilot:
+            await _loaded(empty, pilot)
+            assert empty.query_one("#models").row_count == 0 and "0 of 0 models" in str(
+                empty.query_one("#status").render())
 
     asyncio.run(run())
