@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 import hardware
 from catalog.sources.bundled import entries, to_spec
 from tui.app import CatalogApp
@@ -17,6 +19,13 @@ IDS = ("llama-3.1-8b-instruct", "llama-3.1-8b", "qwen2.5-7b-instruct", "qwen2.5-
        "meta-llama-3.1-8b-instruct-abliterated", "smollm2-360m-instruct", "mistral-7b-instruct-v0.3",
        "gemma-2-9b-it")
 SIZE = (120, 32)
+
+
+@pytest.fixture(autouse=True)
+def _plain_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The look must not depend on the environment the suite runs in (NO_COLOR, Textual's own knobs)."""
+    for var in ("NO_COLOR", "TEXTUAL_COLOR_SYSTEM", "TEXTUAL_THEME", "TEXTUAL_ANIMATIONS", "TEXTUAL_FPS"):
+        monkeypatch.delenv(var, raising=False)
 
 
 def _app() -> CatalogApp:
