@@ -7,8 +7,9 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-VERDICT = {"full_gpu": "[green]full GPU[/]", "partial": "[yellow]partial[/]", "cpu_only": "[magenta]CPU only[/]",
-           "no_fit": "[red]won't fit[/]"}
+VERDICT_TEXT = {"full_gpu": "full GPU", "partial": "partial", "cpu_only": "CPU only", "no_fit": "won't fit"}
+VERDICT = {k: f"[{colour}]{VERDICT_TEXT[k]}[/]" for k, colour in
+           (("full_gpu", "green"), ("partial", "yellow"), ("cpu_only", "magenta"), ("no_fit", "red"))}
 
 
 def gib(n: int | None) -> str:

@@ -4,6 +4,7 @@ model's detail, copy a command, quit; the rows are the advisor's, so a row equal
 from __future__ import annotations
 
 import asyncio
+import copy
 
 import hardware
 from catalog.sources.bundled import entries, to_spec
@@ -96,5 +97,21 @@ def test_progress_while_estimating_and_an_empty_catalog() -> None:
             await _loaded(empty, pilot)
             assert empty.query_one("#models").row_count == 0 and "0 of 0 models" in str(
                 empty.query_one("#status").render())
+
+    asyncio.run(run())
+
+
+def test_detail_shows_evidence_text_as_text() -> None:
+    """Evidence quotes model cards and templates: "[/INST]" is text in the detail, not markup."""
+    async def run() -> None:
+        app = _app()
+        async with app.run_test(size=(150, 40)) as pilot:
+            await _loaded(app, pilot)
+            row = copy.deepcopy(app.rows["llama-3.1-8b-instruct"])
+            row["check"]["model"]["alignment"]["evidence"][0]["value"] = "wraps turns in [INST] ... [/INST]"
+            app.push_screen(DetailScreen(row))
+            await pilot.pause()
+            head = str(app.screen.query_one("#detail-head").render())
+            assert "[INST] ... [/INST]" in head, head
 
     asyncio.run(run())

@@ -15,13 +15,14 @@ from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
+from textual.content import Content
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static
 
+from catalog.render import VERDICT_TEXT, gib
 from tui.table import ModelTable
 
-VERDICT = {"full_gpu": "full GPU", "partial": "partial", "cpu_only": "CPU", "no_fit": "won't fit"}
 KINDS = (None, "base", "aligned", "de-aligned")
 CONTEXTS = (None, 4096, 8192, 32768, 131072)  # None: the runtime's default
 KV_TYPES = ("f16", "q8_0", "q4_0")
@@ -45,16 +46,12 @@ def cached_specs() -> list[Any]:
     return out
 
 
-def gib(n: int | None) -> str:
-    return "-" if n is None else f"{n / 2**30:.2f}"
-
-
 def cells(r: dict[str, Any]) -> tuple[str, ...]:
     """One summary row as the table's cells (formatted once per estimate, reused by every filter)."""
     if "_cells" not in r:
         tps = r["tokens_per_second"]
         r["_cells"] = (r["name"], r["family"], f"{r['parameters'] / 1e9:.1f}B", r["kind"] or "?",
-                       r["best_quant"] or "-", gib(r["gpu_bytes"]), VERDICT.get(r["verdict"], r["verdict"]),
+                       r["best_quant"] or "-", gib(r["gpu_bytes"]), VERDICT_TEXT.get(r["verdict"], r["verdict"]),
                        "-" if tps is None else f"{tps:.0f}")
     return r["_cells"]  # type: ignore[no-any-return]
 
@@ -89,16 +86,21 @@ class DetailScreen(Screen[None]):
         c, m = self.check, self.check["model"]
         budget = c["hardware"]["gpu_budget_bytes"] or 1
         al = m["alignment"]
-        lines = [f"[b]{m['name']}[/b]  {m['architecture']}, {m['parameters'] / 1e9:.2f} B parameters, "
-                 f"{al['kind']} (confidence {al['confidence']})",
-                 f"context {c['options']['context']} ({c['options']['context_source']}), KV {c['options']['kv_type']}"]
+        # names and evidence quote cards and templates ("[INST]"): substituted as text, never markup
+        lines = [Content.from_markup("[b]$name[/b]  $rest", name=m["name"],
+                                     rest=f"{m['architecture']}, {m['parameters'] / 1e9:.2f} B parameters, "
+                                          f"{al['kind']} (confidence {al['confidence']})"),
+                 Content(f"context {c['options']['context']} ({c['options']['context_source']}), "
+                         f"KV {c['options']['kv_type']}")]
         for ev in al["evidence"][:4]:
-            lines.append(f"  evidence: {ev['signal']}: {ev['value'][:90]}  [dim]({ev['source'][:60]})[/dim]")
+            lines.append(Content.from_markup("  evidence: $signal: $value  [dim]($source)[/dim]", signal=ev["signal"],
+                                             value=ev["value"][:90], source=ev["source"][:60]))
         ct = m.get("chat_template") or {}
         if ct.get("overhead_tokens") is not None:
-            lines.append(f"  chat template: system prompt {ct.get('system_prompt_tokens')} tokens, "
-                         f"{ct.get('per_turn_tokens')} per exchange, {ct['overhead_tokens']} for a 5-turn chat")
-        yield Static("\n".join(lines), id="detail-head")
+            lines.append(Content(f"  chat template: system prompt {ct.get('system_prompt_tokens')} tokens, "
+                                 f"{ct.get('per_turn_tokens')} per exchange, {ct['overhead_tokens']} for a 5-turn "
+                                 "chat"))
+        yield Static(Content("\n").join(lines), id="detail-head")
         table: DataTable[str] = DataTable(id="quants", cursor_type="row", zebra_stripes=True)
         table.add_columns("quant", "GPU GiB", "weights █ KV ▓ template ▪ compute ▒ overhead ░ (30 = budget)",
                           "verdict", "layers")
@@ -109,7 +111,7 @@ class DetailScreen(Screen[None]):
                      mem["overhead_bytes"]]
             bar = "".join(ch * max(0, round(30 * p / budget)) for ch, p in zip("█▓▪▒░", parts, strict=True))[:40]
             table.add_row(q["quant"] + ("*" if q["quant"] == c["recommended"] else ""), gib(mem["gpu_bytes"]),
-                          bar, VERDICT[q["verdict"]], f"{q['gpu_layers']}/{q['total_layers']}")
+                          bar, VERDICT_TEXT[q["verdict"]], f"{q['gpu_layers']}/{q['total_layers']}")
         yield table
         cmds = self.rec["commands"] if self.rec else {}
         yield Static("\n".join(f"[{i}] {label}: {cmds.get(key) or '-'}" for i, (label, key) in enumerate(
