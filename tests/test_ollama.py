@@ -83,6 +83,22 @@ def test_load_reads_only_the_header_of_the_gguf_layer(registry) -> None:  # type
     assert len(srv.log) == n and again.sources["metadata"]["from"] == "cache"
 
 
+def test_the_template_overhead_is_measured_from_the_ggufs_template(registry) -> None:  # type: ignore[no-untyped-def]
+    """Ollama applies its Go template layer; the overhead is measured from the GGUF's own Jinja
+    template (the same conversation format), never from a label standing in for one."""
+    import hardware
+    from catalog.advisor import CheckRequest, check
+
+    _, blob = registry
+    jinja = json.loads((Path(__file__).parent.parent / "data" / "templates" / "llama3.1.json").read_text())["template"]
+    write_synth(LLAMA31, "Q4_0", blob, finetune="Instruct", chat_template=jinja)
+    spec, _ = ollama.load("llama3.1:8b")
+    assert spec.chat_template["source"] == jinja and spec.chat_template["origin"] == "Ollama template layer"
+    ct = check(spec, None, CheckRequest(), hardware.budget(12, 32))["model"]["chat_template"]
+    # Llama 3.1's knowledge-cutoff system block alone is 20+ tokens
+    assert ct["safe"] is True and ct["system_prompt_tokens"] > 20
+
+
 def test_cli_check_of_a_registry_name(registry, cli) -> None:  # type: ignore[no-untyped-def]
     srv, _ = registry
     code, out, err = cli("check", "llama3.1:8b-instruct-zzz", "--offline", "--vram", "8")

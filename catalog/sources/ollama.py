@@ -209,7 +209,10 @@ def _spec_from_doc(name: Name, doc: dict[str, Any], got: dict[str, Any]) -> tupl
                                if k in rm["config"]}}
     spec = spec_from_header(header, f"ollama:{name}", str(name), int(rm["model_bytes"]), murl, sources)
     quant = spec.file_quant if spec.file_quant != "file" else None
-    template = {"present": has_template, "source": "Ollama template layer" if rm.get("template") else "GGUF header"}
+    # `source` stays the GGUF's Jinja template (what the overhead is measured from: Ollama's Go template
+    # layer is not rendered); `origin` says which template Ollama itself applies
+    template = {**(spec.chat_template or {}), "present": has_template,
+                "origin": "Ollama template layer" if rm.get("template") else "GGUF header"}
     if rm.get("system"):
         template["default_system_prompt"] = rm["system"][:2000]
     ollama_meta = {"library": lib, "tags": {name.tag: quant} if quant else {}, "params": rm.get("params") or {},
