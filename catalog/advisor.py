@@ -226,7 +226,8 @@ def _memory_json(est: MemoryEstimate, template_bytes: int) -> dict[str, int]:
     }
 
 
-def _target(spec: ModelSpec, quant: str) -> Target:
+def download_target(spec: ModelSpec, quant: str) -> Target:
+    """Where `quant` of this model is pulled from: its Ollama tag, GGUF repo and file, a local path."""
     tag = None
     ol = spec.ollama or {}
     for t, q in (ol.get("tags") or {}).items():
@@ -266,7 +267,7 @@ def _row(spec: ModelSpec, quant: str, opts: RuntimeOptions, hw: Hardware, budget
         else:
             verdict = "cpu_only"
     tps = _tokens_per_second(est, lay, hw) if verdict != "no_fit" else None
-    target = _target(spec, quant)
+    target = download_target(spec, quant)
     row: dict[str, Any] = {
         "quant": quant,
         "file_bytes": file_bytes(spec, quant, lay),

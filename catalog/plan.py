@@ -26,7 +26,6 @@ from catalog.errors import UsageError
 RPC_PORT = 50052  # rpc-server's default
 RAY_PORT = 6379
 VLLM_UTILIZATION = 0.9  # vLLM's default gpu_memory_utilization
-DECODE_EFFICIENCY = 0.75  # the share of memory bandwidth llama.cpp reaches when decoding (advisor)
 
 
 class Host(NamedTuple):
@@ -90,7 +89,7 @@ def rpc_plan(spec: Any, quant: str, ctx: int, hosts: list[Host], link_gbps: floa
              kv: str = "F16") -> Plan:
     """llama.cpp RPC across `hosts` (the first is the head)."""
     import hardware
-    from catalog.advisor import gpu_budgets
+    from catalog.advisor import DECODE_EFFICIENCY, download_target, gpu_budgets
     from catalog.memory import RuntimeOptions, estimate
     from catalog.model import repo_for, tensors_for, weight_layout
 
@@ -128,8 +127,9 @@ def rpc_plan(spec: Any, quant: str, ctx: int, hosts: list[Host], link_gbps: floa
     link_bps = link_gbps * 1e9 / 8
     t += hops * (hidden / link_bps + link_ms / 1e3)
     tps = round(1.0 / t, 1) if t > 0 and fits else None
-    quant_tag = f"{spec.gguf_repos[0]['repo']}:{quant}" if spec.gguf_repos else f"{spec.id}-{quant}.gguf"
-    src = f"-hf {quant_tag}" if spec.gguf_repos else f"-m {quant_tag}"
+    repo = download_target(spec, quant).gguf_repo  # the repo `check`'s commands name for this quant
+    quant_tag = f"{repo}:{quant}" if repo else f"{spec.id}-{quant}.gguf"
+    src = f"-hf {quant_tag}" if repo else f"-m {quant_tag}"
     workers = [f"{h.name}:{RPC_PORT}" for h in hosts[1:]]
     ts = ",".join(str(max(1, round(b / 2**30))) for b in budgets)
     cmds = [f"# on {h.name}: rpc-server --host 0.0.0.0 --port {RPC_PORT}" for h in hosts[1:]]
@@ -152,6 +152,7 @@ def rpc_plan(spec: Any, quant: str, ctx: int, hosts: list[Host], link_gbps: floa
 def vllm_plan(spec: Any, ctx: int, hosts: list[Host], bytes_per_param: float = 2.0,
               link_gbps: float = 1.0, link_ms: float = 0.5) -> Plan:
     """vLLM on Ray: TP = the GPUs of one host (all hosts alike), PP = the hosts."""
+    from catalog.advisor import DECODE_EFFICIENCY
     from catalog.memory import RuntimeOptions, kv_cache_by_layer
 
     notes = []

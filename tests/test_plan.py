@@ -102,3 +102,18 @@ def test_hosts_file_and_the_local_comparison(cli, tmp_path) -> None:  # type: ig
     slow = cli("plan", "llama3.1:8b", "--hosts-file", str(f), "--quant", "Q8_0", "--link-gbps", "0.001",
                "--link-ms", "500", "--json")
     assert json.loads(slow[1])["plans"][0]["tokens_per_second"] < rpc["tokens_per_second"]  # the link bottleneck
+
+
+def test_the_rpc_command_pulls_the_repo_that_check_names() -> None:
+    """Llama 3.1 8B Instruct's first GGUF repo (lmstudio-community) publishes no Q8_0 file; check's
+    commands and the tensors it sizes come from the repo that does, and so must the head's command."""
+    import hardware
+    from catalog.advisor import CheckRequest, check
+
+    spec = resolve("llama-3.1-8b-instruct").spec
+    hosts = [parse_host("a:RTX 4090,64"), parse_host("b:RTX 3090,32")]
+    head = next(c for c in rpc_plan(spec, "Q8_0", 8192, hosts).commands if "llama-server" in c)
+    doc = check(spec, "Q8_0", CheckRequest(ctx=8192), hardware.profile(["RTX 4090"], 64))
+    cmd = next(q for q in doc["quants"] if q["quant"] == "Q8_0")["commands"]["llama_cpp"]
+    repo = cmd.split("-hf ")[1].split(":")[0]
+    assert repo != spec.gguf_repos[0]["repo"] and f"-hf {repo}:Q8_0" in head
