@@ -17,6 +17,7 @@ from typing import Any
 
 from catalog.errors import BadModelFile, GatedModel, ModelNotFound, RemoteUnavailable
 from catalog.gguf_reader import GGUFError, GGUFHeader, parse
+from catalog.sources.http import retry_after
 
 FIRST_WINDOW = 1 << 20
 MAX_TOTAL = 64 << 20  # bytes we agree to download for one header (a 260k-token vocabulary needs ~12 MiB)
@@ -121,7 +122,8 @@ def _raise_for(r: Any, url: str) -> None:
         raise GatedModel(f"{url}: access is gated", "accept the licence on the model page and set HF_TOKEN")
     if code == 404:
         raise ModelNotFound(f"{url}: not found")
-    raise RemoteUnavailable(f"{url}: HTTP {code}")
+    # the status says whether it is worth another try (429, 5xx) or not (another 4xx)
+    raise RemoteUnavailable(f"{url}: HTTP {code}", status=code, retry_after_s=retry_after(r.headers))
 
 
 def read_header(client: Any, url: str, max_total: int = MAX_TOTAL) -> tuple[GGUFHeader, RangeReader]:
