@@ -40,10 +40,11 @@ def _byte_tokens() -> list[str]:
     return [chr(table[b]) for b in range(256)]
 
 
-def write_kv(w: gguf.GGUFWriter, a: Architecture, cfg: dict, preset: str) -> None:
+def write_kv(w: gguf.GGUFWriter, a: Architecture, cfg: dict, preset: str, vocab: dict | None = None) -> None:
     arch = a.arch
     c = cfg.get("text_config", cfg) if arch == "gemma3" else cfg
-    w.add_name("synthetic model")  # no arch in the name: llama.cpp tweaks vocabularies by model name
+    # no arch in the default name: llama.cpp tweaks vocabularies by model name (Phi-3's rstrip)
+    w.add_name((vocab or {}).get("name") or "synthetic model")
     w.add_file_type(PRESETS[preset][0])
     w.add_uint32(f"{arch}.block_count", a.n_layer)
     w.add_uint32(f"{arch}.context_length", a.n_ctx_train)
@@ -93,6 +94,9 @@ def write_kv(w: gguf.GGUFWriter, a: Architecture, cfg: dict, preset: str) -> Non
         w.add_string(f"{arch}.rope.scaling.type", "yarn")
         w.add_float32(f"{arch}.rope.scaling.factor", 32.0)
         w.add_uint32(f"{arch}.rope.scaling.original_context_length", 4096)
+    if vocab:
+        write_vocab(w, vocab)
+        return
     special = ["<|end|>", "<|endoftext|>", "<|im_end|>", "<end_of_turn>", "<|eot_id|>", "<|return|>"]
     tokens = _byte_tokens() + ["ab"] + special + [f"<t{i}>" for i in range(257 + len(special), a.n_vocab)]
     w.add_tokenizer_model("gpt2")
@@ -105,15 +109,66 @@ def write_kv(w: gguf.GGUFWriter, a: Architecture, cfg: dict, preset: str) -> Non
     w.add_add_bos_token(True)
 
 
-def write(config: dict, preset: str, out: Path, finetune: str | None = None, chat_template: str | None = None) -> int:
-    """Write a sparse GGUF for `config` at `preset` (with general.finetune and a chat template if
-    given); return the file size."""
+def write_vocab(w: gguf.GGUFWriter, vocab: dict) -> None:
+    """A real SentencePiece vocabulary (tokens, scores, types, add_space_prefix; bos/eos ids), as
+    convert_hf_to_gguf.py writes one (tokenizer.ggml.model "llama")."""
+    w.add_tokenizer_model("llama")
+    w.add_tokenizer_pre("default")
+    w.add_token_list(vocab["tokens"])
+    w.add_token_scores([float(x) for x in vocab["scores"]])
+    w.add_token_types([int(x) for x in vocab["types"]])
+    w.add_bos_token_id(vocab.get("bos", 1))
+    w.add_eos_token_id(vocab.get("eos", 2))
+    w.add_add_bos_token(True)
+    w.add_add_space_prefix(bool(vocab.get("add_space_prefix", True)))
+
+
+def spm_vocab(model: bytes, added: dict[int, tuple[str, bool]] | None = None) -> dict:
+    """write()'s `vocab` from a SentencePiece tokenizer.model (and tokenizer_config.json's added tokens)."""
+    from catalog.sources.tokenizer import sentencepiece_vocab
+
+    v = sentencepiece_vocab(model, added)
+    assert v is not None, "not a SentencePiece BPE model"
+    return {"tokens": list(v.tokens), "scores": v.scores, "types": v.kinds, "add_space_prefix": v.add_space_prefix}
+
+
+def json_vocab(doc: dict, add_space_prefix: bool) -> dict:
+    """write()'s `vocab` from a SentencePiece-style BPE tokenizer.json (byte fallback; Gemma's): the
+    tokens by id, added special tokens as control and other added ones as user-defined, <0x..> as
+    bytes, and as scores the merges' order (a token made by an earlier merge scores higher), which
+    is what SentencePiece's scores order when a tokenizer.model is converted instead."""
+    model = doc["model"]
+    assert model["type"] == "BPE" and model.get("byte_fallback"), "not a SentencePiece-style BPE tokenizer.json"
+    n = max([*model["vocab"].values(), *(a["id"] for a in doc.get("added_tokens", []))]) + 1
+    tokens = [f"[PAD{i}]" for i in range(n)]
+    types = [5] * n  # unused until seen
+    for t, i in model["vocab"].items():
+        tokens[i] = t
+        types[i] = 6 if len(t) == 6 and t.startswith("<0x") and t.endswith(">") else 1
+    scores = [0.0] * n
+    for rank, m in enumerate(model["merges"]):
+        left, right = m.split(" ", 1) if isinstance(m, str) else m
+        i = model["vocab"].get(left + right)
+        if i is not None and scores[i] == 0.0:
+            scores[i] = -float(rank + 1)
+    for a in doc.get("added_tokens", []):
+        tokens[a["id"]] = a["content"]
+        types[a["id"]] = 3 if a.get("special") else 4
+    if model.get("unk_token") in model["vocab"]:
+        types[model["vocab"][model["unk_token"]]] = 2
+    return {"tokens": tokens, "scores": scores, "types": types, "add_space_prefix": add_space_prefix}
+
+
+def write(config: dict, preset: str, out: Path, finetune: str | None = None, chat_template: str | None = None,
+          vocab: dict | None = None) -> int:
+    """Write a sparse GGUF for `config` at `preset` (with general.finetune, a chat template and a real
+    vocabulary (`write_vocab`) if given); return the file size."""
     a = from_hf_config(config)
     src = "BF16" if preset == "BF16" else "F16"
     tensors = quantize(hf_tensors(a, src), preset,
                        QuantContext(a.arch, a.n_layer, a.n_expert, a.n_gqa, a.arch == "llama" and a.n_layer == 80))
     w = gguf.GGUFWriter(str(out), a.arch)
-    write_kv(w, a, config, preset)
+    write_kv(w, a, config, preset, vocab)
     if finetune:
         w.add_finetune(finetune)
     if chat_template:

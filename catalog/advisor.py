@@ -128,10 +128,15 @@ def _with_template_overhead(spec: ModelSpec) -> ModelSpec:
     from catalog.sources.tokenizer import counter_for
 
     found = counter_for(spec)
-    measured = templates.overhead(ct["source"], str(ct.get("bos_token") or ""), str(ct.get("eos_token") or ""),
-                                  found[0] if found else None)
+    special = {}
+    for k in ("bos", "eos"):  # a GGUF names its BOS/EOS by id: its template renders their text
+        text, tid = ct.get(f"{k}_token"), ct.get(f"{k}_token_id")
+        if text is None and found and found.vocab and isinstance(tid, int) and 0 <= tid < len(found.vocab.tokens):
+            text = found.vocab.tokens[tid]
+        special[k] = str(text or "")
+    measured = templates.overhead(ct["source"], special["bos"], special["eos"], found.count if found else None)
     if found and measured.get("safe"):
-        measured["counted_with"] = found[1]
+        measured["counted_with"] = found.label
     return spec._replace(chat_template={**ct, **measured})
 
 
@@ -349,7 +354,8 @@ def check(spec: ModelSpec, pinned_quant: str | None, req: CheckRequest, hw: Hard
                 "present": spec.chat_template.get("present"),
                 "system_prompt_tokens": spec.chat_template.get("system_prompt_tokens"),
                 "per_turn_tokens": spec.chat_template.get("per_turn_tokens"),
-                **{k: v for k, v in spec.chat_template.items() if k not in ("source", "bos_token", "eos_token")},
+                **{k: v for k, v in spec.chat_template.items()
+                   if k not in ("source", "bos_token", "eos_token", "bos_token_id", "eos_token_id")},
             },
             "license": spec.license, "gated": spec.gated, "sources": spec.sources,
         },

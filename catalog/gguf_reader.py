@@ -113,7 +113,7 @@ class _Cursor:
         self.take(n)
 
 
-def _value(c: _Cursor, vtype: int, depth: int = 0) -> Any:
+def _value(c: _Cursor, vtype: int, depth: int = 0, keep: bool = False) -> Any:
     if vtype in _SCALARS:
         fmt, size = _SCALARS[vtype]
         return struct.unpack(fmt, c.take(size))[0]
@@ -131,10 +131,10 @@ def _value(c: _Cursor, vtype: int, depth: int = 0) -> Any:
         if etype in _SCALARS:
             fmt, size = _SCALARS[etype]
             raw = c.take(size * count)
-            if count > KEEP_ARRAY:
+            if count > KEEP_ARRAY and not keep:
                 return ArrayInfo(etype, count)
             return list(struct.unpack("<" + fmt[1] * count, raw))
-        if count > KEEP_ARRAY:
+        if count > KEEP_ARRAY and not keep:
             for _ in range(count):
                 if etype == T_STRING:
                     c.skip_string()
@@ -145,12 +145,14 @@ def _value(c: _Cursor, vtype: int, depth: int = 0) -> Any:
     raise GGUFError(f"unknown value type {vtype}")
 
 
-def parse(read: Callable[[int, int], bytes], file_size: int | None = None) -> GGUFHeader:
+def parse(read: Callable[[int, int], bytes], file_size: int | None = None,
+          keep: frozenset[str] = frozenset()) -> GGUFHeader:
     """Parse a GGUF header.
 
     Args:
         read: returns up to `size` bytes at `offset` (fewer at the end of data).
         file_size: the file's size when known; tensor data must then fit in it.
+        keep: keys whose arrays keep their values however long (the vocabulary, to tokenize with).
     Raises:
         GGUFError: for anything malformed, hostile or beyond the limits.
     """
@@ -171,7 +173,7 @@ def parse(read: Callable[[int, int], bytes], file_size: int | None = None) -> GG
     for _ in range(n_kv):
         key = c.string()
         vtype = c.u32()
-        meta[key] = _value(c, vtype)
+        meta[key] = _value(c, vtype, keep=key in keep)
     alignment = meta.get("general.alignment", 32)
     if not isinstance(alignment, int) or alignment <= 0 or alignment > (1 << 20) or alignment & (alignment - 1):
         raise GGUFError(f"bad general.alignment {alignment!r}")

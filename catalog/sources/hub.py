@@ -29,7 +29,7 @@ from catalog.errors import BadModelFile, CatalogError, GatedModel, ModelNotFound
 from catalog.gguf_reader import ArrayInfo, GGUFHeader
 from catalog.model import ModelSpec
 from catalog.quants import PRESETS, Tensor, normalize_preset
-from catalog.sources import cache
+from catalog.sources import cache, local
 from catalog.sources.gguf_remote import read_header, split_parts
 from catalog.sources.http import fetch_capped, retry_after
 
@@ -295,17 +295,11 @@ def _read_record(repo: str, revision: str | None, known: dict[str, Any] | None =
         if "config.json" in got:
             rec["config"] = got["config.json"]
         if "tokenizer_config.json" in got:
-            tok = got["tokenizer_config.json"] or {}
-            tmpl = tok.get("chat_template")
-            if isinstance(tmpl, list):  # named templates: the "default" one is what runtimes apply
-                tmpl = next((t.get("template") for t in tmpl if isinstance(t, dict) and t.get("name") == "default"),
-                            None)
+            tmpl, special = local.tokenizer_config_template(got["tokenizer_config.json"])
             rec["chat_template"] = bool(tmpl)
-            if isinstance(tmpl, str) and len(tmpl) <= 64 << 10:
+            if isinstance(tmpl, str) and len(tmpl) <= local.MAX_TEMPLATE:
                 rec["chat_template_source"] = tmpl
-                rec["special_tokens"] = {k: (v.get("content") if isinstance(v, dict) else v)
-                                         for k, v in tok.items() if k in ("bos_token", "eos_token")
-                                         and isinstance(v.get("content") if isinstance(v, dict) else v, str)}
+                rec["special_tokens"] = special
         if "chat_template.jinja" in files or "chat_template.json" in files:
             rec["chat_template"] = True
         if "README.md" in got:
@@ -521,7 +515,7 @@ def load(ref: str, offline: bool = False, want_quant: str | None = None) -> tupl
         if general:  # the file's own words join the evidence
             common["alignment"] = align.classify_record({**rec, "gguf": general}, original).to_json()
         sources["gguf_header"] = {"file": chosen["file"], **cost}
-        from catalog.sources.local import spec_from_header
+        spec_from_header = local.spec_from_header
 
         _, base_repo = align.lineage(rec)
         spec = spec_from_header(
@@ -539,7 +533,7 @@ def load(ref: str, offline: bool = False, want_quant: str | None = None) -> tupl
     cfg = rec.get("config")
     if cfg is None:
         raise BadModelFile(f"{repo}: no config.json and no GGUF file to read the architecture from")
-    from catalog.sources.local import spec_from_config
+    spec_from_config = local.spec_from_config
 
     st = rec.get("safetensors") or {}
     total = st.get("total")

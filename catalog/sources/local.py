@@ -56,7 +56,57 @@ def load_config(path: str) -> ModelSpec:
         raise BadModelFile(f"{path}: not valid JSON ({type(exc).__name__})") from None
     name = os.path.basename(os.path.dirname(os.path.abspath(path))) or "model"
     return spec_from_config(cfg, f"local:{name}", name, path, local_path=os.path.abspath(path),
-                            sources={"config": path})
+                            sources={"config": path}, chat_template=folder_template(os.path.dirname(path)))
+
+
+def tokenizer_config_template(tok: Any) -> tuple[Any, dict[str, str]]:
+    """(the chat template, {bos_token, eos_token}) a tokenizer_config.json document names; named
+    templates (a list) give their "default" one, the one runtimes apply."""
+    if not isinstance(tok, dict):
+        return None, {}
+    tmpl = tok.get("chat_template")
+    if isinstance(tmpl, list):
+        tmpl = next((t.get("template") for t in tmpl if isinstance(t, dict) and t.get("name") == "default"), None)
+    special = {}
+    for k in ("bos_token", "eos_token"):
+        v = tok.get(k)
+        v = v.get("content") if isinstance(v, dict) else v
+        if isinstance(v, str):
+            special[k] = v
+    return tmpl, special
+
+
+def folder_template(folder: str) -> dict[str, Any]:
+    """`chat_template` of a model folder: tokenizer_config.json's, or the chat_template.jinja /
+    chat_template.json that newer transformers releases save beside it (which then wins, as it
+    does in transformers); {} when the folder has no tokenizer_config.json and no template file."""
+    tok: Any = None
+    try:
+        with open(os.path.join(folder, "tokenizer_config.json"), encoding="utf-8") as f:
+            if os.fstat(f.fileno()).st_size <= MAX_CONFIG_BYTES:
+                tok = json.load(f)
+    except (OSError, UnicodeDecodeError, ValueError):
+        tok = None
+    tmpl, special = tokenizer_config_template(tok)
+    for name in ("chat_template.jinja", "chat_template.json"):
+        try:
+            with open(os.path.join(folder, name), encoding="utf-8") as f:
+                text = f.read(MAX_TEMPLATE + 1)
+        except (OSError, UnicodeDecodeError):
+            continue
+        if name.endswith(".json"):
+            try:
+                text = json.loads(text).get("chat_template")
+            except (ValueError, AttributeError):
+                continue
+        tmpl = text
+        break
+    if tok is None and tmpl is None:
+        return {}
+    info = template_info(tmpl)
+    if "source" in info:
+        info.update(special)
+    return info
 
 
 def spec_from_config(cfg: Any, spec_id: str, name: str, where: str, parameters: int | None = None,
@@ -134,10 +184,14 @@ def spec_from_header(header: GGUFHeader, spec_id: str, fallback_name: str, size:
     quant = PRESET_BY_FTYPE.get(ftype) if isinstance(ftype, int) else None
     name = meta.get("general.name") if isinstance(meta.get("general.name"), str) else fallback_name
     tmpl = meta.get("tokenizer.chat_template")
+    info = template_info(tmpl, meta)
+    if "source" in info:  # the ids of the BOS/EOS its template renders (their text is in the vocabulary)
+        info.update({f"{k}_token_id": v for k in ("bos", "eos")
+                     if isinstance(v := meta.get(f"tokenizer.ggml.{k}_token_id"), int) and not isinstance(v, bool)})
     return ModelSpec(
         id=spec_id, name=str(name)[:200], family=arch.arch, arch=arch,
         parameters=parameter_count(list(header.tensors)), tensors=tuple(header.tensors), file_quant=quant or "file",
         file_bytes=size, header_bytes=header.data_offset,
         tokenizer=str(meta.get("tokenizer.ggml.model", "gpt2")),
-        chat_template=template_info(tmpl, meta), sources=sources, **extra,
+        chat_template=info, sources=sources, **extra,
     )
