@@ -122,7 +122,8 @@ def _with_template_overhead(spec: ModelSpec) -> ModelSpec:
     """The spec with what its chat template adds to a conversation, measured by rendering the
     template in the sandbox (catalog.templates), when its source is known and not measured yet."""
     ct = spec.chat_template or {}
-    if not isinstance(ct.get("source"), str) or "safe" in ct:
+    go = isinstance(ct.get("ollama_template"), str)
+    if not (go or isinstance(ct.get("source"), str)) or "safe" in ct:
         return spec
     from catalog import templates
     from catalog.sources.tokenizer import counter_for
@@ -134,7 +135,8 @@ def _with_template_overhead(spec: ModelSpec) -> ModelSpec:
         if text is None and found and found.vocab and isinstance(tid, int) and 0 <= tid < len(found.vocab.tokens):
             text = found.vocab.tokens[tid]
         special[k] = str(text or "")
-    measured = templates.overhead(ct["source"], special["bos"], special["eos"], found.count if found else None)
+    measured = templates.overhead(ct["ollama_template"] if go else ct["source"], special["bos"], special["eos"],
+                                  found.count if found else None, ollama_system=ct.get("ollama_system"), go=go)
     if found and measured.get("safe"):
         measured["counted_with"] = found.label
     return spec._replace(chat_template={**ct, **measured})
@@ -355,7 +357,8 @@ def check(spec: ModelSpec, pinned_quant: str | None, req: CheckRequest, hw: Hard
                 "system_prompt_tokens": spec.chat_template.get("system_prompt_tokens"),
                 "per_turn_tokens": spec.chat_template.get("per_turn_tokens"),
                 **{k: v for k, v in spec.chat_template.items()
-                   if k not in ("source", "bos_token", "eos_token", "bos_token_id", "eos_token_id")},
+                   if k not in ("source", "bos_token", "eos_token", "bos_token_id", "eos_token_id",
+                                "ollama_template", "ollama_system")},
             },
             "license": spec.license, "gated": spec.gated, "sources": spec.sources,
         },

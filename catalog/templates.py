@@ -211,12 +211,29 @@ def estimate_tokens(text: str) -> int:
     return n + -(-len(text[pos:].encode("utf-8")) // 4)
 
 
-def overhead(source: str, bos_token: str = "", eos_token: str = "", count: Any = None) -> dict[str, Any]:
+def render_ollama(source: str, messages: list[dict[str, Any]], system_layer: str | None = None) -> Rendered:
+    """Render an Ollama template layer (Go text/template) as Ollama does (catalog.gotemplate):
+    bounded by construction, so it runs in this process."""
+    from catalog.gotemplate import GoTemplateError, GoTemplateUnsafe
+    from catalog.gotemplate import render_ollama as go
+
+    try:
+        return Rendered(go(source, messages, system_layer))
+    except GoTemplateUnsafe as exc:
+        return Rendered(None, unsafe=str(exc)[:200])
+    except GoTemplateError as exc:
+        return Rendered(None, error=str(exc)[:200])
+
+
+def overhead(source: str, bos_token: str = "", eos_token: str = "", count: Any = None,
+             ollama_system: str | None = None, go: bool = False) -> dict[str, Any]:
     """Tokens a template adds: its fixed prefix (BOS, a default system prompt), each user and
     assistant turn's wrapping, the generation prompt, and a typical conversation's total.
 
     Args:
-        source: the Jinja template.
+        source: the Jinja template, or with `go` an Ollama template layer (Ollama always appends its
+            generation prompt, so there it is counted in the fixed prefix, and the model's system
+            layer `ollama_system` in it too).
         count: text -> tokens, the model's real tokenizer; `estimate_tokens` when None.
     """
     count = count or estimate_tokens
@@ -226,7 +243,8 @@ def overhead(source: str, bos_token: str = "", eos_token: str = "", count: Any =
     a1 = SAMPLE_ASSISTANT
 
     def tokens(messages: list[dict[str, str]], gen: bool) -> int | Rendered:
-        r = render(source, messages, bos_token, eos_token, gen)
+        r = render_ollama(source, messages, ollama_system) if go else \
+            render(source, messages, bos_token, eos_token, gen)
         if r.text is None:
             return r
         if count is estimate_tokens:

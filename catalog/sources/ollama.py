@@ -209,12 +209,15 @@ def _spec_from_doc(name: Name, doc: dict[str, Any], got: dict[str, Any]) -> tupl
                                if k in rm["config"]}}
     spec = spec_from_header(header, f"ollama:{name}", str(name), int(rm["model_bytes"]), murl, sources)
     quant = spec.file_quant if spec.file_quant != "file" else None
-    # `source` stays the GGUF's Jinja template (what the overhead is measured from: Ollama's Go template
-    # layer is not rendered); `origin` says which template Ollama itself applies
+    # `source` stays the GGUF's Jinja template; the overhead is measured from the template Ollama applies
+    # (`origin`): its Go template layer, with the system layer as the default system message, when it has one
     template = {**(spec.chat_template or {}), "present": has_template,
                 "origin": "Ollama template layer" if rm.get("template") else "GGUF header"}
+    if isinstance(rm.get("template"), str):
+        template["ollama_template"] = rm["template"]
     if rm.get("system"):
         template["default_system_prompt"] = rm["system"][:2000]
+        template["ollama_system"] = rm["system"]
     ollama_meta = {"library": lib, "tags": {name.tag: quant} if quant else {}, "params": rm.get("params") or {},
                    "pull_bytes": rm["pull_bytes"], "source": {"url": murl}}
     return spec._replace(alignment=verdict.to_json(), chat_template=template, ollama=ollama_meta), quant
