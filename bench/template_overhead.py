@@ -10,7 +10,7 @@ tokenizer that counts it:
   its sha256) and found in --vocab-dir; each text the overhead needs is tokenized by real
   llama.cpp (llama-cpp-python, vocab_only, special tokens parsed, no BOS added) and the counts are
   stored in the doc's "llama_cpp_counts", so that the test suite re-derives the overhead from
-  them without the vocabulary. Our own tokenizer (catalog.sources.tokenizer.SpmVocab) must give
+  them without the vocabulary. Our own tokenizer (catalog.sources.tokenizer.Vocab) must give
   the same token ids, or the run stops;
 - none: the documented estimate.
 
@@ -71,6 +71,36 @@ def measure(doc: dict) -> dict:
     return got
 
 
+def _gguf_with_added(src: Path, added: dict[int, tuple[str, bool]], out: Path) -> None:
+    """A copy of a vocab-only GGUF whose tokens at the given ids are replaced by a fine-tune's added
+    tokens (special ones as control, others user-defined, as convert_hf_to_gguf.py writes them)."""
+    import gguf
+
+    r = gguf.GGUFReader(str(src))
+    w = gguf.GGUFWriter(str(out), str(r.fields["general.architecture"].contents()))
+    for key, field in r.fields.items():
+        if key.startswith("GGUF.") or key == "general.architecture":
+            continue
+        value = field.contents()
+        if key == "tokenizer.ggml.tokens":
+            value = list(value)
+            for i, (text, _) in added.items():
+                value[i] = text
+        elif key == "tokenizer.ggml.token_type":
+            value = list(value)
+            for i, (_, special) in added.items():
+                value[i] = 3 if special else 4
+        vtype = field.types[0]
+        if vtype == gguf.GGUFValueType.ARRAY:
+            w.add_key_value(key, value, vtype, sub_type=field.types[-1])
+        else:
+            w.add_key_value(key, value, vtype)
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_ti_data_to_file()
+    w.close()
+
+
 def record(doc: dict, vocab_dir: Path) -> None:
     """Fill doc["llama_cpp_counts"] with real llama.cpp's counts of every text the overhead needs."""
     import hashlib
@@ -87,7 +117,10 @@ def record(doc: dict, vocab_dir: Path) -> None:
     if digest != v["sha256"]:
         raise SystemExit(f"{path}: sha256 {digest} is not the recorded {v['sha256']}")
     hf = None
-    if path.suffix == ".gguf":
+    if path.suffix == ".gguf" and v.get("added_tokens"):  # a base vocabulary with a fine-tune's added tokens
+        gguf = Path(tempfile.mkdtemp()) / "vocab.gguf"
+        _gguf_with_added(path, {int(k): (t, bool(sp)) for k, (t, sp) in v["added_tokens"].items()}, gguf)
+    elif path.suffix == ".gguf":
         gguf = path
     else:  # a tokenizer.model or tokenizer.json, written into a GGUF as convert_hf_to_gguf.py does
         if path.name.endswith(".json"):

@@ -9,7 +9,8 @@ CASES.json: a list of {"name", "gguf" (a vocab GGUF) | "spm" (a tokenizer.model,
 its tokenizer_config.json) | "tokenizer_json" alone (with "add_space_prefix"), "config" (a
 config.json, for the last two), "template" (a Jinja file, or a data/templates key), "bos", "eos",
 "tokenizer_json"? (also counted with the tokenizers library), "mistral_common"? (a Mistral
-tokenizer file: also counted with mistral-common's reference chat encoder)}. The tokenizer files are
+tokenizer file: also counted with mistral-common's reference chat encoder), "quicktok"? (for a
+BPE vocabulary: the quicktok encoding the product counts it with, compared instead)}. The tokenizer files are
 read from where they lie (a llama.cpp checkout, the llama-cpp-python sdist, a Hub snapshot), never
 copied into this repo. Needs llama-cpp-python (a bench venv: it builds llama.cpp, ~6 minutes).
 """
@@ -66,7 +67,12 @@ def main() -> None:
             path = str(tmp / f"{case['name']}.gguf")
             write(json.loads(Path(case["config"]).read_text()), "Q4_K_M", Path(path), vocab=vocab)
         ours = gguf_vocab(path)
-        assert ours is not None
+        quick = None
+        if ours is None:  # a BPE vocabulary: what we count it with is quicktok's bundled encoding
+            import quicktok
+
+            enc = quicktok.get_encoding(case["quicktok"])
+            quick = enc
         real = Llama(model_path=path, vocab_only=True, verbose=False)
         hf = None
         if case.get("tokenizer_json"):
@@ -79,7 +85,7 @@ def main() -> None:
             text = templates.render_here(src, msgs, case.get("bos", ""), case.get("eos", ""), gen).text
             assert text is not None, (case["name"], label)
             want = real.tokenize(text.encode("utf-8"), add_bos=False, special=True)
-            got = ours.encode(text)
+            got = ours.encode(text) if ours else quick.encode(text, allowed_special="all")
             row = {"case": case["name"], "conversation": label, "llama.cpp": len(want), "ours": len(got),
                    "same_ids": got == want, "text": text}
             if hf is not None:

@@ -1,4 +1,4 @@
-"""Our llama.cpp-style SentencePiece tokenizer (catalog.sources.tokenizer.SpmVocab) against
+"""Our llama.cpp-style SentencePiece tokenizer (catalog.sources.tokenizer.Vocab) against
 llama.cpp's own tokenizer test vectors: models/ggml-vocab-*.gguf with their .inp (texts) and .out
 (the token ids llama.cpp's test-tokenizer-0 wrote) files.
 
@@ -6,7 +6,9 @@ llama.cpp's own tokenizer test vectors: models/ggml-vocab-*.gguf with their .inp
 
 The vocabulary files ship in llama.cpp's repository and in the llama-cpp-python sdist
 (vendor/llama.cpp/models); they are read from there, never copied into this repo. Only the
-SentencePiece ("llama") vocabularies are ours to check; the others are listed as skipped.
+SentencePiece ("llama") vocabularies, and the byte-level BPE ones whose base vocabulary and
+pre-tokenizer a quicktok encoding has (llama-bpe, qwen2), are ours to check; the others are
+listed as skipped.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ def main() -> None:
         vocab = gguf_vocab(path)
         load_s = time.perf_counter() - t
         if vocab is None:
-            rows.append({"vocab": name, "status": "skipped (not a SentencePiece vocabulary)"})
+            rows.append({"vocab": name, "status": "skipped (neither SentencePiece nor a quicktok BPE vocabulary)"})
             continue
         texts = open(path + ".inp", encoding="utf-8").read().split(SEP)
         expect = open(path + ".out", encoding="utf-8").read().split("\n")
@@ -56,7 +58,8 @@ def main() -> None:
             else:
                 bad += 1
                 first_bad = first_bad or {"text": text[:80], "want": want[:16], "got": got[:16]}
-        rows.append({"vocab": name, "tokens": len(vocab.tokens), "cases": ok + bad, "match": ok, "mismatch": bad,
+        rows.append({"vocab": name, "kind": "quicktok BPE" if vocab.bpe else "SentencePiece",
+                     "tokens": len(vocab.tokens), "cases": ok + bad, "match": ok, "mismatch": bad,
                      "load_s": round(load_s, 3), "encode_ms": round((time.perf_counter() - t) * 1000, 1),
                      **({"first_mismatch": first_bad} if first_bad else {})})
     print(f"{'vocab':<16} {'tokens':>7} {'cases':>6} {'match':>6} {'load s':>7} {'encode ms':>10}")

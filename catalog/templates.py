@@ -196,7 +196,7 @@ _SPECIAL = (r"<\|[^|<>\s]{1,48}\|>|<\uff5c[^\uff5c<>]{1,48}\uff5c>|<(?:start|end
 
 def estimate_tokens(text: str) -> int:
     """The documented fallback: each special-token spelling counts 1, the rest one token per 4 bytes
-    (rounded up per stretch). Against the real tokenizers of the 12 templates counted both ways
+    (rounded up per stretch). Against the real tokenizers of the 13 templates counted both ways
     (bench/template_overhead.py) a 5-turn overhead comes out between 59 % under (Zephyr, whose
     `<|user|>` is five plain tokens in Mistral's vocabulary) and 100 % over (Phi-3, whose special
     tokens swallow the newline after them); 9-22 % over for Llama 3, Qwen and gpt-oss."""

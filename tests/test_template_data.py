@@ -1,6 +1,9 @@
 """The embedded chat templates: real, sourced, and their stored overhead equal to what the model's
-real tokenizer counts (quicktok's bundled Llama 3, Qwen and gpt-oss vocabularies); the seed
-question, Llama 3.1 8B base vs Instruct on a 12 GB card, answered from them."""
+real tokenizer counts: quicktok's bundled Llama 3, Qwen and gpt-oss vocabularies, counted again here,
+or real llama.cpp's counts on the model's vocabulary, recorded in the doc (re-derived here through
+the product's overhead arithmetic; tests/test_tokenizer.py recounts them with our tokenizer where
+the vocabulary ships in a test dependency); the seed question, Llama 3.1 8B base vs Instruct on a
+12 GB card, answered from them."""
 
 from __future__ import annotations
 
@@ -26,6 +29,10 @@ def test_template_is_sourced_and_its_overhead_recounts(path: Path) -> None:
     assert measure(doc) == stored  # rendered again in the sandbox, counted again
     if doc["tokenizer"]:
         assert doc["tokenizer"] in stored["counted_with"]
+    if doc["tokenizer"] == "llama.cpp":  # which vocabulary file, exactly, and which llama.cpp counted it
+        v = doc["vocabulary"]
+        assert len(v["sha256"]) == 64 and v["file"] and v["source"] and "llama-cpp-python" in v["recorded_with"]
+        assert doc["bos_token"] and doc.get("special_tokens_source")
 
 
 def test_every_catalog_template_exists() -> None:

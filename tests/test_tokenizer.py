@@ -1,5 +1,5 @@
 """The real tokenizers behind chat-template counts: llama.cpp's SentencePiece tokenization of a
-vocabulary (catalog.sources.tokenizer.SpmVocab), checked against token counts and ids that real
+vocabulary (catalog.sources.tokenizer.Vocab), checked against token counts and ids that real
 llama.cpp produced (recorded by bench/template_overhead.py and bench/tokenizer_llamacpp.py with
 llama-cpp-python 0.3.36), on real vocabularies: Mistral's tokenizer files as the mistral-common
 package ships them (byte-identical to Mistral-7B-Instruct-v0.3's tokenizer.model.v3 and to
@@ -20,7 +20,7 @@ from synth_gguf import spm_vocab, write
 from catalog import templates
 from catalog.gguf_reader import ArrayInfo, parse
 from catalog.sources.bundled import entries
-from catalog.sources.tokenizer import SpmVocab, gguf_vocab, sentencepiece_vocab
+from catalog.sources.tokenizer import Vocab, gguf_vocab, sentencepiece_vocab
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = {p.stem: json.loads(p.read_text()) for p in (ROOT / "data" / "templates").glob("*.json")}
@@ -36,7 +36,7 @@ def _by_sha(sha: str) -> bytes | None:
     return None
 
 
-def _vocab_of(doc: dict) -> SpmVocab | None:
+def _vocab_of(doc: dict) -> Vocab | None:
     v = doc["vocabulary"]
     data = _by_sha(v["sha256"])
     if data is None:
@@ -207,8 +207,8 @@ def test_phi3_special_tokens_eat_the_whitespace_after_them_as_llama_cpp_sets_by_
               "Hi"]
     types = [2, 3, 3, 1, 1, 6, 1, 3, 3, 3, 1]
     text = "<|user|>\nHi<|end|>\n<|endoftext|>\n"
-    phi = SpmVocab(tokens, [0.0] * len(tokens), types, True, model_name="Phi3")
-    other = SpmVocab(tokens, [0.0] * len(tokens), types, True, model_name="Mistral")
+    phi = Vocab(tokens, [0.0] * len(tokens), types, True, model_name="Phi3")
+    other = Vocab(tokens, [0.0] * len(tokens), types, True, model_name="Mistral")
     # Phi-3: <|user|> and <|end|> rstrip, <|endoftext|> does not
     assert phi.encode(text) == [7, 6, 8, 9, 3, 4]
     assert other.encode(text) == [7, 3, 4, 10, 8, 3, 4, 9, 3, 4]
@@ -219,10 +219,10 @@ def test_sentencepiece_bpe_merges_by_score_and_falls_back_to_bytes() -> None:
     tokens = ["<unk>", "<0xC3>", "<0xA9>", "a", "b", "c", "ab", "bc", "\u2581", "\u2581a"]
     scores = [0, 0, 0, 0, 0, 0, -2.0, -1.0, 0, -3.0]
     types = [2, 6, 6, 1, 1, 1, 1, 1, 1, 1]
-    v = SpmVocab(tokens, scores, types, add_space_prefix=False)
+    v = Vocab(tokens, scores, types, add_space_prefix=False)
     assert v.encode("abc") == [3, 7]  # 'bc' scores higher than 'ab'
     assert v.encode("\u00e9") == [1, 2]  # not in the vocabulary: its UTF-8 bytes
-    assert SpmVocab(tokens, scores, types, add_space_prefix=True).encode("abc") == [9, 7]
+    assert Vocab(tokens, scores, types, add_space_prefix=True).encode("abc") == [9, 7]
 
 
 def _proto_piece(piece: str, score: float, kind: int) -> bytes:
@@ -270,3 +270,41 @@ def test_a_repos_tokenizer_is_found_in_the_hugging_face_cache(tmp_path: Path, mo
     assert found is not None and "mistralai/Mistral-7B-Instruct-v0.3's cached tokenizer.model" in found.label
     text = next(iter(DOCS["mistral-v0.3"]["llama_cpp_counts"]))
     assert found.count(text) == DOCS["mistral-v0.3"]["llama_cpp_counts"][text]
+
+
+def _byte_level() -> dict[int, str]:
+    """GPT-2's bytes_to_unicode: how a GGUF spells a byte-level BPE token's bytes."""
+    from catalog.sources.tokenizer import _byte_decoder
+
+    return {b: c for c, b in _byte_decoder().items()}
+
+
+def test_a_byte_level_bpe_gguf_with_a_fine_tunes_added_tokens_counts_as_llama_cpp_did() -> None:
+    """DeepSeek-R1-Distill-Qwen: Qwen2.5's BPE (the real vocabulary, as quicktok bundles it, spelled
+    the way a GGUF stores byte-level tokens) with <\uff5cUser\uff5c>, <\uff5cAssistant\uff5c>, <think> ...
+    at 151643-151664. Counted as llama.cpp did when the doc was recorded (on llama.cpp's own Qwen2
+    vocabulary with these tokens), which quicktok alone would not: it spells <\uff5cUser\uff5c> in pieces."""
+    import quicktok
+
+    from catalog.sources.tokenizer import vocab_from_metadata
+
+    doc = DOCS["deepseek-r1-distill"]
+    enc = quicktok.get_encoding("qwen3")
+    added = {int(k): (t, s) for k, (t, s) in doc["vocabulary"]["added_tokens"].items()}
+    spell = _byte_level()
+    tokens = ["".join(spell[b] for b in enc.decode_single_token_bytes(i)) if i < 151643 else f"[PAD{i}]"
+              for i in range(151936)]
+    types = [1] * len(tokens)
+    for i, (t, s) in added.items():
+        tokens[i], types[i] = t, 3 if s else 4
+    meta = {"tokenizer.ggml.model": "gpt2", "tokenizer.ggml.pre": "deepseek-r1-qwen",
+            "tokenizer.ggml.tokens": tokens, "tokenizer.ggml.token_type": types}
+    vocab = vocab_from_metadata(meta)
+    assert vocab is not None and vocab.bpe is not None
+    counts = doc["llama_cpp_counts"]
+    assert {t: vocab.count(t) for t in counts} == counts
+    user = next(t for t in counts if "\uff5cUser\uff5c" in t)
+    assert len(enc.encode_ordinary(user)) > counts[user]  # what counting without the added tokens gives
+    # another pre-tokenizer, or a vocabulary that is not quicktok's: no claim to be the real tokenizer
+    assert vocab_from_metadata({**meta, "tokenizer.ggml.pre": "tekken"}) is None
+    assert vocab_from_metadata({**meta, "tokenizer.ggml.tokens": tokens[:1000][::-1] + tokens[1000:]}) is None

@@ -52,11 +52,15 @@ MAX_TOKENIZER_JSON = 64 << 20  # bytes; Gemma 3's is 33 MB
 _SPACE = " \t\n\v\f\r"  # C isspace
 
 
-class SpmVocab:
-    """llama.cpp's LLAMA_VOCAB_TYPE_SPM tokenizer over one vocabulary (see the module docstring)."""
+class Vocab:
+    """llama.cpp's tokenization over one vocabulary (see the module docstring): special tokens split
+    out first, then LLAMA_VOCAB_TYPE_SPM's SentencePiece BPE on the text between them, or, for a
+    byte-level BPE vocabulary, `bpe` (quicktok's encoding of the same vocabulary and pre-tokenizer)."""
 
     def __init__(self, tokens: Sequence[str], scores: Sequence[float] | None = None,
-                 types: Sequence[int] | None = None, add_space_prefix: bool = True, model_name: str = "") -> None:
+                 types: Sequence[int] | None = None, add_space_prefix: bool = True, model_name: str = "",
+                 bpe: Callable[[str], list[int]] | None = None) -> None:
+        self.bpe = bpe
         n = len(tokens)
         self.scores = list(scores) if scores is not None and len(scores) == n else [0.0] * n
         kinds = list(types) if types is not None and len(types) == n else [NORMAL] * n
@@ -113,8 +117,11 @@ class SpmVocab:
                 out.append(part)
                 prev_special = True
                 continue
-            raw = (" " if self.add_space_prefix and prev_special else "") + part
-            self._spm(raw.replace(" ", "\u2581"), out)
+            if self.bpe is not None:
+                out.extend(self.bpe(part))
+            else:
+                raw = (" " if self.add_space_prefix and prev_special else "") + part
+                self._spm(raw.replace(" ", "\u2581"), out)
             prev_special = False
         return out
 
@@ -172,10 +179,10 @@ class Counter(NamedTuple):
 
     count: Callable[[str], int]
     label: str
-    vocab: SpmVocab | None = None
+    vocab: Vocab | None = None
 
 
-def gguf_vocab(path: str) -> SpmVocab | None:
+def gguf_vocab(path: str) -> Vocab | None:
     """The SentencePiece vocabulary of a local GGUF file, or None for other tokenizer kinds.
 
     Raises:
@@ -186,7 +193,7 @@ def gguf_vocab(path: str) -> SpmVocab | None:
 
 
 @functools.lru_cache(maxsize=4)
-def _gguf_vocab(path: str, mtime_ns: int, size: int) -> SpmVocab | None:
+def _gguf_vocab(path: str, mtime_ns: int, size: int) -> Vocab | None:
     from catalog.gguf_reader import parse
 
     with open(path, "rb") as f:
@@ -198,17 +205,69 @@ def _gguf_vocab(path: str, mtime_ns: int, size: int) -> SpmVocab | None:
     return vocab_from_metadata(meta)
 
 
-def vocab_from_metadata(meta: dict[str, Any]) -> SpmVocab | None:
-    """An SpmVocab from GGUF metadata that kept its vocabulary arrays (gguf_reader.parse `keep`)."""
+def vocab_from_metadata(meta: dict[str, Any]) -> Vocab | None:
+    """A Vocab from GGUF metadata that kept its vocabulary arrays (gguf_reader.parse `keep`): a
+    SentencePiece one ("llama"), or a byte-level BPE one ("gpt2") whose base vocabulary and
+    pre-tokenizer are those of a quicktok encoding (a fine-tune's own added tokens, DeepSeek-R1's
+    <\uff5cUser\uff5c> in Qwen's vocabulary or Hermes 3's <|im_start|> in Llama 3's, then split out
+    from the GGUF's list as llama.cpp does); None otherwise."""
     tokens = meta.get("tokenizer.ggml.tokens")
-    if meta.get("tokenizer.ggml.model") != "llama" or not isinstance(tokens, list) or not tokens \
-            or not all(isinstance(t, str) for t in tokens):
+    if not isinstance(tokens, list) or not tokens or not all(isinstance(t, str) for t in tokens):
         return None
-    scores = meta.get("tokenizer.ggml.scores")
     types = meta.get("tokenizer.ggml.token_type")
-    prefix = meta.get("tokenizer.ggml.add_space_prefix", True)
-    return SpmVocab(tokens, scores if isinstance(scores, list) else None, types if isinstance(types, list) else None,
-                    bool(prefix), str(meta.get("general.name") or ""))
+    types = types if isinstance(types, list) else None
+    name = str(meta.get("general.name") or "")
+    model = meta.get("tokenizer.ggml.model")
+    if model == "llama":
+        scores = meta.get("tokenizer.ggml.scores")
+        prefix = meta.get("tokenizer.ggml.add_space_prefix", True)
+        return Vocab(tokens, scores if isinstance(scores, list) else None, types, bool(prefix), name)
+    if model == "gpt2":
+        bpe = _quicktok_bpe(tokens, str(meta.get("tokenizer.ggml.pre") or ""))
+        if bpe is not None:
+            return Vocab(tokens, None, types, False, name, bpe=bpe)
+    return None
+
+
+# llama.cpp's pre-tokenizer names (src/llama-vocab.cpp) whose regex is the one a quicktok encoding uses
+PRE_TOKENIZERS = {"llama3": ("llama3", "llama-v3", "llama-bpe"), "qwen3": ("qwen2", "deepseek-r1-qwen"),
+                  "o200k_harmony": ("gpt-4o",)}
+
+
+@functools.lru_cache(maxsize=1)
+def _byte_decoder() -> dict[str, int]:
+    """GPT-2's bytes_to_unicode, inverted: a byte-level BPE token's text -> its bytes."""
+    bs = [*range(ord("!"), ord("~") + 1), *range(ord("\u00a1"), ord("\u00ac") + 1), *range(ord("\u00ae"), 256)]
+    cs = bs[:]
+    n = 0
+    for b in range(256):
+        if b not in bs:
+            bs.append(b)
+            cs.append(256 + n)
+            n += 1
+    return {chr(c): b for b, c in zip(bs, cs, strict=True)}
+
+
+def _quicktok_bpe(tokens: Sequence[str], pre: str) -> Callable[[str], list[int]] | None:
+    """quicktok's encode_ordinary for this vocabulary, when its pre-tokenizer is the encoding's and a
+    sample of its tokens spells the same bytes under the same ids."""
+    name = next((enc for enc, pres in PRE_TOKENIZERS.items() if pre in pres), None)
+    if name is None:
+        return None
+    try:
+        import quicktok  # type: ignore[import-untyped]
+    except ImportError:
+        return None
+    enc = quicktok.get_encoding(name)
+    dec = _byte_decoder()
+    base = min(len(tokens), 100_000)
+    for i in range(0, base, max(1, base // 400)):
+        try:
+            if bytes(dec[ch] for ch in tokens[i]) != enc.decode_single_token_bytes(i):
+                return None
+        except (KeyError, ValueError, TypeError):
+            return None
+    return lambda text: list(enc.encode_ordinary(text))
 
 
 # --- SentencePiece's tokenizer.model: a protobuf ModelProto, read by hand (no protobuf dependency) ---------------
@@ -251,8 +310,8 @@ def _fields(buf: bytes) -> list[tuple[int, int, Any]]:
     return out
 
 
-def sentencepiece_vocab(data: bytes, added: dict[int, tuple[str, bool]] | None = None) -> SpmVocab | None:
-    """An SpmVocab from a SentencePiece ModelProto (tokenizer.model), or None when the model is not
+def sentencepiece_vocab(data: bytes, added: dict[int, tuple[str, bool]] | None = None) -> Vocab | None:
+    """A Vocab from a SentencePiece ModelProto (tokenizer.model), or None when the model is not
     a BPE one (Unigram models, T5's, tokenize differently).
 
     Args:
@@ -293,7 +352,7 @@ def sentencepiece_vocab(data: bytes, added: dict[int, tuple[str, bool]] | None =
             types.append(UNUSED)
         tokens[tid] = text
         types[tid] = CONTROL if special else USER_DEFINED
-    return SpmVocab(tokens, scores, types, add_dummy_prefix)
+    return Vocab(tokens, scores, types, add_dummy_prefix)
 
 
 def _added_tokens(folder: str) -> dict[int, tuple[str, bool]]:
@@ -364,7 +423,7 @@ def counter_for(spec: Any) -> Counter | None:
     from catalog.gguf_reader import GGUFError
 
     local = spec.local_path or ""
-    if local.endswith(".gguf") and spec.tokenizer == "llama":
+    if local.endswith(".gguf") and spec.tokenizer in ("llama", "gpt2"):
         try:
             vocab = gguf_vocab(local)
         except (GGUFError, OSError):
@@ -386,7 +445,7 @@ def counter_for(spec: Any) -> Counter | None:
     if name is None:
         return None
     try:
-        import quicktok  # type: ignore[import-untyped]
+        import quicktok
     except ImportError:
         return None
     enc = quicktok.get_encoding(name)
