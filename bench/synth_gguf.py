@@ -24,20 +24,13 @@ import numpy as np  # noqa: E402
 
 from catalog.arch import Architecture, from_hf_config, hf_tensors  # noqa: E402
 from catalog.quants import GGML_TYPES, PRESETS, QuantContext, quantize  # noqa: E402
+from catalog.sources.tokenizer import byte_decoder  # noqa: E402
 
 
 def _byte_tokens() -> list[str]:
-    # GPT-2's bytes_to_unicode table
-    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
-    cs = bs[:]
-    n = 0
-    for b in range(256):
-        if b not in bs:
-            bs.append(b)
-            cs.append(256 + n)
-            n += 1
-    table = dict(zip(bs, cs, strict=True))
-    return [chr(table[b]) for b in range(256)]
+    """GPT-2's byte-level spelling of the 256 bytes (bytes_to_unicode)."""
+    spell = {b: c for c, b in byte_decoder().items()}
+    return [spell[b] for b in range(256)]
 
 
 def write_kv(w: gguf.GGUFWriter, a: Architecture, cfg: dict, preset: str, vocab: dict | None = None) -> None:

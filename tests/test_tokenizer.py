@@ -274,9 +274,9 @@ def test_a_repos_tokenizer_is_found_in_the_hugging_face_cache(tmp_path: Path, mo
 
 def _byte_level() -> dict[int, str]:
     """GPT-2's bytes_to_unicode: how a GGUF spells a byte-level BPE token's bytes."""
-    from catalog.sources.tokenizer import _byte_decoder
+    from catalog.sources.tokenizer import byte_decoder
 
-    return {b: c for c, b in _byte_decoder().items()}
+    return {b: c for c, b in byte_decoder().items()}
 
 
 def test_a_byte_level_bpe_gguf_with_a_fine_tunes_added_tokens_counts_as_llama_cpp_did() -> None:

@@ -235,7 +235,7 @@ PRE_TOKENIZERS = {"llama3": ("llama3", "llama-v3", "llama-bpe"), "qwen3": ("qwen
 
 
 @functools.lru_cache(maxsize=1)
-def _byte_decoder() -> dict[str, int]:
+def byte_decoder() -> dict[str, int]:
     """GPT-2's bytes_to_unicode, inverted: a byte-level BPE token's text -> its bytes."""
     bs = [*range(ord("!"), ord("~") + 1), *range(ord("\u00a1"), ord("\u00ac") + 1), *range(ord("\u00ae"), 256)]
     cs = bs[:]
@@ -252,14 +252,10 @@ def _quicktok_bpe(tokens: Sequence[str], pre: str) -> Callable[[str], list[int]]
     """quicktok's encode_ordinary for this vocabulary, when its pre-tokenizer is the encoding's and a
     sample of its tokens spells the same bytes under the same ids."""
     name = next((enc for enc, pres in PRE_TOKENIZERS.items() if pre in pres), None)
-    if name is None:
+    enc = _quicktok(name)
+    if enc is None:
         return None
-    try:
-        import quicktok  # type: ignore[import-untyped]
-    except ImportError:
-        return None
-    enc = quicktok.get_encoding(name)
-    dec = _byte_decoder()
+    dec = byte_decoder()
     base = min(len(tokens), 100_000)
     for i in range(0, base, max(1, base // 400)):
         try:
@@ -413,6 +409,17 @@ def _folder_counter(folder: str, label: str) -> Counter | None:
     return None
 
 
+def _quicktok(name: str | None) -> Any:
+    """quicktok's encoding `name`, or None (no name, or quicktok not installed: it is optional)."""
+    if name is None:
+        return None
+    try:
+        import quicktok  # type: ignore[import-untyped]
+    except ImportError:
+        return None
+    return quicktok.get_encoding(name)
+
+
 def encoding_for(arch: str, n_vocab: int) -> str | None:
     """The quicktok encoding for this architecture and vocabulary size, if any."""
     return next((enc for a, lo, hi, enc in ENCODINGS if a == arch and lo <= n_vocab <= hi), None)
@@ -442,12 +449,8 @@ def counter_for(spec: Any) -> Counter | None:
             if found:
                 return found
     name = encoding_for(spec.arch.arch, spec.arch.n_vocab)
-    if name is None:
+    enc = _quicktok(name)
+    if enc is None:
         return None
-    try:
-        import quicktok
-    except ImportError:
-        return None
-    enc = quicktok.get_encoding(name)
     return Counter(lambda text: len(enc.encode(text, allowed_special="all")),
                    f"the model's tokenizer (the {name} encoding of quicktok-v1)")
