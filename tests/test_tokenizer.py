@@ -168,16 +168,11 @@ def test_check_of_a_model_folder_reads_its_template_and_counts_with_its_tokenize
     assert code == 10 and "estimate" in json.loads(out)["model"]["chat_template"]["counted_with"]
 
 
-def test_a_folders_tokenizer_json_is_counted_with_the_tokenizers_library(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def _hf_tokenizer_json(v: Vocab) -> str:
     """A tokenizer.json built the way transformers converts Mistral v0.3's tokenizer.model (a BPE whose
-    merges follow the SentencePiece scores, Metaspace prefix on the first word only): counted by
-    the tokenizers library, it gives the count of mistral-common's reference encoder (24), not
-    llama.cpp's (27)."""
+    merges follow the SentencePiece scores, Metaspace prefix on the first word only)."""
     from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers
 
-    doc = DOCS["mistral-v0.3"]
-    v = _vocab_of(doc)
-    assert v is not None
     normal = {t: i for i, t in enumerate(v.tokens) if v.kinds[i] == 1}
     merges = sorted(((-v.scores[i], i, p[:k], p[k:]) for p, i in normal.items() for k in range(1, len(p))
                      if p[:k] in normal and p[k:] in normal))
@@ -187,9 +182,18 @@ def test_a_folders_tokenizer_json_is_counted_with_the_tokenizers_library(cli, tm
     tok.decoder = decoders.Metaspace()
     tok.add_special_tokens([AddedToken(t, special=True, normalized=False)
                             for i, t in enumerate(v.tokens) if v.kinds[i] == 3])
+    return str(tok.to_str())
+
+
+def test_a_folders_tokenizer_json_is_counted_with_the_tokenizers_library(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Counted by the tokenizers library, that tokenizer.json gives the count of mistral-common's
+    reference encoder (24 for the exchange), not llama.cpp's (27)."""
+    doc = DOCS["mistral-v0.3"]
+    v = _vocab_of(doc)
+    assert v is not None
     folder = tmp_path / "Mistral-7B-Instruct-v0.3"
     folder.mkdir()
-    tok.save(str(folder / "tokenizer.json"))
+    (folder / "tokenizer.json").write_text(_hf_tokenizer_json(v))
     entry = next(e for e in entries() if e["id"] == "mistral-7b-instruct-v0.3")
     (folder / "config.json").write_text(json.dumps(entry["config"]))
     (folder / "tokenizer_config.json").write_text(json.dumps(
@@ -200,6 +204,47 @@ def test_a_folders_tokenizer_json_is_counted_with_the_tokenizers_library(cli, tm
     assert "tokenizer.json, via the tokenizers library" in ct["counted_with"]
     # Hugging Face's count: [INST] and [/INST] cost 1 token each, no '\u2581' after them
     assert (ct["per_user_turn_tokens"], ct["per_assistant_turn_tokens"]) == (2, 1)
+
+
+def test_a_hub_repos_tokenizer_json_is_fetched_once_and_counted(tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    from hub_server import HubServer
+
+    import hardware
+    from catalog.advisor import CheckRequest, check
+    from catalog.sources import hub
+
+    doc = DOCS["mistral-v0.3"]
+    v = _vocab_of(doc)
+    assert v is not None
+    entry = next(e for e in entries() if e["id"] == "mistral-7b-instruct-v0.3")
+    files = {"config.json": json.dumps(entry["config"]).encode(),
+             "tokenizer_config.json": json.dumps({"bos_token": "<s>", "eos_token": "</s>",
+                                                  "chat_template": doc["template"]}).encode(),
+             "tokenizer.json": _hf_tokenizer_json(v).encode()}
+    with HubServer() as srv:
+        srv.add("test-org/Mistral-Instruct", {"tags": ["mistral", "conversational"]}, files)
+        srv.add("test-org/Huge-Tokenizer", {"tags": ["mistral", "conversational"]},
+                {**files, "tokenizer.json": b" " * (hub.MAX_TOKENIZER_BYTES + 1)})
+        monkeypatch.setenv("HF_ENDPOINT", srv.url)
+        monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+        monkeypatch.setenv("LLM_CATALOG_CACHE_DIR", str(tmp_path / "cache"))
+        monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+        import huggingface_hub.constants as hc
+
+        monkeypatch.setattr(hc, "HF_HUB_OFFLINE", False)
+        spec, _ = hub.load("test-org/Mistral-Instruct")
+        ct = check(spec, None, CheckRequest(), hardware.budget(12, 32))["model"]["chat_template"]
+        assert "test-org/Mistral-Instruct's tokenizer.json from the Hub" in ct["counted_with"]
+        assert (ct["per_user_turn_tokens"], ct["per_assistant_turn_tokens"]) == (2, 1)
+        assert len(srv.requests_to("/tokenizer.json")) == 1
+        again, _ = hub.load("test-org/Mistral-Instruct", offline=True)  # from the cache, no request
+        assert again.sources["tokenizer_json"] == spec.sources["tokenizer_json"]
+        assert len(srv.requests_to("/tokenizer.json")) == 1
+        big, _ = hub.load("test-org/Huge-Tokenizer")
+        assert "tokenizer_json" not in big.sources  # larger than the cap: not even asked for
+        assert not any(r["path"].endswith("Huge-Tokenizer/resolve/" + (big.sources.get("revision") or "main")
+                                          + "/tokenizer.json") for r in srv.log)
 
 
 def test_phi3_special_tokens_eat_the_whitespace_after_them_as_llama_cpp_sets_by_name() -> None:

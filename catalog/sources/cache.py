@@ -123,3 +123,32 @@ def put(kind: str, key: str, doc: dict[str, Any], now: float | None = None) -> s
             except OSError:
                 pass
     return path
+
+
+def file_path(kind: str, key: str, suffix: str = ".json") -> str:
+    """Where a raw cached file (not a wrapped document) for `key` lives."""
+    return _path(kind, key)[: -len(".json")] + suffix
+
+
+def put_file(kind: str, key: str, data: bytes, suffix: str = ".json") -> str | None:
+    """Store raw bytes atomically under `key`; the path, or None when the disk refused them."""
+    path = file_path(kind, key, suffix)
+    tmp = None
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=suffix, dir=os.path.dirname(path))
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+        tmp = None
+        return path
+    except OSError:
+        return None
+    finally:
+        if tmp is not None:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass

@@ -18,6 +18,7 @@ too when it can be.
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import re
@@ -91,6 +92,15 @@ def http_timeout_s() -> float:
 
 _SHARED: dict[tuple[str, float], Any] = {}
 _SHARED_LOCK = threading.Lock()
+
+
+@atexit.register
+def _close_shared() -> None:
+    """Close the pooled clients' keep-alive connections at exit, not leave them to the collector."""
+    with _SHARED_LOCK:
+        for client in _SHARED.values():
+            client.close()
+        _SHARED.clear()
 
 
 def _client() -> Any:
@@ -538,6 +548,9 @@ def load(ref: str, offline: bool = False, want_quant: str | None = None) -> tupl
     st = rec.get("safetensors") or {}
     total = st.get("total")
     sources["config"] = f"{endpoint()}/{rec['repo']}/blob/{rec.get('sha') or 'main'}/config.json"
+    tok = tokenizer_json(rec, offline)
+    if tok:
+        sources["tokenizer_json"] = tok
     spec = spec_from_config(
         cfg, f"hf:{rec['repo']}", rec["repo"].split("/")[-1], f"{repo}/config.json",
         parameters=total if isinstance(total, int) and total > 0 else None, hf_repo=rec["repo"], sources=sources,
@@ -545,6 +558,33 @@ def load(ref: str, offline: bool = False, want_quant: str | None = None) -> tupl
         chat_template=_template_of(rec), **common,
     )
     return spec, pinned
+
+
+MAX_TOKENIZER_BYTES = 40 << 20  # a tokenizer.json fetched to count a template with (Gemma 2's is 17 MB)
+
+
+def tokenizer_json(rec: dict[str, Any], offline: bool) -> str | None:
+    """The repo's tokenizer.json, in the catalog cache (fetched once per revision, atomically), when
+    the repo has a chat template to count and a tokenizer.json of at most MAX_TOKENIZER_BYTES; None
+    offline with nothing cached, or on any failure (the count then falls back, nothing else does)."""
+    size = (rec.get("files") or {}).get("tokenizer.json")
+    if not isinstance(rec.get("chat_template_source"), str) or not isinstance(size, int) \
+            or size > MAX_TOKENIZER_BYTES:
+        return None
+    rev = rec.get("sha") or "main"
+    key = f"{rec['repo']}@{rev}"
+    path = cache.file_path("tokenizers", key)
+    if os.path.isfile(path):
+        return path
+    if offline:
+        return None
+    try:
+        with _client() as client:
+            data = fetch_capped(client, f"{endpoint()}/{rec['repo']}/resolve/{rev}/tokenizer.json",
+                                MAX_TOKENIZER_BYTES)
+    except CatalogError:
+        return None
+    return cache.put_file("tokenizers", key, data) if data else None
 
 
 def _template_of(rec: dict[str, Any]) -> dict[str, Any]:

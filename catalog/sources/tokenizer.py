@@ -13,9 +13,11 @@ In the order `counter_for` tries them:
    out here rather than built with the `tokenizers` library: a BPE built from a 256k-token
    vocabulary's scores takes ~6 s there, while these few hundred characters take ~1 ms here;
    on llama.cpp's own tokenizer test vectors both give llama.cpp's tokens (bench/tokenizer_vectors.py).
-2. A local model folder's `tokenizer.json`, or the one in the Hugging Face cache for the spec's
-   repo, through the `tokenizers` library when it is installed; else the folder's SentencePiece
-   `tokenizer.model` (with `tokenizer_config.json`'s added tokens) through (1).
+2. A local model folder's `tokenizer.json`, the one `catalog check` fetched from the Hub for a
+   repo with a chat template (catalog.sources.hub.tokenizer_json, cached per revision), or the
+   one in the Hugging Face cache, through the `tokenizers` library when it is installed; else
+   the folder's SentencePiece `tokenizer.model` (with `tokenizer_config.json`'s added tokens)
+   through (1).
 3. The BPE vocabularies that the quicktok package bundles (Llama 3's 128k, Qwen2/2.5/3's 151k,
    gpt-oss's o200k_harmony), chosen by architecture and vocabulary size, so a fine-tune that kept
    its base's vocabulary is counted with it too.
@@ -442,6 +444,12 @@ def counter_for(spec: Any) -> Counter | None:
         found = _folder_counter(os.path.dirname(local), "the folder's")
         if found:
             return found
+    fetched = (spec.sources or {}).get("tokenizer_json")
+    if isinstance(fetched, str) and os.path.isfile(fetched):
+        counts = _tokenizer_json(fetched)
+        if counts:
+            return Counter(counts, f"the model's tokenizer ({spec.hf_repo}'s tokenizer.json from the Hub, via the "
+                                  "tokenizers library)")
     if spec.hf_repo:
         cached = hf_cache_file(spec.hf_repo, "tokenizer.json") or hf_cache_file(spec.hf_repo, "tokenizer.model")
         if cached:
