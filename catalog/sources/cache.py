@@ -104,24 +104,8 @@ def put(kind: str, key: str, doc: dict[str, Any], now: float | None = None) -> s
     """
     path = _path(kind, key)
     wrapper = {"schema": SCHEMA, "key": key, "fetched_at": time.time() if now is None else now, "doc": doc}
-    tmp = None
-    try:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=os.path.dirname(path))
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(json.dumps(wrapper, separators=(",", ":"), sort_keys=True))  # dumps: the C encoder; dump is not
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-        tmp = None
-    except OSError:
-        pass
-    finally:
-        if tmp is not None:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
+    # dumps: the C encoder; dump is not
+    _write_atomic(path, json.dumps(wrapper, separators=(",", ":"), sort_keys=True).encode("utf-8"))
     return path
 
 
@@ -133,19 +117,25 @@ def file_path(kind: str, key: str, suffix: str = ".json") -> str:
 def put_file(kind: str, key: str, data: bytes, suffix: str = ".json") -> str | None:
     """Store raw bytes atomically under `key`; the path, or None when the disk refused them."""
     path = file_path(kind, key, suffix)
+    return path if _write_atomic(path, data) else None
+
+
+def _write_atomic(path: str, data: bytes) -> bool:
+    """Write `data` to a temporary file beside `path`, fsync it and rename it over `path`: a crash
+    leaves the old file or the new one, never half of one. False when the disk refused."""
     tmp = None
     try:
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=suffix, dir=os.path.dirname(path))
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.splitext(path)[1], dir=os.path.dirname(path))
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
         tmp = None
-        return path
+        return True
     except OSError:
-        return None
+        return False
     finally:
         if tmp is not None:
             try:
