@@ -101,6 +101,16 @@ def _gguf_with_added(src: Path, added: dict[int, tuple[str, bool]], out: Path) -
     w.close()
 
 
+def measure_ollama(doc: dict) -> dict:
+    """The overhead of the doc's Ollama template layer, rendered as Ollama does, same tokenizer."""
+    o = doc["ollama"]
+    count = recorded(doc) if doc.get("tokenizer") == "llama.cpp" else counter(doc.get("tokenizer"))
+    got = overhead(o["template"], count=count, ollama_system=o.get("system"), go=True)
+    if count is not None and doc.get("tokenizer") != "llama.cpp":
+        got["counted_with"] = f"the model's tokenizer (the {doc['tokenizer']} encoding of quicktok-v1)"
+    return got
+
+
 def record(doc: dict, vocab_dir: Path) -> None:
     """Fill doc["llama_cpp_counts"] with real llama.cpp's counts of every text the overhead needs."""
     import hashlib
@@ -173,6 +183,8 @@ def main() -> None:
             where = args.vocab_dir / doc["key"]
             record(doc, where if where.is_dir() else args.vocab_dir)
         real = measure(doc)
+        if doc.get("ollama"):  # the Go template layer Ollama's library model applies instead
+            doc["ollama"]["overhead"] = measure_ollama(doc)
         est = overhead(doc["template"], doc.get("bos_token") or "", doc.get("eos_token") or "", estimate_tokens)
         doc["overhead"] = real
         path.write_text(json.dumps(doc, indent=1, ensure_ascii=True) + "\n")

@@ -118,13 +118,22 @@ def _context(spec: ModelSpec, req: CheckRequest, hw: Hardware) -> tuple[int, str
     return min(ollama_default_ctx(hw), train), "Ollama default for this much VRAM"
 
 
-def _with_template_overhead(spec: ModelSpec) -> ModelSpec:
+def _with_template_overhead(spec: ModelSpec, runtime: str = "ollama") -> ModelSpec:
     """The spec with what its chat template adds to a conversation, measured by rendering the
-    template in the sandbox (catalog.templates), when its source is known and not measured yet."""
+    template in the sandbox (catalog.templates), when its source is known and not measured yet.
+
+    Which template: Ollama applies its own Go template layer, not the GGUF's Jinja one, so for
+    the Ollama runtime the layer is measured (a registry model's, or the one the catalog records
+    for a library model, `ollama_overhead`); llama.cpp (`--jinja`) and LM Studio apply the Jinja."""
     ct = spec.chat_template or {}
-    go = isinstance(ct.get("ollama_template"), str)
+    stored = ct.get("ollama_overhead")
+    if runtime == "ollama" and isinstance(stored, dict):
+        return spec._replace(chat_template={**ct, **stored, "origin": "Ollama template layer"})
+    go = isinstance(ct.get("ollama_template"), str) and (runtime == "ollama" or not isinstance(ct.get("source"), str))
     if not (go or isinstance(ct.get("source"), str)) or "safe" in ct:
         return spec
+    if not go and ct.get("origin") == "Ollama template layer":
+        ct = {**ct, "origin": "GGUF header"}  # another runtime applies the GGUF's own template
     from catalog import templates
     from catalog.sources.tokenizer import counter_for
 
@@ -132,8 +141,8 @@ def _with_template_overhead(spec: ModelSpec) -> ModelSpec:
     special = {}
     for k in ("bos", "eos"):  # a GGUF names its BOS/EOS by id: its template renders their text
         text, tid = ct.get(f"{k}_token"), ct.get(f"{k}_token_id")
-        if text is None and found and found.vocab and isinstance(tid, int) and 0 <= tid < len(found.vocab.tokens):
-            text = found.vocab.tokens[tid]
+        if text is None and found and isinstance(tid, int) and not isinstance(tid, bool):
+            text = found.text_of(tid)
         special[k] = str(text or "")
     measured = templates.overhead(ct["ollama_template"] if go else ct["source"], special["bos"], special["eos"],
                                   found.count if found else None, ollama_system=ct.get("ollama_system"), go=go)
@@ -321,7 +330,7 @@ def check(spec: ModelSpec, pinned_quant: str | None, req: CheckRequest, hw: Hard
         raise UsageError("a quantized KV cache needs flash attention", "drop --flash-attn off")
     if req.ctx is not None and req.ctx <= 0:
         raise UsageError("--ctx must be positive")
-    spec = _with_template_overhead(spec)
+    spec = _with_template_overhead(spec, req.runtime)
     ctx, ctx_why = _context(spec, req, hw)
     budgets = gpu_budgets(hw)
     budget = sum(budgets)
@@ -358,7 +367,7 @@ def check(spec: ModelSpec, pinned_quant: str | None, req: CheckRequest, hw: Hard
                 "per_turn_tokens": spec.chat_template.get("per_turn_tokens"),
                 **{k: v for k, v in spec.chat_template.items()
                    if k not in ("source", "bos_token", "eos_token", "bos_token_id", "eos_token_id",
-                                "ollama_template", "ollama_system")},
+                                "ollama_template", "ollama_system", "ollama_overhead")},
             },
             "license": spec.license, "gated": spec.gated, "sources": spec.sources,
         },

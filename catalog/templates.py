@@ -231,9 +231,10 @@ def overhead(source: str, bos_token: str = "", eos_token: str = "", count: Any =
     assistant turn's wrapping, the generation prompt, and a typical conversation's total.
 
     Args:
-        source: the Jinja template, or with `go` an Ollama template layer (Ollama always appends its
-            generation prompt, so there it is counted in the fixed prefix, and the model's system
-            layer `ollama_system` in it too).
+        source: the Jinja template, or with `go` an Ollama template layer, the model's system layer
+            `ollama_system` as its default system message (Ollama always appends its generation prompt:
+            there it is counted in the reply's share, and the typical conversation is the same
+            prefix + 5 x (user + reply) + generation prompt, from conversations ending with a question).
         count: text -> tokens, the model's real tokenizer; `estimate_tokens` when None.
     """
     count = count or estimate_tokens
@@ -264,6 +265,23 @@ def overhead(source: str, bos_token: str = "", eos_token: str = "", count: Any =
                   {"role": "user", "content": u2}], False)
     gen = tokens([{"role": "user", "content": u1}], True)
     out: dict[str, Any] = {"present": True, "safe": True, "counted_with": counted_with}
+    if go and isinstance(two, int):
+        # An Ollama layer always ends with the generation prompt and often renders a turn by its position
+        # ($last), so only conversations that end with a user turn are compared: one exchange costs
+        # `two - one` less the contents; the reply's share is the text between the first question and its
+        # answer; the first question's cost, less one exchange, is the fixed prefix.
+        msgs = [{"role": "user", "content": u1}, {"role": "assistant", "content": a1}, {"role": "user", "content": u2}]
+        text = render_ollama(source, msgs, ollama_system).text or ""
+        at = text.find(u1) + len(u1)
+        reply = count(text[at:text.find(a1, at)]) if text.find(a1, at) > at else 0
+        exchange = two - one - count(a1) - count(u2)
+        fixed = one - count(u1)
+        out.update(system_prompt_tokens=max(0, fixed - exchange), per_user_turn_tokens=exchange - reply,
+                   per_assistant_turn_tokens=reply, per_turn_tokens=exchange, generation_prompt_tokens=0,
+                   typical_conversation={"turns": TYPICAL_TURNS,
+                                         "overhead_tokens": fixed + (TYPICAL_TURNS - 1) * exchange + reply})
+        out["overhead_tokens"] = out["typical_conversation"]["overhead_tokens"]
+        return out
     if isinstance(pair, int) and isinstance(two, int):
         assistant_turn = pair - one - count(a1)
         user_turn = two - pair - count(u2)

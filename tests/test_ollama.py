@@ -100,10 +100,13 @@ def test_the_template_overhead_is_measured_from_the_template_ollama_applies(regi
     assert spec.chat_template["source"] == jinja and spec.chat_template["origin"] == "Ollama template layer"
     ct = check(spec, None, CheckRequest(), hardware.budget(12, 32))["model"]["chat_template"]
     assert ct["safe"] is True and "ollama_template" not in ct and "llama3 encoding" in ct["counted_with"]
-    # '<|start_header_id|>user<|end_header_id|>\n\n' ... '<|eot_id|>': 5 per turn, as in the Jinja; the
-    # prefix is only the generation prompt '<|start_header_id|>assistant<|end_header_id|>\n\n' (4)
+    # 5 per user turn and 5 per reply as in the Jinja, but no system block: 5 x 10 + the generation
+    # prompt '<|start_header_id|>assistant<|end_header_id|>\n\n' (4) = 54, where the Jinja costs 80
     assert (ct["per_user_turn_tokens"], ct["per_assistant_turn_tokens"]) == (5, 5)
-    assert ct["system_prompt_tokens"] == 4 and ct["generation_prompt_tokens"] == 0
+    assert ct["system_prompt_tokens"] == 0 and ct["overhead_tokens"] == 54
+    # llama.cpp (--jinja) applies the GGUF's own template: its 26-token system block
+    ct = check(spec, None, CheckRequest(runtime="llama.cpp"), hardware.budget(12, 32))["model"]["chat_template"]
+    assert ct["system_prompt_tokens"] == 26 and ct["overhead_tokens"] == 80 and ct["origin"] == "GGUF header"
 
 
 def test_cli_check_of_a_registry_name(registry, cli) -> None:  # type: ignore[no-untyped-def]

@@ -41,28 +41,43 @@ def test_every_catalog_template_exists() -> None:
     assert used and used <= keys
 
 
-def test_llama31_8b_base_vs_instruct_on_a_12gb_card(cli) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize(("runtime", "system", "overhead"), [
+    # llama.cpp (--jinja) and LM Studio apply the Jinja: <|begin_of_text|> + the system block with
+    # "Cutting Knowledge Date: December 2023\nToday Date: ..." it always injects
+    ("llama.cpp", 26, 80), ("lmstudio", 26, 80),
+    # Ollama applies its library template layer: no system block without tools (and its own BOS, uncounted)
+    ("ollama", 0, 54),
+])
+def test_llama31_8b_base_vs_instruct_on_a_12gb_card(cli, runtime: str, system: int, overhead: int) -> None:  # type: ignore[no-untyped-def]
     docs = {}
     for name in ("meta-llama/Llama-3.1-8B", "meta-llama/Llama-3.1-8B-Instruct"):
         code, out, err = cli("check", name, "--gpu", "RTX 3060", "--quant", "Q4_K_M", "--content-tokens", "4000",
-                             "--offline", "--json", "--ram", "24")
+                             "--offline", "--json", "--ram", "24", "--runtime", runtime)
         assert code == 0, err
         docs[name] = json.loads(out)
     base, inst = docs["meta-llama/Llama-3.1-8B"], docs["meta-llama/Llama-3.1-8B-Instruct"]
     ct = inst["model"]["chat_template"]
-    # <|begin_of_text|> + the system block with "Cutting Knowledge Date: December 2023\nToday Date: ..."
-    assert ct["system_prompt_tokens"] == 26 and ct["per_user_turn_tokens"] == 5 and ct["per_assistant_turn_tokens"] == 5
-    assert "llama3 encoding" in ct["counted_with"]
+    assert (ct["system_prompt_tokens"], ct["per_user_turn_tokens"], ct["per_assistant_turn_tokens"]) == (system, 5, 5)
+    assert ct["overhead_tokens"] == overhead and "llama3 encoding" in ct["counted_with"]
+    assert (ct.get("origin") == "Ollama template layer") == (runtime == "ollama") and "ollama_overhead" not in ct
     assert inst["options"]["context"] == 4000 + ct["overhead_tokens"] and base["options"]["context"] == 4000
     qi, qb = inst["quants"][0]["memory"], base["quants"][0]["memory"]
     # 32 layers x 8 KV heads x 128 x (K + V) x 2 bytes = 128 KiB of f16 cache per token
     assert qi["template_bytes"] == qi["kv_cache_bytes"] * ct["overhead_tokens"] // inst["options"]["context"]
     assert qi["template_bytes"] >= ct["overhead_tokens"] * 128 * 1024 * 9 // 10 and qb["template_bytes"] == 0
     code, text, _ = cli("check", "meta-llama/Llama-3.1-8B-Instruct", "--gpu", "RTX 3060", "--quant", "Q4_K_M",
-                        "--content-tokens", "4000", "--offline", "--ram", "24")
-    assert "default system prompt 26 tokens" in text and "left for content" in text
-    code, text, _ = cli("check", "meta-llama/Llama-3.1-8B", "--gpu", "RTX 3060", "--quant", "Q4_K_M", "--offline")
+                        "--content-tokens", "4000", "--offline", "--ram", "24", "--runtime", runtime)
+    assert f"default system prompt {system} tokens" in text and "left for content" in text
+    code, text, _ = cli("check", "meta-llama/Llama-3.1-8B", "--gpu", "RTX 3060", "--quant", "Q4_K_M", "--offline",
+                        "--runtime", runtime)
     assert "Chat template: none" in text
+
+
+def test_the_ollama_layers_recorded_overhead_recounts() -> None:
+    doc = json.loads((TEMPLATES[0].parent / "llama3.1.json").read_text())
+    from template_overhead import measure_ollama
+
+    assert doc["ollama"]["source"] and measure_ollama(doc) == doc["ollama"]["overhead"]
 
 
 def test_run_time_templates_are_counted_with_the_real_tokenizer_where_one_is_bundled() -> None:

@@ -54,7 +54,11 @@ def _template(ct: dict[str, Any]) -> dict[str, Any]:
             doc = json.load(f)
     except (OSError, ValueError):
         return ct
-    return {**ct, **(doc.get("overhead") or {}), "template_source": doc.get("source")}
+    out = {**ct, **(doc.get("overhead") or {}), "template_source": doc.get("source")}
+    ollama = doc.get("ollama") or {}
+    if isinstance(ollama.get("overhead"), dict):  # the template layer Ollama's library model applies instead
+        out["ollama_overhead"] = {**ollama["overhead"], "template_source": ollama.get("source")}
+    return out
 
 
 def to_spec(e: dict[str, Any]) -> ModelSpec:

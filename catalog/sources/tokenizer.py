@@ -176,12 +176,21 @@ class Vocab:
 
 
 class Counter(NamedTuple):
-    """A real tokenizer for a spec: text -> tokens, which one it is, and the vocabulary when it is
-    one of ours (to spell a GGUF's BOS/EOS ids as the text its template renders)."""
+    """A real tokenizer for a spec: text -> tokens, which one it is, and token id -> its text when
+    the tokenizer can say (to spell a GGUF's BOS/EOS ids as the text its template renders)."""
 
     count: Callable[[str], int]
     label: str
     vocab: Vocab | None = None
+    spell: Callable[[int], str | None] | None = None
+
+    def text_of(self, tid: int) -> str | None:
+        if self.vocab is not None:
+            return self.vocab.tokens[tid] if 0 <= tid < len(self.vocab.tokens) else None
+        try:
+            return self.spell(tid) if self.spell else None
+        except Exception:  # noqa: BLE001 - an id the encoding does not have
+            return None
 
 
 def gguf_vocab(path: str) -> Vocab | None:
@@ -461,4 +470,5 @@ def counter_for(spec: Any) -> Counter | None:
     if enc is None:
         return None
     return Counter(lambda text: len(enc.encode(text, allowed_special="all")),
-                   f"the model's tokenizer (the {name} encoding of quicktok-v1)")
+                   f"the model's tokenizer (the {name} encoding of quicktok-v1)",
+                   spell=lambda tid: bytes(enc.decode_single_token_bytes(tid)).decode("utf-8"))
