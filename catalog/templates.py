@@ -150,37 +150,51 @@ def render(source: str, messages: list[dict[str, Any]], bos_token: str = "", eos
            add_generation_prompt: bool = True, max_seconds: float = MAX_SECONDS) -> Rendered:
     """Render in a child process whose memory and CPU are capped (falls back to `render_here`
     where `resource` limits do not exist)."""
+    return render_many(source, [(messages, add_generation_prompt)], bos_token, eos_token, max_seconds)[0]
+
+
+def render_many(source: str, jobs: list[tuple[list[dict[str, Any]], bool]], bos_token: str = "",
+                eos_token: str = "", max_seconds: float = MAX_SECONDS) -> list[Rendered]:
+    """Several conversations rendered by one template in one capped child (one process start, not
+    one per conversation); the time limit holds for each render, the memory limit for them all."""
     try:
         import resource  # noqa: F401 - POSIX only
     except ImportError:
-        return render_here(source, messages, bos_token, eos_token, add_generation_prompt, max_seconds=max_seconds)
-    job = json.dumps({"source": source, "messages": messages, "bos": bos_token, "eos": eos_token,
-                      "gen": add_generation_prompt, "seconds": max_seconds, "memory": MAX_MEMORY})
+        return [render_here(source, m, bos_token, eos_token, g, max_seconds=max_seconds) for m, g in jobs]
+    job = json.dumps({"source": source, "jobs": [[m, g] for m, g in jobs], "bos": bos_token, "eos": eos_token,
+                      "seconds": max_seconds, "memory": MAX_MEMORY})
     env = {k: v for k, v in os.environ.items() if k in ("PATH", "PYTHONPATH", "HOME", "LANG", "LC_ALL")}
     try:
         p = subprocess.run([sys.executable, "-I", "-c", _CHILD], input=job, capture_output=True, text=True,
-                           timeout=max_seconds + 5, env=env, cwd=os.path.dirname(os.path.dirname(__file__)))
+                           timeout=max_seconds * len(jobs) + 5, env=env,
+                           cwd=os.path.dirname(os.path.dirname(__file__)))
     except subprocess.TimeoutExpired:
-        return Rendered(None, unsafe="the template ran past its time limit")
+        return [Rendered(None, unsafe="the template ran past its time limit")] * len(jobs)
     if p.returncode != 0 or not p.stdout.strip():
         why = "ran out of memory" if "MemoryError" in p.stderr else f"the renderer died (exit {p.returncode})"
-        return Rendered(None, unsafe=why)
-    doc = json.loads(p.stdout)
-    return Rendered(doc.get("text"), doc.get("error"), doc.get("unsafe"))
+        return [Rendered(None, unsafe=why)] * len(jobs)
+    docs = json.loads(p.stdout)
+    return [Rendered(d.get("text"), d.get("error"), d.get("unsafe")) for d in docs]
 
 
-# the child: cap memory and CPU, then render_here; -I (isolated) keeps the user's site and env out
+# the child: cap memory and CPU, then render_here each job; -I (isolated) keeps the user's site and env out
 _CHILD = """
 import json, resource, sys
 job = json.loads(sys.stdin.read())
 limit = int(job["memory"])
 resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-cpu = int(job["seconds"]) + 2
+cpu = int(job["seconds"] * len(job["jobs"])) + 2
 resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
 sys.path.insert(0, ".")
 from catalog.templates import render_here
-r = render_here(job["source"], job["messages"], job["bos"], job["eos"], job["gen"], max_seconds=job["seconds"])
-sys.stdout.write(json.dumps(r._asdict()))
+out = []
+for messages, gen in job["jobs"]:
+    r = render_here(job["source"], messages, job["bos"], job["eos"], gen, max_seconds=job["seconds"])
+    out.append(r._asdict())
+    if r.unsafe:  # a hostile template: the other conversations would only cost more time
+        out.extend([r._asdict()] * (len(job["jobs"]) - len(out)))
+        break
+sys.stdout.write(json.dumps(out))
 """
 
 
@@ -243,9 +257,17 @@ def overhead(source: str, bos_token: str = "", eos_token: str = "", count: Any =
     u1, u2 = SAMPLE_USER
     a1 = SAMPLE_ASSISTANT
 
+    convs = [([{"role": "user", "content": u1}], False),
+             ([{"role": "user", "content": u1}, {"role": "assistant", "content": a1}], False),
+             ([{"role": "user", "content": u1}, {"role": "assistant", "content": a1},
+               {"role": "user", "content": u2}], False),
+             ([{"role": "user", "content": u1}], True)]
+    done = {} if go else {json.dumps(c): r for c, r in zip(convs, render_many(source, convs, bos_token, eos_token),
+                                                              strict=True)}
+
     def tokens(messages: list[dict[str, str]], gen: bool) -> int | Rendered:
         r = render_ollama(source, messages, ollama_system) if go else \
-            render(source, messages, bos_token, eos_token, gen)
+            done.get(json.dumps((messages, gen))) or render(source, messages, bos_token, eos_token, gen)
         if r.text is None:
             return r
         if count is estimate_tokens:

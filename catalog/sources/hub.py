@@ -19,6 +19,7 @@ too when it can be.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import json
 import os
 import re
@@ -118,20 +119,8 @@ def _client() -> Any:
         if client is None or client.is_closed:
             client = _SHARED[key] = httpx.Client(headers=headers, timeout=httpx.Timeout(t, connect=min(t, 10.0)),
                                                  follow_redirects=True)
-    return _Borrowed(client)
-
-
-class _Borrowed:
-    """`with _client() as c:` hands out the shared client without closing it on exit."""
-
-    def __init__(self, client: Any) -> None:
-        self.client = client
-
-    def __enter__(self) -> Any:
-        return self.client
-
-    def __exit__(self, *exc: Any) -> None:
-        pass
+    # `with _client() as c:` hands out the shared client without closing it on exit
+    return contextlib.nullcontext(client)
 
 
 def _api() -> Any:
@@ -266,24 +255,22 @@ def _read_record(repo: str, revision: str | None, known: dict[str, Any] | None =
     from concurrent.futures import ThreadPoolExecutor
 
     api = _api()
+    info = _model_info(api, repo, revision)
+    if known is not None and known.get("sha") and known.get("sha") == info.sha and "files" in known:
+        same = {**known, **_info_fields(info, revision)}
+        if isinstance(same.get("gguf"), dict):
+            same["gguf"] = {k: v for k, v in same["gguf"].items() if k != "chat_template"}
+        count = same.get("children_count")
+        if "gguf_children" in known and (count is None or count != known.get("children_count")):
+            # a new quantization (or any derived repo) moves the Hub's children count: only then ask
+            same["gguf_children"] = _gguf_children(info.id)
+        return same
     with ThreadPoolExecutor(max_workers=6, thread_name_prefix="hub") as ex:
-        children = None
-        info = _model_info(api, repo, revision)
-        if known is not None and known.get("sha") and known.get("sha") == info.sha and "files" in known:
-            same = {**known, **_info_fields(info, revision)}
-            if isinstance(same.get("gguf"), dict):
-                same["gguf"] = {k: v for k, v in same["gguf"].items() if k != "chat_template"}
-            count = same.get("children_count")
-            if "gguf_children" in known and (count is None or count != known.get("children_count")):
-                # a new quantization (or any derived repo) moves the Hub's children count: only then ask
-                same["gguf_children"] = _gguf_children(info.id)
-            return same
         listed = {s.rfilename for s in (info.siblings or ())}
         tree = ex.submit(lambda: [(f.path, int(getattr(f, "size", 0) or 0))
                                   for f in api.list_repo_tree(repo, revision=revision, recursive=True)
                                   if hasattr(f, "size")])
-        if not any(p.endswith(".gguf") for p in listed) and children is None:
-            children = ex.submit(_gguf_children, info.id)
+        children = None if any(p.endswith(".gguf") for p in listed) else ex.submit(_gguf_children, info.id)
         base = f"{endpoint()}/{info.id}/resolve/{info.sha or revision or 'main'}"
         with _client() as client:
             wanted = {name: ex.submit(_json_file if name.endswith(".json") else _get_small, client, f"{base}/{name}")
