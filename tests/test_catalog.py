@@ -24,7 +24,9 @@ def test_entry(e: dict) -> None:
     # a copy that lost a key must not be estimated with a default: no vocabulary, no context
     assert arch.n_vocab > 1000 and arch.n_ctx_train >= 2048, (arch.n_vocab, arch.n_ctx_train)
     src = e["config_source"]
-    assert src.get("repo") or src.get("url") or src.get("find_string_id"), src
+    # a source someone can open again: a repository and a path in it, an address, or a stored file's id
+    assert (re.fullmatch(r"[\w.-]+/[\w.-]+", str(src.get("repo") or "")) and src.get("path")) \
+        or str(src.get("url") or "").startswith("https://") or str(src.get("find_string_id") or "").isdigit(), src
     assert e["tokenizer"] in ("gpt2", "llama")
     al = e["alignment"]
     assert al["kind"] in ("base", "aligned", "de-aligned")
@@ -37,7 +39,8 @@ def test_entry(e: dict) -> None:
             assert "instruct" not in tag and tag != "latest", tag
     if tags:
         s = e["ollama"]["source"]
-        assert s.get("repo") or s.get("url"), s
+        assert (re.fullmatch(r"[\w.-]+/[\w.-]+", str(s.get("repo") or "")) and s.get("path")) \
+            or str(s.get("url") or "").startswith("https://"), s
     for repo in e.get("gguf_repos", ()):
         assert "/" in repo["repo"]
         for q, f in repo.get("files", {}).items():
