@@ -366,15 +366,9 @@ def _refresh(args: Any) -> int:
         raise UsageError("HF_HUB_OFFLINE is set: refresh needs the network")
     if args.jobs < 1:
         raise UsageError("--jobs must be at least 1")
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
     from catalog.sources import refresh
 
-    console = Console(stderr=True)
-    with Progress(TextColumn("refresh"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  TextColumn("{task.description}"), console=console, transient=True,
-                  disable=not console.is_terminal) as bar:
+    with _progress("refresh", with_description=True) as bar:
         task = bar.add_task("", total=len(repos))
 
         def advance(o: refresh.Outcome) -> None:
@@ -461,19 +455,26 @@ def _export(args: Any) -> int:
     if not args.out:
         raise UsageError("--out DIR is required", "or --schema to print the file schemas")
     profiles = export.profiles_from_toml(args.profiles) if args.profiles else export.DEFAULT_PROFILES
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
     from catalog.sources.bundled import entries
 
-    console = Console(stderr=True)
-    with Progress(TextColumn("export"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console,
-                  transient=True, disable=not console.is_terminal) as bar:
+    with _progress("export") as bar:
         task = bar.add_task("", total=len(entries()))
         index = export.export(args.out, profiles, args.format, args.stamp,
                               on_done=lambda _id: bar.update(task, advance=1))
     sys.stderr.write(f"wrote {len(index['models'])} models x {len(profiles)} profiles to {args.out}\n")
     return 0
+
+
+def _progress(label: str, with_description: bool = False) -> Any:
+    """A progress bar on stderr, shown only on a terminal and gone when done."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    console = Console(stderr=True)
+    columns = [TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
+    if with_description:
+        columns.append(TextColumn("{task.description}"))
+    return Progress(*columns, console=console, transient=True, disable=not console.is_terminal)
 
 
 def _tui(args: Any) -> int:

@@ -112,9 +112,6 @@ def print_hw(doc: dict[str, Any]) -> None:
 
 def print_ps(doc: dict[str, Any]) -> None:
     """`catalog ps`: what the local runtimes hold, beside our estimates."""
-    from rich.console import Console
-    from rich.table import Table
-
     con = Console()
     ol = doc.get("ollama")
     if ol is None:
@@ -148,9 +145,6 @@ def print_ps(doc: dict[str, Any]) -> None:
 
 def print_probe(doc: dict[str, Any]) -> None:
     """`catalog probe`: each reply with its verdict and rules, then the rates."""
-    from rich.console import Console
-    from rich.table import Table
-
     con = Console()
     t = Table("set", "prompt", "refused", "rules", "reply (start)")
     for r in doc["replies"]:

@@ -36,8 +36,12 @@ class Outcome(NamedTuple):
     exit_code: int = 0
 
 
+def _key(repo: str, rev: str | None) -> str:
+    return f"{repo.lower()}@{rev or 'main'}"
+
+
 def _run_id(repos: list[tuple[str, str | None]]) -> list[str]:
-    return sorted(f"{r.lower()}@{rev or 'main'}" for r, rev in repos)
+    return sorted(_key(r, rev) for r, rev in repos)
 
 
 def refresh(repos: list[tuple[str, str | None]], jobs: int = DEFAULT_JOBS,
@@ -69,7 +73,7 @@ def refresh(repos: list[tuple[str, str | None]], jobs: int = DEFAULT_JOBS,
     save()
 
     def one(repo: str, rev: str | None) -> Outcome:
-        key = f"{repo.lower()}@{rev or 'main'}"
+        key = _key(repo, rev)
         if key in done:
             return Outcome(repo, "resumed", "re-read by the interrupted run")
         try:
