@@ -206,3 +206,19 @@ def test_ps_reads_the_local_blob_when_ollama_stores_it_here(cli, monkeypatch: py
         code, out, err = cli("ps", "--json", "--llama-server", "http://127.0.0.1:9")
     est = json.loads(out)["ollama"]["loaded"][0]["estimate"]
     assert code == 0 and est["from"] == "the model's GGUF blob" and est["quant"] == "Q4_0"
+
+
+def test_a_hostile_template_layer_is_reported_and_the_rest_of_the_answer_comes_out(registry) -> None:  # type: ignore[no-untyped-def]
+    import hardware
+    from catalog.advisor import CheckRequest, check
+
+    srv, _ = registry
+    digests = {layer["mediaType"]: layer["digest"] for layer in RECORDED["manifest"]["layers"]}
+    bomb = ('{{ $x := "xxxxxxxxxxxxxxxx" }}{{ range .Messages }}{{ range 64 }}{{ $x = printf "%s%s" $x $x }}'
+            "{{ end }}{{ end }}")
+    srv.blobs[digests["application/vnd.ollama.image.template"]] = bomb.encode()
+    spec, _ = ollama.load("llama3.1:8b")
+    doc = check(spec, None, CheckRequest(), hardware.budget(12, 32))
+    ct = doc["model"]["chat_template"]
+    assert ct["safe"] is False and "larger than" in ct["unsafe"] and "overhead_tokens" not in ct
+    assert doc["quants"] and all(q["memory"]["template_bytes"] == 0 for q in doc["quants"])
