@@ -73,11 +73,22 @@ def test_llama31_8b_base_vs_instruct_on_a_12gb_card(cli, runtime: str, system: i
     assert "Chat template: none" in text
 
 
-def test_the_ollama_layers_recorded_overhead_recounts() -> None:
-    doc = json.loads((TEMPLATES[0].parent / "llama3.1.json").read_text())
+OLLAMA = [p for p in TEMPLATES if "ollama" in json.loads(p.read_text())]
+
+
+@pytest.mark.parametrize("path", OLLAMA, ids=[p.stem for p in OLLAMA])
+def test_the_ollama_layers_recorded_overhead_recounts(path: Path) -> None:
+    """The library template layer Ollama applies instead of the Jinja: sourced, rendered as Ollama
+    renders it, counted again with the same real tokenizer."""
     from template_overhead import measure_ollama
 
-    assert doc["ollama"]["source"] and measure_ollama(doc) == doc["ollama"]["overhead"]
+    doc = json.loads(path.read_text())
+    assert doc["ollama"]["source"] and doc["ollama"]["library"]
+    assert measure_ollama(doc) == doc["ollama"]["overhead"]
+
+
+def test_ollama_layers_are_recorded_for_llama_31_32_and_qwen3() -> None:
+    assert {p.stem for p in OLLAMA} >= {"llama3.1", "llama3.2", "qwen3"}
 
 
 def test_run_time_templates_are_counted_with_the_real_tokenizer_where_one_is_bundled() -> None:
