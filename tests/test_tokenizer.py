@@ -168,6 +168,17 @@ def test_check_of_a_model_folder_reads_its_template_and_counts_with_its_tokenize
     assert code == 10 and "estimate" in json.loads(out)["model"]["chat_template"]["counted_with"]
 
 
+def _online_hub(url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Point the Hub adapters at a loopback HubServer, online, with caches under tmp_path."""
+    import huggingface_hub.constants as hc
+
+    monkeypatch.setenv("HF_ENDPOINT", url)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setenv("LLM_CATALOG_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    monkeypatch.setattr(hc, "HF_HUB_OFFLINE", False)
+
+
 def _hf_tokenizer_json(v: Vocab) -> str:
     """A tokenizer.json built the way transformers converts Mistral v0.3's tokenizer.model (a BPE whose
     merges follow the SentencePiece scores, Metaspace prefix on the first word only)."""
@@ -226,13 +237,7 @@ def test_a_hub_repos_tokenizer_json_is_fetched_once_and_counted(tmp_path: Path,
         srv.add("test-org/Mistral-Instruct", {"tags": ["mistral", "conversational"]}, files)
         srv.add("test-org/Huge-Tokenizer", {"tags": ["mistral", "conversational"]},
                 {**files, "tokenizer.json": b" " * (hub.MAX_TOKENIZER_BYTES + 1)})
-        monkeypatch.setenv("HF_ENDPOINT", srv.url)
-        monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-        monkeypatch.setenv("LLM_CATALOG_CACHE_DIR", str(tmp_path / "cache"))
-        monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
-        import huggingface_hub.constants as hc
-
-        monkeypatch.setattr(hc, "HF_HUB_OFFLINE", False)
+        _online_hub(srv.url, tmp_path, monkeypatch)
         spec, _ = hub.load("test-org/Mistral-Instruct")
         ct = check(spec, None, CheckRequest(), hardware.budget(12, 32))["model"]["chat_template"]
         assert "test-org/Mistral-Instruct's tokenizer.json from the Hub" in ct["counted_with"]
@@ -353,3 +358,40 @@ def test_a_byte_level_bpe_gguf_with_a_fine_tunes_added_tokens_counts_as_llama_cp
     # another pre-tokenizer, or a vocabulary that is not quicktok's: no claim to be the real tokenizer
     assert vocab_from_metadata({**meta, "tokenizer.ggml.pre": "tekken"}) is None
     assert vocab_from_metadata({**meta, "tokenizer.ggml.tokens": tokens[:1000][::-1] + tokens[1000:]}) is None
+
+
+def test_a_hub_ggufs_vocabulary_is_kept_from_its_header_and_counts_the_template(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A GGUF repo on the Hub: the header is read by Range anyway, and its vocabulary (Mistral v0.3's,
+    real) is kept in a cache file of its own, so the template is counted as llama.cpp would count it,
+    online and then offline."""
+    from hub_server import HubServer
+
+    import hardware
+    from catalog.advisor import CheckRequest, check
+    from catalog.sources import hub
+
+    doc = DOCS["mistral-v0.3"]
+    tiny = {"architectures": ["MistralForCausalLM"], "hidden_size": 64, "intermediate_size": 128,
+            "num_attention_heads": 4, "num_hidden_layers": 2, "num_key_value_heads": 2, "vocab_size": 32768,
+            "max_position_embeddings": 4096, "rms_norm_eps": 1e-5, "rope_theta": 1000000.0}
+    gguf = tmp_path / "Mistral-Tiny-Instruct-Q8_0.gguf"
+    write(tiny, "Q8_0", gguf, chat_template=doc["template"],
+          vocab=spm_vocab(_by_sha(doc["vocabulary"]["sha256"]) or b""))
+    with HubServer() as srv:
+        srv.add("test-org/Mistral-Tiny-Instruct-GGUF", {
+            "tags": ["gguf", "conversational"], "gguf": {"total": 1, "architecture": "llama", "context_length": 4096},
+        }, {gguf.name: gguf.read_bytes()})
+        _online_hub(srv.url, tmp_path, monkeypatch)
+        spec, _ = hub.load("test-org/Mistral-Tiny-Instruct-GGUF")
+        assert spec.tokenizer == "llama" and Path(spec.sources["gguf_vocab"]).is_file()
+        cached = (tmp_path / "cache" / "gguf").glob("*.json")
+        assert all(p.stat().st_size < 200_000 for p in cached)  # the header's entry stays small
+        for offline in (False, True):
+            spec, _ = hub.load("test-org/Mistral-Tiny-Instruct-GGUF", offline=offline)
+            ct = check(spec, None, CheckRequest(runtime="llama.cpp"), hardware.budget(12, 32))["model"]["chat_template"]
+            assert "the GGUF's vocabulary, read from the Hub" in ct["counted_with"]
+            stored = doc["overhead"]
+            assert (ct["system_prompt_tokens"], ct["per_user_turn_tokens"], ct["per_assistant_turn_tokens"],
+                    ct["overhead_tokens"]) == (stored["system_prompt_tokens"], stored["per_user_turn_tokens"],
+                                               stored["per_assistant_turn_tokens"], stored["overhead_tokens"])

@@ -126,8 +126,9 @@ def _raise_for(r: Any, url: str) -> None:
     raise RemoteUnavailable(f"{url}: HTTP {code}", status=code, retry_after_s=retry_after(r.headers))
 
 
-def read_header(client: Any, url: str, max_total: int = MAX_TOTAL) -> tuple[GGUFHeader, RangeReader]:
-    """Parse a remote GGUF's header.
+def read_header(client: Any, url: str, max_total: int = MAX_TOTAL,
+                keep: frozenset[str] = frozenset()) -> tuple[GGUFHeader, RangeReader]:
+    """Parse a remote GGUF's header (`keep`: keys whose arrays keep their values, see gguf_reader.parse).
 
     Returns:
         The header and the reader (its `size`, `downloaded` and `requests` say what it cost).
@@ -137,7 +138,7 @@ def read_header(client: Any, url: str, max_total: int = MAX_TOTAL) -> tuple[GGUF
     """
     reader = RangeReader(client, url, max_total)
     try:
-        header = parse(reader.read, None)
+        header = parse(reader.read, None, keep=keep)
     except GGUFError as exc:
         raise BadModelFile(f"{url}: {exc}") from None
     end = max((o + t.nbytes for t, o in zip(header.tensors, header.offsets, strict=True)), default=0)

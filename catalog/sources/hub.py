@@ -439,6 +439,27 @@ def _header_from_json(d: dict[str, Any]) -> GGUFHeader:
     return GGUFHeader(d["version"], meta, tensors, list(d["offsets"]), d["data_offset"], d["alignment"])
 
 
+def vocab_file(key: str) -> str:
+    """Where the vocabulary of the remote GGUF cached under `key` is kept (catalog cache)."""
+    return cache.file_path("vocab", key)
+
+
+def _keep_vocab(key: str, h: GGUFHeader) -> GGUFHeader:
+    """Store the header's vocabulary arrays beside the cached header (a file of its own: the header's
+    cache entry stays small), and return the header with them as counts again."""
+    from catalog.sources.tokenizer import VOCAB_KEYS
+
+    meta = h.metadata
+    kept = {k: meta[k] for k in VOCAB_KEYS if isinstance(meta.get(k), list)}
+    if kept.get("tokenizer.ggml.tokens"):
+        small = {k: v for k, v in meta.items() if k.startswith(("tokenizer.ggml.", "general.name"))
+                 and k not in VOCAB_KEYS and not isinstance(v, (list, ArrayInfo))}
+        cache.put_file("vocab", key, json.dumps({**small, **kept}, separators=(",", ":")).encode("utf-8"))
+    etype = {"tokenizer.ggml.tokens": 8, "tokenizer.ggml.scores": 6, "tokenizer.ggml.token_type": 5}
+    return h._replace(metadata={k: (ArrayInfo(etype[k], len(v)) if k in kept and len(v) > 4096 else v)
+                                for k, v in meta.items()})
+
+
 def gguf_header(repo: str, sha: str, parts: list[str], offline: bool = False) -> tuple[GGUFHeader, dict[str, Any]]:
     """The merged header of a (possibly split) GGUF file: metadata of part 1, tensors of every part.
 
@@ -450,15 +471,19 @@ def gguf_header(repo: str, sha: str, parts: list[str], offline: bool = False) ->
         return _header_from_json(hit.doc["header"]), hit.doc["cost"]
     if offline:
         raise RemoteUnavailable(f"{repo}/{parts[0]}: offline, and its header is not cached")
+    from catalog.sources.tokenizer import VOCAB_KEYS
+
     headers: list[GGUFHeader] = []
     downloaded = requests = 0
     with _client() as client:
-        for part in parts:
-            h, reader = read_header(client, f"{endpoint()}/{repo}/resolve/{sha}/{part}")
+        for i, part in enumerate(parts):
+            # the vocabulary is in the bytes read anyway: part 1 keeps it, to count the template with
+            h, reader = read_header(client, f"{endpoint()}/{repo}/resolve/{sha}/{part}",
+                                    keep=VOCAB_KEYS if i == 0 else frozenset())
             headers.append(h)
             downloaded += reader.downloaded
             requests += reader.requests
-    first = headers[0]
+    first = _keep_vocab(key, headers[0])
     merged = first._replace(tensors=[t for h in headers for t in h.tensors],
                             offsets=[o for h in headers for o in h.offsets])
     cost = {"downloaded_bytes": downloaded, "requests": requests, "parts": len(parts)}
@@ -512,6 +537,9 @@ def load(ref: str, offline: bool = False, want_quant: str | None = None) -> tupl
         if general:  # the file's own words join the evidence
             common["alignment"] = align.classify_record({**rec, "gguf": general}, original).to_json()
         sources["gguf_header"] = {"file": chosen["file"], **cost}
+        vocab = vocab_file(f"{rec['repo']}@{rec.get('sha') or 'main'}/{chosen['parts'][0]}")
+        if os.path.isfile(vocab):
+            sources["gguf_vocab"] = vocab
         spec_from_header = local.spec_from_header
 
         _, base_repo = align.lineage(rec)

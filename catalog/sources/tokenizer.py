@@ -2,7 +2,8 @@
 
 In the order `counter_for` tries them:
 
-1. The vocabulary inside a local GGUF file, for SentencePiece vocabularies (`tokenizer.ggml.model`
+1. The vocabulary inside a local GGUF file, or a Hub GGUF's (kept from the header read by Range,
+   in a cache file of its own: catalog.sources.hub.vocab_file), for SentencePiece vocabularies (`tokenizer.ggml.model`
    "llama": Llama 2, Mistral 7B v0.1-v0.3, Mixtral, Gemma 1-3, Phi-3, TinyLlama ...), tokenized the
    way llama.cpp does it (src/llama-vocab.cpp): special tokens split out first, longest text first
    (control tokens too, as llama-server does for a rendered chat prompt), a space put in front of
@@ -449,6 +450,16 @@ def counter_for(spec: Any) -> Counter | None:
         if vocab:
             return Counter(vocab.count, "the model's tokenizer (the GGUF's vocabulary, tokenized as llama.cpp does)",
                            vocab)
+    remote = (spec.sources or {}).get("gguf_vocab")
+    if isinstance(remote, str) and spec.tokenizer in ("llama", "gpt2"):
+        try:
+            with open(remote, encoding="utf-8") as f:
+                vocab = vocab_from_metadata(json.load(f))
+        except (OSError, ValueError):
+            vocab = None
+        if vocab:
+            return Counter(vocab.count, "the model's tokenizer (the GGUF's vocabulary, read from the Hub, tokenized "
+                                        "as llama.cpp does)", vocab)
     if local and not local.endswith(".gguf"):
         found = _folder_counter(os.path.dirname(local), "the folder's")
         if found:
