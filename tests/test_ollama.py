@@ -137,6 +137,10 @@ def test_registry_faults(registry) -> None:  # type: ignore[no-untyped-def]
     srv.fail_next["/v2/library/gone/manifests/latest"] = [500] * 9
     with pytest.raises(RemoteUnavailable):
         ollama.load("gone")
+    srv.fail_next["/v2/library/busy/manifests/latest"] = [429] * 9
+    with pytest.raises(RemoteUnavailable) as exc:
+        ollama.load("busy")
+    assert "rate limited by the Ollama registry" in exc.value.line()  # not "the Hub"
 
 
 # --- a running Ollama and llama-server: `catalog ps` ---------------------------------------------------------------

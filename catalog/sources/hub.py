@@ -173,9 +173,10 @@ BACKOFF_S = 0.5  # the first wait without a Retry-After; doubled each try
 MAX_WAIT_S = 30.0  # a longer Retry-After is reported, not waited out
 
 
-def with_retries(fn: Any, sleep: Any = None) -> Any:
+def with_retries(fn: Any, sleep: Any = None, who: str = "the Hub") -> Any:
     """`fn()`, tried again on a transient RemoteUnavailable: after the server's Retry-After, else
-    after BACKOFF_S, doubling. A Retry-After past MAX_WAIT_S, or the last failure, is raised."""
+    after BACKOFF_S, doubling. A Retry-After past MAX_WAIT_S, or the last failure, is raised (a 429
+    with a hint naming `who` rate-limited us)."""
     import time
 
     sleep = sleep or time.sleep
@@ -186,8 +187,8 @@ def with_retries(fn: Any, sleep: Any = None) -> Any:
             wait = err.retry_after_s if err.retry_after_s is not None else BACKOFF_S * 2 ** attempt
             if not err.transient or attempt == RETRIES or wait > MAX_WAIT_S:
                 if err.status == 429:
-                    err.hint = (f"rate limited by the Hub; try again in {err.retry_after_s:.0f} s"
-                                if err.retry_after_s else "rate limited by the Hub; try again later")
+                    err.hint = (f"rate limited by {who}; try again in {err.retry_after_s:.0f} s"
+                                if err.retry_after_s else f"rate limited by {who}; try again later")
                 raise
             sleep(wait)
     raise AssertionError("unreachable")

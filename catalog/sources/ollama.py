@@ -26,6 +26,7 @@ MANIFEST_ACCEPT = "application/vnd.docker.distribution.manifest.v2+json"
 MODEL_LAYER = "application/vnd.ollama.image.model"
 SMALL_LAYERS = {"application/vnd.ollama.image.template": "template", "application/vnd.ollama.image.system": "system",
                 "application/vnd.ollama.image.params": "params"}
+REGISTRY = "the Ollama registry"  # named in a rate-limit hint
 MAX_SMALL = 256 << 10  # a template, system prompt or params layer; a config blob
 # [host/][namespace/]model[:tag] (types/model/name.go): model and tag may hold dots, the namespace may not
 _NAME = re.compile(r"^(?:(?P<host>[A-Za-z0-9.\-]+(?::\d+)?)/)?(?:(?P<ns>[A-Za-z0-9_\-]{1,80})/)?"
@@ -114,7 +115,7 @@ def registry_model(client: Any, name: Name) -> RegistryModel:
 
     base = f"{registry_url(name.host)}/v2/{name.namespace}/{name.model}"
     murl = f"{base}/manifests/{name.tag}"
-    manifest = _json(with_retries(lambda: _get(client, murl, MANIFEST_ACCEPT)), murl)
+    manifest = _json(with_retries(lambda: _get(client, murl, MANIFEST_ACCEPT), who=REGISTRY), murl)
     layers: list[tuple[str, str, int]] = []
     for layer in manifest.get("layers") or ():
         if isinstance(layer, dict) and isinstance(layer.get("digest"), str):
@@ -126,13 +127,13 @@ def registry_model(client: Any, name: Name) -> RegistryModel:
     config: dict[str, Any] = {}
     if isinstance(cfg_ref, dict) and isinstance(cfg_ref.get("digest"), str):
         curl = f"{base}/blobs/{cfg_ref['digest']}"
-        config = _json(with_retries(lambda: _get(client, curl)), curl)
+        config = _json(with_retries(lambda: _get(client, curl), who=REGISTRY), curl)
     small: dict[str, str] = {}
     for media, digest, size in layers:
         key = SMALL_LAYERS.get(media)
         if key and size <= MAX_SMALL:
             url = f"{base}/blobs/{digest}"
-            small[key] = with_retries(lambda url=url: _get(client, url)).decode("utf-8", "replace")
+            small[key] = with_retries(lambda url=url: _get(client, url), who=REGISTRY).decode("utf-8", "replace")
     params: dict[str, Any] = {}
     if "params" in small:
         try:
