@@ -26,6 +26,12 @@ from catalog.errors import UsageError
 RPC_PORT = 50052  # rpc-server's default
 RAY_PORT = 6379
 VLLM_UTILIZATION = 0.9  # vLLM's default gpu_memory_utilization
+# What vLLM's memory profile holds back per GPU besides weights and KV cache, as its own log prints it
+# (vllm-project/vllm PR #10511, `vllm serve meta-llama/Meta-Llama-3-8B` on an H100 80GB, 2024-12-14):
+# non_torch_memory (CUDA context, NCCL and cuBLAS workspaces) 1.79 GiB at TP 1 and 3.58 GiB at TP 2,
+# "PyTorch activation peak memory" 1.26 GiB at both. Past TP 2 the TP 2 figure is used (unmeasured).
+VLLM_NON_TORCH = {1: int(1.79 * 2**30), 2: int(3.58 * 2**30)}
+VLLM_ACTIVATION_PEAK = int(1.26 * 2**30)
 
 
 class Host(NamedTuple):
@@ -178,7 +184,7 @@ def vllm_plan(spec: Any, ctx: int, hosts: list[Host], bytes_per_param: float = 2
         share = n_layers / a.n_layer
         for g in h.gpus[:tp]:
             b = int((weights + kv_total) * share / tp)
-            budget = int(g.memory_total_bytes * VLLM_UTILIZATION) - 586 * 2**20  # CUDA context, measured on an H100
+            budget = int(g.memory_total_bytes * VLLM_UTILIZATION) - VLLM_NON_TORCH[min(tp, 2)] - VLLM_ACTIVATION_PEAK
             dev.append({"host": h.name, "gpu": g.name, "layers": n_layers, "bytes": b, "budget_bytes": budget})
     fits = all(d["bytes"] <= d["budget_bytes"] for d in dev)
     # decode: the stages run one after another; within a stage the TP ranks read their slices at once
@@ -199,6 +205,10 @@ def vllm_plan(spec: Any, ctx: int, hosts: list[Host], bytes_per_param: float = 2
     notes += [f"weights at {bytes_per_param:g} bytes a parameter (BF16; an FP8 repo halves it, AWQ/GPTQ 4-bit "
               "quarters it); vLLM's GGUF support is experimental, so the plan uses the safetensors repo",
               f"tensor parallel {tp} within a host (it must divide the {a.n_head} attention heads), pipeline "
-              f"parallel {pp} across hosts over the assumed {link_gbps:g} Gbit/s link"]
+              f"parallel {pp} across hosts over the assumed {link_gbps:g} Gbit/s link",
+              f"each GPU keeps back what vLLM's profile held for Llama 3 8B on an H100: "
+              f"{VLLM_NON_TORCH[min(tp, 2)] / 2**30:.2f} GiB outside PyTorch at TP {min(tp, 2)} and "
+              f"{VLLM_ACTIVATION_PEAK / 2**30:.2f} GiB of activation peak"
+              + (" (larger TP and larger models were not measured)" if tp > 2 or a.n_embd > 4096 else "")]
     return Plan("vLLM + Ray", fits, tuple(dev), host_rows, tps,
                 {"gbps": link_gbps, "latency_ms": link_ms, "hops": pp - 1}, tuple(cmds), tuple(notes))

@@ -117,3 +117,23 @@ def test_the_rpc_command_pulls_the_repo_that_check_names() -> None:
     cmd = next(q for q in doc["quants"] if q["quant"] == "Q8_0")["commands"]["llama_cpp"]
     repo = cmd.split("-hf ")[1].split(":")[0]
     assert repo != spec.gguf_repos[0]["repo"] and f"-hf {repo}:Q8_0" in head
+
+
+def test_vllm_budget_matches_vllms_own_memory_profile() -> None:
+    """vLLM's log for Meta-Llama-3-8B on an H100 80GB (vllm-project/vllm PR #10511): total_gpu_memory
+    79.22 GiB x 0.90 = 71.29 GiB for the instance; model weights 14.96 GiB at TP 1 and 7.48 GiB at TP 2;
+    non_torch_memory 1.79 / 3.58 GiB; activation peak 1.26 GiB; available_kv_cache_memory 53.29 GiB (TP 1)."""
+    from catalog.memory import RuntimeOptions, kv_cache_by_layer
+
+    spec = resolve("meta-llama/Meta-Llama-3-8B").spec
+    gib = 2**30
+    kv = sum(kv_cache_by_layer(spec.arch, RuntimeOptions(8192, "F16", "F16", True, 2048, 512)))
+    for tp, weights, kv_room in ((1, 14.96, 53.29), (2, 7.48, 71.29 - 7.48 - 3.58 - 1.26)):
+        h = parse_host(f"a:H100x{tp},256")
+        g = h.gpus[0]._replace(memory_total_bytes=int(79.22 * gib))  # what the log says the card reports
+        v = vllm_plan(spec, 8192, [h._replace(gpus=(g,) * tp)])
+        d = v.devices[0]
+        assert v.fits and len(v.devices) == tp
+        ours_weights = (d["bytes"] - kv / tp) / gib
+        assert abs(ours_weights - weights) < 0.01, (tp, ours_weights)
+        assert abs((d["budget_bytes"] / gib - ours_weights) - kv_room) < 0.02, (tp, d["budget_bytes"] / gib)
