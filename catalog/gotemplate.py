@@ -39,7 +39,7 @@ class GoTemplateUnsafe(GoTemplateError):
 
 # --- lexing --------------------------------------------------------------------------------------------------------
 
-_ACTION = re.compile(r"\{\{(- )?(.*?)( -)?\}\}", re.S)
+_ACTION = re.compile(r"\{\{(-[ \t\r\n])?(.*?)([ \t\r\n]-)?\}\}", re.S)  # Go: '-' and an ASCII space
 _TOKEN = re.compile(r"""
     (?P<ws>\s+)
   | (?P<str>"(?:[^"\\\n]|\\.)*")

@@ -61,6 +61,7 @@ def test_go_template_semantics_the_templates_rely_on() -> None:
     assert r("{{ or .A .B }}|{{ and .A .B }}", A="", B="z") == "z|"
     assert r("{{ len (slice .L 1) }} {{ index .L 0 }} {{ eq .S \"x\" \"y\" }}", L=[1, 2, 3], S="y") == "2 1 true"
     assert r("a  {{- /* a comment */ -}}  b") == "ab"
+    assert r("a \n{{-\n.X\t-}}\n b", X="x") == "axb"  # trim markers take any ASCII space after/before the dash
     assert r("{{ range .L }}{{ if eq . 2 }}{{ continue }}{{ end }}{{ if eq . 4 }}{{ break }}{{ end }}{{ . }}{{ end }}",
              L=[1, 2, 3, 4, 5]) == "13"
     assert r("{{ .Missing }}|{{ with .W }}{{ .Name }}{{ end }}", W={"Name": "n"}) == "<no value>|n"
