@@ -395,3 +395,26 @@ def test_a_hub_ggufs_vocabulary_is_kept_from_its_header_and_counts_the_template(
             assert (ct["system_prompt_tokens"], ct["per_user_turn_tokens"], ct["per_assistant_turn_tokens"],
                     ct["overhead_tokens"]) == (stored["system_prompt_tokens"], stored["per_user_turn_tokens"],
                                                stored["per_assistant_turn_tokens"], stored["overhead_tokens"])
+
+
+def test_a_folders_chat_template_jinja_wins_over_tokenizer_config(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Newer transformers releases save the template as chat_template.jinja beside tokenizer_config.json,
+    and load that one: so does a folder check."""
+    doc = DOCS["mistral-v0.3"]
+    folder = tmp_path / "m"
+    folder.mkdir()
+    entry = next(e for e in entries() if e["id"] == "mistral-7b-instruct-v0.3")
+    (folder / "config.json").write_text(json.dumps(entry["config"]))
+    (folder / "tokenizer_config.json").write_text(json.dumps({"bos_token": "<s>", "eos_token": "</s>",
+                                                              "chat_template": "{{ bos_token }}"}))
+    (folder / "chat_template.jinja").write_text(doc["template"])
+    (folder / "tokenizer.model").write_bytes(_by_sha(doc["vocabulary"]["sha256"]) or b"")
+    code, out, err = cli("check", str(folder), "--gpu", "RTX 3060", "--offline", "--json", "--ram", "24")
+    assert code == 0, err
+    ct = json.loads(out)["model"]["chat_template"]
+    assert ct["overhead_tokens"] == doc["overhead"]["overhead_tokens"] and ct["per_user_turn_tokens"] == 3
+    # no tokenizer_config.json and no template file: nothing is claimed about a template
+    for f in ("tokenizer_config.json", "chat_template.jinja"):
+        (folder / f).unlink()
+    code, out, _ = cli("check", str(folder), "--gpu", "RTX 3060", "--offline", "--json", "--ram", "24")
+    assert json.loads(out)["model"]["chat_template"]["present"] is None
