@@ -87,7 +87,8 @@ def _print_template(con: Any, ct: dict[str, Any], o: dict[str, Any], rec: dict[s
     kv = rec["memory"].get("template_bytes") or 0
     turns = (ct.get("typical_conversation") or {}).get("turns", 5)
     which = " (Ollama's template layer)" if ct.get("origin") == "Ollama template layer" else ""
-    con.print(f"Chat template{which}: default system prompt {ct.get('system_prompt_tokens')} tokens, "
+    sp = ct.get("system_prompt_tokens")
+    con.print(f"Chat template{which}: default system prompt {sp} token{'' if sp == 1 else 's'}, "
               f"{ct.get('per_user_turn_tokens')} per user turn, {ct.get('per_assistant_turn_tokens')} per reply; "
               f"a {turns}-turn conversation adds {over} tokens = {kv / 2**20:.1f} MiB of {o['kv_type']} KV; "
               f"{max(0, o['context'] - over)} of the {o['context']} context tokens are left for content "
