@@ -152,6 +152,52 @@ def json_vocab(doc: dict, add_space_prefix: bool) -> dict:
     return {"tokens": tokens, "scores": scores, "types": types, "add_space_prefix": add_space_prefix}
 
 
+def _with_added(src: Path, added: dict[int, tuple[str, bool]], out: Path) -> None:
+    """A copy of a vocab-only GGUF whose tokens at the given ids are replaced by a fine-tune's added
+    tokens (special ones as control, others user-defined, as convert_hf_to_gguf.py writes them)."""
+    r = gguf.GGUFReader(str(src))
+    w = gguf.GGUFWriter(str(out), str(r.fields["general.architecture"].contents()))
+    for key, field in r.fields.items():
+        if key.startswith("GGUF.") or key == "general.architecture":
+            continue
+        value = field.contents()
+        if key in ("tokenizer.ggml.tokens", "tokenizer.ggml.token_type"):
+            value = list(value)
+            for i, (text, special) in added.items():
+                value[i] = text if key == "tokenizer.ggml.tokens" else (3 if special else 4)
+        if field.types[0] == gguf.GGUFValueType.ARRAY:
+            w.add_key_value(key, value, field.types[0], sub_type=field.types[-1])
+        else:
+            w.add_key_value(key, value, field.types[0])
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_ti_data_to_file()
+    w.close()
+
+
+def vocab_gguf(path: Path, out_dir: Path, config: Path | None = None, add_space_prefix: bool | None = None,
+               added: dict[int, tuple[str, bool]] | None = None, name: str | None = None,
+               ids: dict | None = None) -> Path:
+    """A GGUF that llama.cpp loads (vocab_only) for a real vocabulary file: a vocab GGUF as it is (with
+    a fine-tune's `added` tokens put in), or a SentencePiece tokenizer.model / tokenizer.json written
+    as convert_hf_to_gguf.py does into a sparse GGUF shaped by `config` (`ids`: bos/eos ids)."""
+    out = out_dir / (path.stem + ".vocab.gguf")
+    if path.suffix == ".gguf":
+        if not added:
+            return path
+        _with_added(path, added, out)
+        return out
+    if path.name.endswith(".json"):
+        vocab = json_vocab(json.loads(path.read_text()), bool(add_space_prefix))
+    else:
+        vocab = spm_vocab(path.read_bytes(), added)
+    vocab["name"] = name
+    vocab.update(ids or {})
+    assert config is not None, "a tokenizer file needs a config.json to shape its GGUF"
+    write(json.loads(config.read_text()), "Q4_K_M", out, vocab=vocab)
+    return out
+
+
 def write(config: dict, preset: str, out: Path, finetune: str | None = None, chat_template: str | None = None,
           vocab: dict | None = None) -> int:
     """Write a sparse GGUF for `config` at `preset` (with general.finetune, a chat template and a real

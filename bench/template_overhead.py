@@ -41,6 +41,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from report import write_json  # noqa: E402
 
+from catalog.sources.tokenizer import quicktok_label  # noqa: E402
 from catalog.templates import estimate_tokens, overhead  # noqa: E402
 
 
@@ -66,57 +67,30 @@ def recorded(doc: dict):  # type: ignore[no-untyped-def]
     return count
 
 
-def measure(doc: dict) -> dict:
-    bos, eos = doc.get("bos_token") or "", doc.get("eos_token") or ""
+def counting(doc: dict):  # type: ignore[no-untyped-def]
+    """(text -> tokens, counted_with) for a doc, as at run time; (None, None): the estimate."""
     if doc.get("tokenizer") == "llama.cpp":
-        got = overhead(doc["template"], bos, eos, recorded(doc))
-        got["counted_with"] = f"the model's tokenizer (llama.cpp on {doc['vocabulary']['name']}, recorded)"
-        return got
+        return recorded(doc), f"the model's tokenizer (llama.cpp on {doc['vocabulary']['name']}, recorded)"
     count = counter(doc.get("tokenizer"))
-    got = overhead(doc["template"], bos, eos, count)
-    if count is not None:
-        got["counted_with"] = f"the model's tokenizer (the {doc['tokenizer']} encoding of quicktok-v1)"  # as at run time
+    return count, quicktok_label(doc["tokenizer"]) if count is not None else None
+
+
+def _labelled(got: dict, label: str | None) -> dict:
+    if label is not None and got.get("safe"):
+        got["counted_with"] = label
     return got
 
 
-def _gguf_with_added(src: Path, added: dict[int, tuple[str, bool]], out: Path) -> None:
-    """A copy of a vocab-only GGUF whose tokens at the given ids are replaced by a fine-tune's added
-    tokens (special ones as control, others user-defined, as convert_hf_to_gguf.py writes them)."""
-    import gguf
-
-    r = gguf.GGUFReader(str(src))
-    w = gguf.GGUFWriter(str(out), str(r.fields["general.architecture"].contents()))
-    for key, field in r.fields.items():
-        if key.startswith("GGUF.") or key == "general.architecture":
-            continue
-        value = field.contents()
-        if key == "tokenizer.ggml.tokens":
-            value = list(value)
-            for i, (text, _) in added.items():
-                value[i] = text
-        elif key == "tokenizer.ggml.token_type":
-            value = list(value)
-            for i, (_, special) in added.items():
-                value[i] = 3 if special else 4
-        vtype = field.types[0]
-        if vtype == gguf.GGUFValueType.ARRAY:
-            w.add_key_value(key, value, vtype, sub_type=field.types[-1])
-        else:
-            w.add_key_value(key, value, vtype)
-    w.write_header_to_file()
-    w.write_kv_data_to_file()
-    w.write_ti_data_to_file()
-    w.close()
+def measure(doc: dict) -> dict:
+    count, label = counting(doc)
+    return _labelled(overhead(doc["template"], doc.get("bos_token") or "", doc.get("eos_token") or "", count), label)
 
 
 def measure_ollama(doc: dict) -> dict:
     """The overhead of the doc's Ollama template layer, rendered as Ollama does, same tokenizer."""
+    count, label = counting(doc)
     o = doc["ollama"]
-    count = recorded(doc) if doc.get("tokenizer") == "llama.cpp" else counter(doc.get("tokenizer"))
-    got = overhead(o["template"], count=count, ollama_system=o.get("system"), go=True)
-    if count is not None and doc.get("tokenizer") != "llama.cpp":
-        got["counted_with"] = f"the model's tokenizer (the {doc['tokenizer']} encoding of quicktok-v1)"
-    return got
+    return _labelled(overhead(o["template"], count=count, ollama_system=o.get("system"), go=True), label)
 
 
 def record(doc: dict, vocab_dir: Path) -> None:
@@ -125,7 +99,7 @@ def record(doc: dict, vocab_dir: Path) -> None:
     import tempfile
 
     from llama_cpp import Llama  # a bench venv: pip install llama-cpp-python (builds llama.cpp)
-    from synth_gguf import json_vocab, spm_vocab, write
+    from synth_gguf import vocab_gguf
 
     from catalog.sources.tokenizer import _added_tokens, gguf_vocab
 
@@ -135,24 +109,14 @@ def record(doc: dict, vocab_dir: Path) -> None:
     if digest != v["sha256"]:
         raise SystemExit(f"{path}: sha256 {digest} is not the recorded {v['sha256']}")
     hf = None
-    if path.suffix == ".gguf" and v.get("added_tokens"):  # a base vocabulary with a fine-tune's added tokens
-        gguf = Path(tempfile.mkdtemp()) / "vocab.gguf"
-        _gguf_with_added(path, {int(k): (t, bool(sp)) for k, (t, sp) in v["added_tokens"].items()}, gguf)
-    elif path.suffix == ".gguf":
-        gguf = path
-    else:  # a tokenizer.model or tokenizer.json, written into a GGUF as convert_hf_to_gguf.py does
-        if path.name.endswith(".json"):
-            from tokenizers import Tokenizer
+    if path.name.endswith(".json"):
+        from tokenizers import Tokenizer
 
-            hf = Tokenizer.from_file(str(path))
-            vocab = json_vocab(json.loads(path.read_text()), bool(v["add_space_prefix"]))
-        else:
-            added = {int(k): (t, bool(sp)) for k, (t, sp) in (v.get("added_tokens") or {}).items()}
-            vocab = spm_vocab(path.read_bytes(), added or _added_tokens(str(vocab_dir)))
-        vocab["name"] = v.get("gguf_name")
-        vocab.update({k: v[k] for k in ("bos", "eos") if k in v})
-        gguf = Path(tempfile.mkdtemp()) / "vocab.gguf"
-        write(json.loads((vocab_dir / v["config"]).read_text()), "Q4_K_M", gguf, vocab=vocab)
+        hf = Tokenizer.from_file(str(path))
+    added = {int(k): (t, bool(sp)) for k, (t, sp) in (v.get("added_tokens") or {}).items()}
+    gguf = vocab_gguf(path, Path(tempfile.mkdtemp()), vocab_dir / v["config"] if v.get("config") else None,
+                      v.get("add_space_prefix"), added or _added_tokens(str(vocab_dir)), v.get("gguf_name"),
+                      {k: v[k] for k in ("bos", "eos") if k in v})
     real = Llama(model_path=str(gguf), vocab_only=True, verbose=False)
     ours = gguf_vocab(str(gguf))
     assert ours is not None

@@ -9,8 +9,8 @@ CASES.json: a list of {"name", "gguf" (a vocab GGUF) | "spm" (a tokenizer.model,
 its tokenizer_config.json) | "tokenizer_json" alone (with "add_space_prefix"), "config" (a
 config.json, for the last two), "template" (a Jinja file, or a data/templates key), "bos", "eos",
 "tokenizer_json"? (also counted with the tokenizers library), "mistral_common"? (a Mistral
-tokenizer file: also counted with mistral-common's reference chat encoder), "quicktok"? (for a
-BPE vocabulary: the quicktok encoding the product counts it with, compared instead)}. The tokenizer files are
+tokenizer file: also counted with mistral-common's reference chat encoder), "quicktok"? (a BPE
+vocabulary: also counted with that quicktok encoding alone, as a spec without its GGUF is)}. The tokenizer files are
 read from where they lie (a llama.cpp checkout, the llama-cpp-python sdist, a Hub snapshot), never
 copied into this repo. Needs llama-cpp-python (a bench venv: it builds llama.cpp, ~6 minutes).
 """
@@ -57,22 +57,18 @@ def main() -> None:
     for case in json.loads(Path(args.cases).read_text()):
         path = case.get("gguf")
         if not path:
-            from synth_gguf import json_vocab, spm_vocab, write
+            from synth_gguf import vocab_gguf
 
-            if case.get("spm"):
-                vocab = spm_vocab(Path(case["spm"]).read_bytes(), _added_tokens(case["folder"]))
-            else:  # a SentencePiece-style tokenizer.json (Gemma's), converted
-                vocab = json_vocab(json.loads(Path(case["tokenizer_json"]).read_text()), case["add_space_prefix"])
-            vocab["name"] = case.get("model_name")
-            path = str(tmp / f"{case['name']}.gguf")
-            write(json.loads(Path(case["config"]).read_text()), "Q4_K_M", Path(path), vocab=vocab)
+            src = Path(case.get("spm") or case["tokenizer_json"])  # a SentencePiece-style tokenizer.json: Gemma's
+            path = str(vocab_gguf(src, tmp, Path(case["config"]), case.get("add_space_prefix"),
+                                  _added_tokens(case["folder"]) if case.get("spm") else None, case.get("model_name")))
         ours = gguf_vocab(path)
+        assert ours is not None, f"{path}: not a vocabulary the product tokenizes"
         quick = None
-        if ours is None:  # a BPE vocabulary: what we count it with is quicktok's bundled encoding
+        if case.get("quicktok"):  # also quicktok's encoding alone, what a spec without its GGUF counts with
             import quicktok
 
-            enc = quicktok.get_encoding(case["quicktok"])
-            quick = enc
+            quick = quicktok.get_encoding(case["quicktok"])
         real = Llama(model_path=path, vocab_only=True, verbose=False)
         hf = None
         if case.get("tokenizer_json"):
@@ -85,9 +81,11 @@ def main() -> None:
             text = templates.render_here(src, msgs, case.get("bos", ""), case.get("eos", ""), gen).text
             assert text is not None, (case["name"], label)
             want = real.tokenize(text.encode("utf-8"), add_bos=False, special=True)
-            got = ours.encode(text) if ours else quick.encode(text, allowed_special="all")
+            got = ours.encode(text)
             row = {"case": case["name"], "conversation": label, "llama.cpp": len(want), "ours": len(got),
                    "same_ids": got == want, "text": text}
+            if quick is not None:
+                row["quicktok"] = len(quick.encode(text, allowed_special="all"))
             if hf is not None:
                 row["tokenizer.json"] = len(hf.encode(text, add_special_tokens=False).ids)
             if case.get("mistral_common"):
@@ -102,7 +100,7 @@ def main() -> None:
                 req = InstructRequest(messages=[cls[r](content=c) for r, c in turns])
                 row["mistral_common"] = len(mt.instruct_tokenizer.encode_instruct(req).tokens)
             rows.append(row)
-    cols = ["case", "conversation", "llama.cpp", "ours", "same_ids", "tokenizer.json", "mistral_common"]
+    cols = ["case", "conversation", "llama.cpp", "ours", "same_ids", "quicktok", "tokenizer.json", "mistral_common"]
     print(" | ".join(cols))
     for r in rows:
         print(" | ".join(str(r.get(c, "")) for c in cols))

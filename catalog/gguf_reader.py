@@ -10,6 +10,7 @@ vocabulary, merges) are skipped over and kept as their element count.
 """
 
 
+import os
 import struct
 from collections.abc import Callable
 from typing import Any, NamedTuple
@@ -208,3 +209,18 @@ def parse(read: Callable[[int, int], bytes], file_size: int | None = None,
             if data_offset + off + t.nbytes > file_size:
                 raise GGUFError(f"tensor {t.name[:80]!r} data runs past the end of the file")
     return GGUFHeader(version, meta, tensors, offsets, data_offset, alignment)
+
+
+def parse_file(path: str, keep: frozenset[str] = frozenset()) -> GGUFHeader:
+    """`parse` over a local file, its size bounding the tensor data.
+
+    Raises:
+        GGUFError: see `parse`; OSError: the file cannot be read.
+    """
+    with open(path, "rb") as f:
+        def read(offset: int, n: int) -> bytes:
+            f.seek(offset)
+            return f.read(n)
+
+        return parse(read, os.fstat(f.fileno()).st_size, keep)
+

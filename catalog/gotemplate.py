@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from typing import Any
+from urllib.parse import quote_plus
 
 MAX_STEPS = 200_000
 MAX_OUTPUT = 256 * 1024
@@ -285,8 +287,8 @@ def _field(v: Any, names: list[str]) -> Any:
     return v
 
 
-FUNCS = {
-    "and": None, "or": None,  # short-circuit: evaluated in _call
+SHORT_CIRCUIT = ("and", "or")  # evaluated in _Run.call, argument by argument
+FUNCS: dict[str, Callable[..., Any]] = {
     "not": lambda a: not _truth(a),
     "eq": lambda a, *b: any(a == x for x in b),
     "ne": lambda a, b: a != b,
@@ -300,7 +302,7 @@ FUNCS = {
     "printf": _printf,
     "html": lambda *a: "".join(_fmt(x) for x in a).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     .replace('"', "&#34;").replace("'", "&#39;"),
-    "urlquery": lambda *a: __import__("urllib.parse").parse.quote_plus("".join(_fmt(x) for x in a)),
+    "urlquery": lambda *a: quote_plus("".join(_fmt(x) for x in a)),
     "js": lambda *a: json.dumps("".join(_fmt(x) for x in a))[1:-1],
     # Ollama's (template/template.go)
     "json": lambda a: json.dumps(a, separators=(",", ":"), ensure_ascii=False),
@@ -359,10 +361,10 @@ class _Run:
 
     def call(self, name: str, args: list[Any], dot: Any, scopes: list[dict[str, Any]], final: Any,
              has_final: bool) -> Any:
-        if name not in FUNCS:
+        if name not in FUNCS and name not in SHORT_CIRCUIT:
             raise GoTemplateError(f'function "{name}" not defined')
         self.tick()
-        if name in ("and", "or"):  # short-circuit, the deciding value returned
+        if name in SHORT_CIRCUIT:  # the deciding value returned
             result: Any = None
             thunks = [lambda x=x: self.arg(x, dot, scopes) for x in args] + ([lambda: final] if has_final else [])
             if not thunks:
@@ -376,7 +378,7 @@ class _Run:
         if any(isinstance(v, str) and len(v) > MAX_OUTPUT for v in vals):
             raise GoTemplateUnsafe(f"a value larger than {MAX_OUTPUT} characters")
         try:
-            out = FUNCS[name](*vals)  # type: ignore[misc]
+            out = FUNCS[name](*vals)
         except (TypeError, IndexError, KeyError, ValueError, AttributeError) as exc:
             raise GoTemplateError(f"{name}: {type(exc).__name__}") from None
         if isinstance(out, str) and len(out) > MAX_OUTPUT:

@@ -257,43 +257,38 @@ def overhead(source: str, bos_token: str = "", eos_token: str = "", count: Any =
     u1, u2 = SAMPLE_USER
     a1 = SAMPLE_ASSISTANT
 
-    convs = [([{"role": "user", "content": u1}], False),
-             ([{"role": "user", "content": u1}, {"role": "assistant", "content": a1}], False),
-             ([{"role": "user", "content": u1}, {"role": "assistant", "content": a1},
-               {"role": "user", "content": u2}], False),
-             ([{"role": "user", "content": u1}], True)]
-    done = {} if go else {json.dumps(c): r for c, r in zip(convs, render_many(source, convs, bos_token, eos_token),
-                                                              strict=True)}
+    user1, reply1, user2 = ({"role": "user", "content": u1}, {"role": "assistant", "content": a1},
+                            {"role": "user", "content": u2})
+    # one, pair, two, and one with the generation prompt (an Ollama layer always appends it: no fourth)
+    convs = [([user1], False), ([user1, reply1], False), ([user1, reply1, user2], False), ([user1], True)]
+    rendered = [render_ollama(source, m, ollama_system) for m, _ in convs[:3]] if go \
+        else render_many(source, convs, bos_token, eos_token)
 
-    def tokens(messages: list[dict[str, str]], gen: bool) -> int | Rendered:
-        r = render_ollama(source, messages, ollama_system) if go else \
-            done.get(json.dumps((messages, gen))) or render(source, messages, bos_token, eos_token, gen)
+    def tokens(i: int) -> int | Rendered:
+        r = rendered[i]
         if r.text is None:
             return r
         if count is estimate_tokens:
             # the estimate rounds per stretch of text: count the markup without the contents, then add
             # the contents as the subtraction below expects them
             text = r.text
-            for m in messages:
+            for m in convs[i][0]:
                 text = text.replace(m["content"], "\x00", 1)
-            return count(text.replace("\x00", "")) + sum(count(m["content"]) for m in messages)
+            return count(text.replace("\x00", "")) + sum(count(m["content"]) for m in convs[i][0])
         return int(count(r.text))
 
-    one = tokens([{"role": "user", "content": u1}], False)
+    one = tokens(0)
     if not isinstance(one, int):
         return {"present": True, "safe": one.unsafe is None, "unsafe": one.unsafe, "error": one.error}
-    pair = tokens([{"role": "user", "content": u1}, {"role": "assistant", "content": a1}], False)
-    two = tokens([{"role": "user", "content": u1}, {"role": "assistant", "content": a1},
-                  {"role": "user", "content": u2}], False)
-    gen = tokens([{"role": "user", "content": u1}], True)
+    pair, two = tokens(1), tokens(2)
+    gen = tokens(3) if not go else one
     out: dict[str, Any] = {"present": True, "safe": True, "counted_with": counted_with}
     if go and isinstance(two, int):
         # An Ollama layer always ends with the generation prompt and often renders a turn by its position
         # ($last), so only conversations that end with a user turn are compared: one exchange costs
         # `two - one` less the contents; the reply's share is the text between the first question and its
         # answer; the first question's cost, less one exchange, is the fixed prefix.
-        msgs = [{"role": "user", "content": u1}, {"role": "assistant", "content": a1}, {"role": "user", "content": u2}]
-        text = render_ollama(source, msgs, ollama_system).text or ""
+        text = rendered[2].text or ""
         at = text.find(u1) + len(u1)
         reply = count(text[at:text.find(a1, at)]) if text.find(a1, at) > at else 0
         exchange = two - one - count(a1) - count(u2)

@@ -13,7 +13,7 @@ from typing import Any
 
 from catalog.arch import UnsupportedArchitecture, from_gguf_metadata, from_hf_config, hf_tensors, parameter_count
 from catalog.errors import BadModelFile, ModelNotFound
-from catalog.gguf_reader import GGUFError, GGUFHeader, parse
+from catalog.gguf_reader import GGUFError, GGUFHeader, parse_file
 from catalog.model import ModelSpec
 from catalog.quants import PRESET_BY_FTYPE
 
@@ -136,13 +136,7 @@ def load_gguf(path: str) -> ModelSpec:
     """A GGUF file: header read with hard limits; tensor data must lie inside the file."""
     try:
         size = os.path.getsize(path)
-        with open(path, "rb") as f:
-
-            def read(offset: int, n: int) -> bytes:
-                f.seek(offset)
-                return f.read(n)
-
-            header = parse(read, size)
+        header = parse_file(path)
     except GGUFError as exc:
         raise BadModelFile(f"{path}: {exc}") from None
     except OSError as exc:

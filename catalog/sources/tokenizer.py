@@ -195,7 +195,8 @@ class Counter(NamedTuple):
 
 
 def gguf_vocab(path: str) -> Vocab | None:
-    """The SentencePiece vocabulary of a local GGUF file, or None for other tokenizer kinds.
+    """The vocabulary of a local GGUF file as a Vocab (`vocab_from_metadata`), or None for kinds it
+    does not tokenize.
 
     Raises:
         GGUFError: the header is malformed or hostile; OSError: the file cannot be read.
@@ -206,15 +207,9 @@ def gguf_vocab(path: str) -> Vocab | None:
 
 @functools.lru_cache(maxsize=4)
 def _gguf_vocab(path: str, mtime_ns: int, size: int) -> Vocab | None:
-    from catalog.gguf_reader import parse
+    from catalog.gguf_reader import parse_file
 
-    with open(path, "rb") as f:
-        def read(offset: int, n: int) -> bytes:
-            f.seek(offset)
-            return f.read(n)
-
-        meta = parse(read, os.path.getsize(path), keep=VOCAB_KEYS).metadata
-    return vocab_from_metadata(meta)
+    return vocab_from_metadata(parse_file(path, VOCAB_KEYS).metadata)
 
 
 def vocab_from_metadata(meta: dict[str, Any]) -> Vocab | None:
@@ -432,6 +427,11 @@ def _quicktok(name: str | None) -> Any:
     return quicktok.get_encoding(name)
 
 
+def quicktok_label(name: str) -> str:
+    """`counted_with` for a count by quicktok's `name` encoding."""
+    return f"the model's tokenizer (the {name} encoding of quicktok-v1)"
+
+
 def encoding_for(arch: str, n_vocab: int) -> str | None:
     """The quicktok encoding for this architecture and vocabulary size, if any."""
     return next((enc for a, lo, hi, enc in ENCODINGS if a == arch and lo <= n_vocab <= hi), None)
@@ -478,8 +478,7 @@ def counter_for(spec: Any) -> Counter | None:
                 return found
     name = encoding_for(spec.arch.arch, spec.arch.n_vocab)
     enc = _quicktok(name)
-    if enc is None:
+    if name is None or enc is None:
         return None
-    return Counter(lambda text: len(enc.encode(text, allowed_special="all")),
-                   f"the model's tokenizer (the {name} encoding of quicktok-v1)",
+    return Counter(lambda text: len(enc.encode(text, allowed_special="all")), quicktok_label(name),
                    spell=lambda tid: bytes(enc.decode_single_token_bytes(tid)).decode("utf-8"))
