@@ -246,6 +246,13 @@ def test_a_hub_repos_tokenizer_json_is_fetched_once_and_counted(tmp_path: Path,
         again, _ = hub.load("test-org/Mistral-Instruct", offline=True)  # from the cache, no request
         assert again.sources["tokenizer_json"] == spec.sources["tokenizer_json"]
         assert len(srv.requests_to("/tokenizer.json")) == 1
+        # newer transformers releases save the template as chat_template.jinja: it is read, and wins
+        srv.add("test-org/Jinja-Template", {"tags": ["mistral", "conversational"]},
+                {**files, "tokenizer_config.json": json.dumps({"bos_token": "<s>", "eos_token": "</s>"}).encode(),
+                 "chat_template.jinja": doc["template"].encode()})
+        jinja, _ = hub.load("test-org/Jinja-Template")
+        ct = check(jinja, None, CheckRequest(), hardware.budget(12, 32))["model"]["chat_template"]
+        assert ct["safe"] and (ct["per_user_turn_tokens"], ct["per_assistant_turn_tokens"]) == (2, 1)
         big, _ = hub.load("test-org/Huge-Tokenizer")
         assert "tokenizer_json" not in big.sources  # larger than the cap: not even asked for
         assert not any(r["path"].endswith("Huge-Tokenizer/resolve/" + (big.sources.get("revision") or "main")

@@ -275,7 +275,8 @@ def _read_record(repo: str, revision: str | None, known: dict[str, Any] | None =
         base = f"{endpoint()}/{info.id}/resolve/{info.sha or revision or 'main'}"
         with _client() as client:
             wanted = {name: ex.submit(_json_file if name.endswith(".json") else _get_small, client, f"{base}/{name}")
-                      for name in ("config.json", "tokenizer_config.json", "README.md") if name in listed}
+                      for name in ("config.json", "tokenizer_config.json", "README.md", "chat_template.jinja")
+                      if name in listed}
             try:
                 got: dict[str, Any] = {name: f.result() for name, f in wanted.items()}
             except GatedModel:
@@ -295,11 +296,14 @@ def _read_record(repo: str, revision: str | None, known: dict[str, Any] | None =
         if "tokenizer_config.json" in got:
             tmpl, special = local.tokenizer_config_template(got["tokenizer_config.json"])
             rec["chat_template"] = bool(tmpl)
+            rec["special_tokens"] = special  # what a template renders, wherever the template itself lives
             if isinstance(tmpl, str) and len(tmpl) <= local.MAX_TEMPLATE:
                 rec["chat_template_source"] = tmpl
-                rec["special_tokens"] = special
         if "chat_template.jinja" in files or "chat_template.json" in files:
             rec["chat_template"] = True
+        jinja = got.get("chat_template.jinja")
+        if jinja and len(jinja) <= local.MAX_TEMPLATE:  # saved beside tokenizer_config.json, it wins (transformers)
+            rec["chat_template_source"] = jinja.decode("utf-8", "replace")
         if "README.md" in got:
             readme = got["README.md"]
             rec["card_statements"] = card_statements(readme.decode("utf-8", "replace")) if readme else []

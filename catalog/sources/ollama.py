@@ -89,7 +89,7 @@ def _get(client: Any, url: str, accept: str | None = None, limit: int = MAX_SMAL
     body = fetch_capped(client, url, limit, {"Accept": accept} if accept else None,
                         missing=ModelNotFound(f"{url}: not in the Ollama registry"),
                         denied=ModelNotFound(f"{url}: the registry refused access: a private model?"),
-                        who="the Ollama registry")
+                        who=REGISTRY)
     assert body is not None  # a 404 raised `missing`
     return body
 
