@@ -12,7 +12,16 @@ from typing import Any, NamedTuple
 from catalog import alignment as align
 from catalog.commands import Target, all_commands
 from catalog.errors import EXIT_CPU_ONLY, EXIT_FITS, EXIT_NO_FIT, EXIT_PARTIAL, UsageError
-from catalog.memory import MIB, MemoryEstimate, RuntimeOptions, WeightLayout, estimate, fit_cpu_moe, fit_layers
+from catalog.memory import (
+    MIB,
+    MemoryEstimate,
+    RuntimeOptions,
+    WeightLayout,
+    estimate,
+    fit_cpu_moe,
+    fit_layers,
+    split_layers,
+)
 from catalog.model import ModelSpec, file_bytes, known_quants, repo_for, tensors_for, weight_layout
 from catalog.quants import LADDER, PRESETS, normalize_preset
 from hardware import Hardware
@@ -264,7 +273,9 @@ def _row(spec: ModelSpec, quant: str, opts: RuntimeOptions, hw: Hardware, budget
     lay = weight_layout(spec, tensors)
     has_gpu = bool(hw.gpus)
     a = spec.arch
-    full = estimate(a, tensors, opts, None, has_gpu, lay=lay, gpu_shares=budgets)
+    # several GPUs: whole layers per GPU, rebalanced when llama.cpp's default proportions overfill one; -ts pins them
+    shares = split_layers(a, tensors, opts, budgets, lay=lay) if has_gpu and len(budgets) > 1 else budgets
+    full = estimate(a, tensors, opts, None, has_gpu, lay=lay, gpu_shares=shares)
     ram = hw.ram_available_bytes or hw.ram_total_bytes
     if has_gpu and full.fits(budgets) and (ram is None or full.cpu_bytes <= ram):
         est, verdict = full, "full_gpu"
@@ -296,7 +307,7 @@ def _row(spec: ModelSpec, quant: str, opts: RuntimeOptions, hw: Hardware, budget
         "margin_bytes": sum(budgets) - est.gpu_bytes if has_gpu else None,
         "cpu_moe_layers": est.cpu_moe_layers,
         "commands": all_commands(target, quant, opts, est.gpu_layers, est.total_layers, ollama_ctx,
-                                 est.cpu_moe_layers, budgets),
+                                 est.cpu_moe_layers, est.per_gpu_layers),
     }
     if len(hw.gpus) > 1:
         row["gpu_split"] = [{"gpu": g.name, "layers": n, "bytes": b, "budget_bytes": budget}

@@ -81,6 +81,8 @@ def _parser(command: str | None = None) -> argparse.ArgumentParser:
         pl.add_argument("--hosts-file", metavar="FILE", help="hosts as TOML: [[host]] name, gpus, ram_gib")
         pl.add_argument("--quant", default="Q4_K_M", help="the GGUF quantization for llama.cpp")
         pl.add_argument("--ctx", type=int, default=8192, help="context length")
+        pl.add_argument("--split-mode", choices=["layer", "tensor", "row"],
+                        help="llama.cpp's split over one host's GPUs (default: layer, and tensor where it applies)")
         pl.add_argument("--link-gbps", type=float, default=1.0, help="network between hosts, Gbit/s")
         pl.add_argument("--link-ms", type=float, default=0.5, help="latency of one hop, ms")
         pl.add_argument("--offline", action="store_true")
@@ -412,9 +414,18 @@ def _plan(args: Any) -> int:
     hosts = (plan.hosts_from_toml(args.hosts_file) if args.hosts_file else []) + [plan.parse_host(h) for h in args.host]
     if len({h.name for h in hosts}) != len(hosts):
         raise UsageError("host names must be unique")
+    if args.split_mode == "row":
+        raise UsageError("-sm row is deprecated in llama.cpp (docs/multi-gpu.md) and CUDA and Vulkan builds since "
+                         "b9890 refuse it (\"does not support split buffers\")",
+                         "--split-mode tensor plans its replacement; --split-mode layer the default")
+    if args.split_mode == "tensor" and (len(hosts) > 1 or len(hosts[0].gpus) < 2):
+        raise UsageError("--split-mode tensor splits the GPUs of one host: give one --host with several GPUs")
     spec, _ = resolve(args.model, args.offline)
-    plans = [plan.rpc_plan(spec, quant, args.ctx, hosts, args.link_gbps, args.link_ms),
-             plan.vllm_plan(spec, args.ctx, hosts, link_gbps=args.link_gbps, link_ms=args.link_ms)]
+    plans = [] if args.split_mode == "tensor" else [plan.rpc_plan(spec, quant, args.ctx, hosts, args.link_gbps,
+                                                                  args.link_ms)]
+    if len(hosts) == 1 and len(hosts[0].gpus) > 1 and args.split_mode != "layer":
+        plans.append(plan.tensor_plan(spec, quant, args.ctx, hosts[0]))
+    plans.append(plan.vllm_plan(spec, args.ctx, hosts, link_gbps=args.link_gbps, link_ms=args.link_ms))
     # the honest comparison: the head alone, offloading what does not fit to its CPU
     import hardware
     from catalog.advisor import CheckRequest, check

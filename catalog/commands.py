@@ -71,7 +71,8 @@ def ollama_session(t: Target, quant: str, opts: RuntimeOptions, default_ctx: int
 
 def llama_cpp(t: Target, quant: str, opts: RuntimeOptions, gpu_layers: int, total_layers: int,
               binary: str = "llama-server", cpu_moe_layers: int = 0, split: tuple[int, ...] = ()) -> str:
-    """`llama-server` (or `llama-cli`) pinned to the estimate: -c, -ngl, -fa, -ctk/-ctv, -b/-ub."""
+    """`llama-server` (or `llama-cli`) pinned to the estimate: -c, -ngl, -fa, -ctk/-ctv, -b/-ub, and with
+    several GPUs `-ts` from `split`, the layers each GPU holds (the output layer counted on the last)."""
     if t.local_path:
         src = ["-m", t.local_path]
     elif t.gguf_repo:
@@ -94,8 +95,9 @@ def llama_cpp(t: Target, quant: str, opts: RuntimeOptions, gpu_layers: int, tota
     if cpu_moe_layers:
         args += ["--n-cpu-moe", str(cpu_moe_layers)]
     if len(split) > 1:
-        # the proportions the estimate assumed (llama.cpp's default is each GPU's free memory at start)
-        args += ["-ts", ",".join(str(max(1, round(s / (1 << 30)))) for s in split)]
+        # each GPU's layer count, as estimated: llama.cpp's default split follows the free memory at start,
+        # which moves with whatever else runs; integer layer counts as -ts reproduce the estimate exactly
+        args += ["-ts", ",".join(str(n) for n in split)]
     cmd = shlex.join(args)
     if not t.gguf_repo and not t.local_path and (t.hf_repo or t.source_dir):
         out = src[1]

@@ -307,6 +307,39 @@ def estimate(a: Architecture, tensors: list[Tensor], opts: RuntimeOptions, gpu_l
                           tuple(dev_layers) if has_gpu else (), cpu_moe_layers)
 
 
+def split_layers(a: Architecture, tensors: list[Tensor], opts: RuntimeOptions, budgets: tuple[int, ...],
+                 context_overhead_bytes: int = CUDA_CONTEXT_BYTES, lay: WeightLayout | None = None,
+                 cpu_moe_layers: int = 0) -> tuple[int, ...]:
+    """Whole layers per GPU for a full offload, the output layer counted on the last: `-ts` pins them.
+
+    Starts from llama.cpp's default split (in proportion to each GPU's free memory, here its budget) and,
+    while a GPU is over its budget and another has room for a layer, moves one layer at a time from the
+    fullest to the emptiest. The default ignores what each GPU pays before any layer (CUDA context, compute
+    buffer, the output layer on the last), so uneven cards often fit only after this.
+    Passing the counts as `-ts` reproduces them exactly: llama.cpp puts layer `il` on the first device
+    whose cumulative share exceeds il / n_offloaded (llama-model.cpp load_tensors), and with integer
+    layer counts as shares both sides of that comparison are the same float quotient.
+    """
+    lay = lay or layout(tensors, a.n_layer)
+    n = a.n_layer + 1
+    where = device_of_layers(a.n_layer, n, budgets if any(budgets) else (1,) * len(budgets))
+    counts = [where.count(d) for d in range(len(budgets))]
+    per_layer = max(lay.layer_bytes) + max(kv_cache_by_layer(a, opts))
+    for _ in range(4 * n):
+        est = estimate(a, tensors, opts, None, True, context_overhead_bytes, lay, tuple(counts), cpu_moe_layers)
+        room = [b - used for b, used in zip(budgets, est.per_gpu_bytes, strict=True)]
+        worst = min(range(len(room)), key=lambda d: room[d])
+        best = max(range(len(room)), key=lambda d: room[d])
+        movable = counts[worst] - (1 if worst == len(counts) - 1 else 0)  # the output layer stays on the last
+        if room[worst] >= 0 or movable <= 0 or worst == best:
+            break
+        if room[best] < per_layer:
+            break
+        counts[worst] -= 1
+        counts[best] += 1
+    return tuple(counts)
+
+
 def fit_layers(a: Architecture, tensors: list[Tensor], opts: RuntimeOptions, gpu_budget_bytes: int | tuple[int, ...],
                context_overhead_bytes: int = CUDA_CONTEXT_BYTES, lay: WeightLayout | None = None,
                cpu_moe_layers: int = 0) -> int:

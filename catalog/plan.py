@@ -1,19 +1,21 @@
 """`catalog plan`: run a model across several GPUs and machines with engines people already run.
 
-Two plans for a set of hosts (`NAME:GPU[xN][,RAM_GIB]`):
+Plans for a set of hosts (`NAME:GPU[xN][,RAM_GIB]`, the first is the head):
 
-- llama.cpp RPC (any GGUF quantization): every GPU of every host is one device; `rpc-server`
-  runs on each worker, `llama-server --rpc` on the first host (the head). Layers are split over
-  the devices in proportion to their budgets (llama.cpp's default, pinned with `-ts`), each
-  device paying its own CUDA context and compute buffer, the head keeping the token embedding
-  and host buffers in its RAM. Decode crosses each host boundary once per token (one hidden
-  state); prompt processing sends a micro-batch of them.
-- vLLM on a Ray cluster (the model's safetensors, BF16 or its FP8/AWQ/GPTQ repos): tensor
-  parallel over the GPUs of a host, pipeline parallel across hosts; every GPU holds 1/(TP x PP)
-  of the weights, its share of the KV cache, and vLLM's reserve (gpu_memory_utilization 0.9).
+- llama.cpp, layer split (any GGUF quantization), on one host or over RPC: every GPU of every host is
+  one device, in llama.cpp's order (the RPC servers' GPUs first, then the head's); `ggml-rpc-server`
+  runs on each worker, `llama-server --rpc` on the head. Whole layers per device, starting from
+  llama.cpp's default proportions and rebalanced where a device would run out, pinned with `-ts` as
+  layer counts; each device pays its own CUDA context and compute buffer, the head keeps the token
+  embedding and host buffers in its RAM. Each decoded token crosses the network twice per worker.
+- llama.cpp, tensor split (`-sm tensor`), over the GPUs of one host: every layer cut across all of them
+  (catalog.tensor_split).
+- vLLM (the model's safetensors, BF16 or its FP8/AWQ/GPTQ repos): tensor parallel over the GPUs of a
+  host, pipeline parallel across hosts on a Ray cluster; every GPU holds 1/(TP x PP) of the weights, its
+  share of the KV cache, and vLLM's reserve (gpu_memory_utilization 0.9).
 
-Speed is an estimate: memory-bandwidth-bound decode per device, summed along the pipeline, plus
-the assumed link (default 1 Gbit/s and 0.5 ms a hop, `--link-gbps`, `--link-ms`).
+Speed is an estimate: memory-bandwidth-bound decode per device, summed along the pipeline, plus the
+assumed link (default 1 Gbit/s and 0.5 ms a leg, `--link-gbps`, `--link-ms`).
 """
 
 from __future__ import annotations
@@ -91,15 +93,69 @@ class Plan(NamedTuple):
     notes: tuple[str, ...]
 
 
+RPC_SERVER = "ggml-rpc-server"  # `rpc-server` until llama.cpp renamed the binary (mid 2026)
+
+
+def _source(spec: Any, quant: str) -> str:
+    """`-hf REPO:QUANT` from the repo `check`'s commands name for this quant, else a local file name."""
+    from catalog.advisor import download_target
+
+    repo = download_target(spec, quant).gguf_repo
+    return f"-hf {repo}:{quant}" if repo else f"-m {spec.id}-{quant}.gguf"
+
+
+def _overfull(dev: tuple[dict[str, Any], ...], with_host: bool) -> str:
+    return "does not fit: " + ", ".join(
+        f"{d['host'] + '/' if with_host else ''}{d['gpu']} needs {d['bytes'] / 2**30:.1f} of "
+        f"{d['budget_bytes'] / 2**30:.1f} GiB" for d in dev if d["bytes"] > d["budget_bytes"])
+
+
+def rpc_order(hosts: list[Host]) -> list[tuple[Host, Any]]:
+    """The devices in llama.cpp's order: the RPC servers' first, in `--rpc` order and each server's GPUs in
+    its own order, then the head's local GPUs (src/llama.cpp llama_prepare_model_devices, "add RPC servers at
+    the front of the list to minimize network transfers", PR #9296). `-ts` and the layer split follow it,
+    so the head's GPUs take the last layers and the output layer and the logits never cross the network."""
+    return [(h, g) for h in (*hosts[1:], hosts[0]) for g in h.gpus]
+
+
+def _layer_read_bytes(spec: Any, lay: Any, il: int, kv_layer: int) -> float:
+    """Bytes one decoded token reads from layer `il`: its weights (a MoE's used experts only) and half its
+    KV cache (a conversation halfway through its context)."""
+    a = spec.arch
+    experts = lay.layer_expert_bytes[il] if lay.layer_expert_bytes else 0
+    used = a.n_expert_used / a.n_expert if a.n_expert else 1.0
+    return float(lay.layer_bytes[il] - experts * (1.0 - used) + kv_layer / 2)
+
+
+def rpc_link_seconds(n_embd: int, n_ctx: int, workers: int, rpc_devices: int, link_gbps: float, link_ms: float,
+                     n_tokens: int = 1, flash_attn: bool = True) -> float:
+    """Network time of one llama.cpp RPC graph evaluation of `n_tokens` tokens (1: a decoded token).
+
+    The head computes the input layer on its CPU and its own GPUs hold the last layers, so the hidden state
+    leaves the head once, comes back once, and between two workers passes through the head (the RPC
+    servers never talk to each other: a copy across servers is a get_tensor then a set_tensor by the head,
+    ggml-rpc.cpp ggml_backend_rpc_buffer_cpy_tensor). That is 2 legs a worker, each paying the latency and
+    an f32 hidden state per token. Every RPC device also receives the graph's inputs from the head: the
+    f32 attention mask over the cache cells in use (up to the whole context) per token. Sends are
+    asynchronous and graphs are reused, so nothing else waits on the network.
+    """
+    if workers <= 0:
+        return 0.0
+    legs = 2 * workers
+    hidden = n_tokens * n_embd * 4
+    mask = rpc_devices * n_tokens * n_ctx * 4
+    return legs * link_ms / 1e3 + (legs * hidden + mask) / (link_gbps * 1e9 / 8)
+
+
 def rpc_plan(spec: Any, quant: str, ctx: int, hosts: list[Host], link_gbps: float = 1.0, link_ms: float = 0.5,
              kv: str = "F16") -> Plan:
-    """llama.cpp RPC across `hosts` (the first is the head)."""
+    """llama.cpp RPC across `hosts` (the first is the head, the others run `ggml-rpc-server`)."""
     import hardware
-    from catalog.advisor import DECODE_EFFICIENCY, download_target, gpu_budgets
-    from catalog.memory import RuntimeOptions, estimate
+    from catalog.advisor import DECODE_EFFICIENCY, gpu_budgets
+    from catalog.memory import CTX_PAD, RuntimeOptions, estimate, kv_cache_by_layer, pad, split_layers
     from catalog.model import repo_for, tensors_for, weight_layout
 
-    devices = [(h, g) for h in hosts for g in h.gpus]
+    devices = rpc_order(hosts)
     if not devices:
         raise UsageError("no GPU in any host")
     hw = hardware.Hardware("profile", tuple(g for _, g in devices), hosts[0].ram_bytes, hosts[0].ram_bytes, "linux")
@@ -107,9 +163,13 @@ def rpc_plan(spec: Any, quant: str, ctx: int, hosts: list[Host], link_gbps: floa
     tensors = tensors_for(spec, quant, repo=repo_for(spec, quant))
     lay = weight_layout(spec, tensors)
     opts = RuntimeOptions(ctx, kv, kv, True, 2048, 512)
-    est = estimate(spec.arch, tensors, opts, None, True, lay=lay, gpu_shares=budgets)
-    dev = tuple({"host": h.name, "gpu": g.name, "layers": n, "bytes": b, "budget_bytes": bud}
-                for (h, g), n, b, bud in zip(devices, est.per_gpu_layers, est.per_gpu_bytes, budgets, strict=True))
+    counts = split_layers(spec.arch, tensors, opts, budgets, lay=lay)
+    est = estimate(spec.arch, tensors, opts, None, True, lay=lay, gpu_shares=counts)
+    n_remote = len(devices) - len(hosts[0].gpus)
+    names = [f"RPC{i}" for i in range(n_remote)] + [f"CUDA{i}" for i in range(len(hosts[0].gpus))]
+    dev = tuple({"host": h.name, "gpu": g.name, "device": name, "layers": n, "bytes": b, "budget_bytes": bud}
+                for (h, g), name, n, b, bud in zip(devices, names, est.per_gpu_layers, est.per_gpu_bytes, budgets,
+                                                   strict=True))
     host_rows = []
     for i, h in enumerate(hosts):
         mine = [d for d in dev if d["host"] == h.name]
@@ -118,41 +178,53 @@ def rpc_plan(spec: Any, quant: str, ctx: int, hosts: list[Host], link_gbps: floa
                           "gpu_budget_bytes": sum(d["budget_bytes"] for d in mine), "ram_needed_bytes": ram_need,
                           "ram_bytes": h.ram_bytes, "layers": sum(d["layers"] for d in mine)})
     fits = est.fits(budgets) and all(r["ram_needed_bytes"] <= r["ram_bytes"] for r in host_rows)
-    # decode: each device reads its weights once per token, one after another; each boundary between
-    # hosts carries one f32 hidden state (plus a round trip)
+    # decode: each device reads its layers once per token, one device after another, then the network legs
     a = spec.arch
-    per_layer = [*lay.layer_bytes, lay.output_bytes]  # llama.cpp puts the output matrix on the last device
+    kv_layers = kv_cache_by_layer(a, opts)
+    reads = [_layer_read_bytes(spec, lay, il, kv_layers[il]) for il in range(a.n_layer)] + [lay.output_bytes]
     t = 0.0
     li = 0
     for d, (_, g) in zip(dev, devices, strict=True):
         bw = (g.bandwidth_bytes_per_s or 100e9) * DECODE_EFFICIENCY
-        t += sum(per_layer[li:li + d["layers"]]) / bw
+        t += sum(reads[li:li + d["layers"]]) / bw
         li += d["layers"]
-    hops = max(0, len(hosts) - 1)
-    hidden = a.n_embd * 4
-    link_bps = link_gbps * 1e9 / 8
-    t += hops * (hidden / link_bps + link_ms / 1e3)
+    workers = [h for h in hosts[1:] if h.gpus]
+    n_rpc = sum(len(h.gpus) for h in workers)
+    ctx_cells = pad(ctx, CTX_PAD)
+    t_link = rpc_link_seconds(a.n_embd, ctx_cells, len(workers), n_rpc, link_gbps, link_ms)
+    t += t_link
+    ubatch_link = rpc_link_seconds(a.n_embd, ctx_cells, len(workers), n_rpc, link_gbps, link_ms, n_tokens=512)
     tps = round(1.0 / t, 1) if t > 0 and fits else None
-    repo = download_target(spec, quant).gguf_repo  # the repo `check`'s commands name for this quant
-    quant_tag = f"{repo}:{quant}" if repo else f"{spec.id}-{quant}.gguf"
-    src = f"-hf {quant_tag}" if repo else f"-m {quant_tag}"
-    workers = [f"{h.name}:{RPC_PORT}" for h in hosts[1:]]
-    ts = ",".join(str(max(1, round(b / 2**30))) for b in budgets)
-    cmds = [f"# on {h.name}: rpc-server --host 0.0.0.0 --port {RPC_PORT}" for h in hosts[1:]]
+    src = _source(spec, quant)
+    endpoints = [f"{h.name}:{RPC_PORT}" for h in workers]
+    cmds = [f"# on {h.name}: {RPC_SERVER} --host 0.0.0.0 --port {RPC_PORT} -c" for h in workers]
     cmds.append(f"# on {hosts[0].name}: llama-server {src} -c {ctx} -ngl all -fa on"
-                + (f" --rpc {','.join(workers)}" if workers else "") + (f" -ts {ts}" if len(budgets) > 1 else ""))
-    notes = ["llama.cpp must be built with -DGGML_RPC=ON on every host; rpc-server trusts its network: keep it on "
-             "a private link",
-             f"assumed link: {link_gbps:g} Gbit/s, {link_ms:g} ms a hop; decode sends one {hidden}-byte hidden state "
-             f"per host boundary per token, prompt processing 512 of them per micro-batch",
-             "split mode layer (llama.cpp's default, -sm layer): whole layers per device; -sm row splits each matrix "
-             "over the GPUs of one host and is not planned here"]
+                + (f" --rpc {','.join(endpoints)}" if endpoints else "")
+                + (f" -ts {','.join(str(n) for n in counts)}" if len(counts) > 1 else ""))
+    order = ", ".join(f"{d['device']} ({d['host']})" for d in dev)
+    notes = [] if not workers else [
+             f"llama.cpp must be built with -DGGML_RPC=ON on every host; {RPC_SERVER} (rpc-server in builds before "
+             "mid 2026) serves all of a host's GPUs from one process (since October 2025; older builds "
+             "need one rpc-server per GPU, CUDA_VISIBLE_DEVICES=i and a port each) and trusts its network: keep "
+             "it on a private link; -c caches the weights on the worker's disk so the next load skips the network",
+             f"device order, which -ts follows: {order}; llama.cpp puts the RPC devices first, so the head's "
+             "GPUs hold the last layers and the output, and -ts gives each device its layer count",
+             f"assumed link: {link_gbps:g} Gbit/s, {link_ms:g} ms a leg; each token's hidden state ({a.n_embd * 4}"
+             f" bytes) crosses {2 * len(workers)} legs, and each RPC device gets the attention mask (up to "
+             f"{ctx_cells * 4 // 1024} KiB at a full context): {t_link * 1e3:.2f} ms a token, "
+             f"{ubatch_link * 1e3:.0f} ms for each 512-token micro-batch of a prompt",
+             "split mode layer (llama.cpp's default) across hosts: -sm tensor does not run over RPC"]
+    notes.append("any GGUF quantization llama.cpp runs" + ("; every host must run the same llama.cpp build (the RPC "
+                                                            "protocol version must match)" if workers else ""))
+    if len(devices) > 1 and not workers:
+        notes.append("split mode layer (llama.cpp's default): whole layers per GPU, -ts gives each GPU its layer "
+                     "count (the output layer on the last)")
     if not fits:
-        notes.append("does not fit: " + ", ".join(f"{d['host']}/{d['gpu']} needs {d['bytes'] / 2**30:.1f} of "
-                                                  f"{d['budget_bytes'] / 2**30:.1f} GiB" for d in dev
-                                                  if d["bytes"] > d["budget_bytes"]))
-    return Plan("llama.cpp RPC", fits, dev, tuple(host_rows), tps,
-                {"gbps": link_gbps, "latency_ms": link_ms, "hops": hops}, tuple(cmds), tuple(notes))
+        notes.append(_overfull(dev, with_host=True))
+    return Plan("llama.cpp RPC" if workers else "llama.cpp layer split", fits, dev, tuple(host_rows), tps,
+                {"gbps": link_gbps, "latency_ms": link_ms, "hops": len(workers), "legs": 2 * len(workers),
+                 "seconds_per_token": round(t_link, 6), "seconds_per_ubatch": round(ubatch_link, 6)},
+                tuple(cmds), tuple(notes))
 
 
 def vllm_plan(spec: Any, ctx: int, hosts: list[Host], bytes_per_param: float = 2.0,
@@ -198,7 +270,8 @@ def vllm_plan(spec: Any, ctx: int, hosts: list[Host], bytes_per_param: float = 2
                        "gpu_budget_bytes": sum(d["budget_bytes"] for d in dev if d["host"] == h.name),
                        "ram_needed_bytes": 0, "ram_bytes": h.ram_bytes, "layers": n}
                       for h, n in zip(hosts, layers_per_stage, strict=True))
-    cmds = [f"# on {hosts[0].name}: ray start --head --port={RAY_PORT}"]
+    # one host needs no Ray cluster: vLLM's own workers span its GPUs
+    cmds = [f"# on {hosts[0].name}: ray start --head --port={RAY_PORT}"] if pp > 1 else []
     cmds += [f"# on {h.name}: ray start --address={hosts[0].name}:{RAY_PORT}" for h in hosts[1:]]
     cmds.append(f"# on {hosts[0].name}: vllm serve {spec.hf_repo or spec.id} --tensor-parallel-size {tp} "
                 f"--pipeline-parallel-size {pp} --max-model-len {ctx}")
@@ -212,3 +285,60 @@ def vllm_plan(spec: Any, ctx: int, hosts: list[Host], bytes_per_param: float = 2
               + (" (larger TP and larger models were not measured)" if tp > 2 or a.n_embd > 4096 else "")]
     return Plan("vLLM + Ray", fits, tuple(dev), host_rows, tps,
                 {"gbps": link_gbps, "latency_ms": link_ms, "hops": pp - 1}, tuple(cmds), tuple(notes))
+
+
+def tensor_plan(spec: Any, quant: str, ctx: int, host: Host, kv: str = "F16") -> Plan:
+    """llama.cpp `-sm tensor` over the GPUs of one host: every layer cut across all of them."""
+    import hardware
+    from catalog import tensor_split as tsp
+    from catalog.advisor import DECODE_EFFICIENCY, gpu_budgets
+    from catalog.memory import CUDA_CONTEXT_BYTES, POOL_LARGE_BYTES, RuntimeOptions
+    from catalog.model import repo_for, tensors_for, weight_layout
+
+    a = spec.arch
+    n = len(host.gpus)
+    hw = hardware.Hardware("profile", host.gpus, host.ram_bytes, host.ram_bytes, "linux")
+    budgets = gpu_budgets(hw)
+    # even unless the cards differ; then -ts in proportion to their budgets (tenths of a GiB, as typed)
+    ts = () if len(set(budgets)) == 1 else tuple(round(b / 2**30, 1) for b in budgets)
+    tensors = tensors_for(spec, quant, repo=repo_for(spec, quant))
+    lay = weight_layout(spec, tensors)
+    opts = RuntimeOptions(ctx, kv, kv, True, 2048, 512)
+    why = tsp.unsupported_reason(a)
+    if n < 2:
+        why = why or "one GPU: nothing to split"
+    notes = ["llama.cpp's tensor parallelism (-sm tensor, EXPERIMENTAL in docs/multi-gpu.md): every layer is cut "
+             "across the GPUs (attention by GQA groups, the FFN by rows/columns, the KV cache by KV heads), "
+             "norms, router, shared experts and a tied output matrix are mirrored, and each GPU holds the whole "
+             "compute buffer; it needs flash attention and an f16/bf16/f32 KV cache, and --fit does not apply",
+             "-sm row, the older row split, is deprecated (docs/multi-gpu.md) and CUDA and Vulkan builds since "
+             "b9890 refuse it (\"does not support split buffers\", ggml-org/llama.cpp #27465): -sm tensor replaces it"]
+    if why:
+        return Plan("llama.cpp tensor split", False, (), (), None, {}, (), (*notes, f"not planned: {why}"))
+    w = tsp.weights_per_device(a, tensors, n, ts)
+    kvb = tsp.kv_per_device(a, tensors, opts, n, ts)
+    fixed = tsp.compute_per_device(a, opts) + CUDA_CONTEXT_BYTES + POOL_LARGE_BYTES + tsp.allreduce_bytes(a, opts, n)
+    dev = tuple({"host": host.name, "gpu": g.name, "device": f"CUDA{i}", "layers": a.n_layer + 1,
+                 "bytes": w[i] + kvb[i] + fixed, "budget_bytes": budgets[i], "weights_bytes": w[i],
+                 "kv_cache_bytes": kvb[i]} for i, g in enumerate(host.gpus))
+    fits = all(d["bytes"] <= d["budget_bytes"] for d in dev) and kv in ("F16", "BF16", "F32")
+    ram_need = lay.input_bytes + a.n_vocab * 4 + 512 * a.n_embd * 8  # token embedding, logits, input rows
+    host_rows = ({"host": host.name, "gpu_bytes": sum(d["bytes"] for d in dev),
+                  "gpu_budget_bytes": sum(budgets), "ram_needed_bytes": ram_need, "ram_bytes": host.ram_bytes,
+                  "layers": a.n_layer},)
+    fits = fits and ram_need <= host.ram_bytes
+    # decode, an upper bound: the GPUs read their slices at once; the two all-reduces a layer are not counted
+    read_total = lay.active_bytes
+    t = max((read_total * w[i] / max(1, sum(w)) + kvb[i] / 2) / ((g.bandwidth_bytes_per_s or 100e9)
+                                                                 * DECODE_EFFICIENCY)
+            for i, g in enumerate(host.gpus))
+    tps = round(1.0 / t, 1) if fits and t > 0 else None
+    src = _source(spec, quant)
+    cmd = f"# on {host.name}: llama-server {src} -c {ctx} -ngl all -fa on -sm tensor" + (
+        f" -ts {','.join(f'{x:g}' for x in ts)}" if ts else "")
+    notes.append("decode speed is an upper bound: two all-reduces a layer cross PCIe/NVLink and are not counted; "
+                 "build with NCCL (-DGGML_CUDA_NCCL=ON, the default) and, where the board allows, GGML_CUDA_P2P=1")
+    if not fits:
+        notes.append(_overfull(dev, with_host=False))
+    return Plan("llama.cpp tensor split", fits, dev, host_rows, tps,
+                {"all_reduces_per_token": 2 * a.n_layer, "all_reduces_counted": False}, (cmd,), tuple(notes))

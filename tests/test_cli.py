@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from gguf_files import write_small_llama
+from llama_split import llama_cpp_layer_split
 from test_quants import LLAMA31_8B
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -194,7 +195,33 @@ def test_two_gpus_split_the_layers(cli) -> None:  # type: ignore[no-untyped-def]
     split = q["gpu_split"]
     assert len(split) == 2 and sum(s["layers"] for s in split) == 33
     assert all(s["bytes"] <= s["budget_bytes"] for s in split)
-    assert "-ts 11,11" in q["commands"]["llama_cpp"]
+    ts = q["commands"]["llama_cpp"].split(" -ts ")[1].split()[0]
+    assert llama_cpp_layer_split(ts, 33) == [s["layers"] for s in split] == [17, 16]
+
+
+def test_uneven_gpus_rebalanced_so_both_fit(cli) -> None:  # type: ignore[no-untyped-def]
+    """Gemma 2 27B Q5_K_M at 32k on an RTX 3090 and an RTX 4060: llama.cpp's default split (each GPU's free
+    memory, here its budget) ignores what each GPU pays before its first layer and overfills the 4060; one
+    layer moved to the 3090 fits both, and -ts pins it."""
+    import hardware
+    from catalog.advisor import gpu_budgets
+    from catalog.memory import RuntimeOptions, estimate
+    from catalog.model import repo_for, tensors_for, weight_layout
+    from catalog.sources.bundled import resolve
+
+    spec = resolve("gemma2:27b").spec
+    budgets = gpu_budgets(hardware.profile(["RTX 3090", "RTX 4060"], 64))
+    t = tensors_for(spec, "Q5_K_M", repo=repo_for(spec, "Q5_K_M"))
+    default = estimate(spec.arch, t, RuntimeOptions(32768), None, True, lay=weight_layout(spec, t), gpu_shares=budgets)
+    assert not default.fits(budgets)  # what plain llama.cpp would do runs out of memory on the 4060
+    code, out, _ = cli("check", "gemma2:27b", "--gpu", "RTX 3090", "--gpu", "RTX 4060", "--quant", "Q5_K_M",
+                       "--ctx", "32768", "--ram", "64", "--json")
+    q = json.loads(out)["quants"][0]
+    assert code == 0 and q["verdict"] == "full_gpu"
+    split = q["gpu_split"]
+    assert all(s["bytes"] <= s["budget_bytes"] for s in split)
+    ts = q["commands"]["llama_cpp"].split(" -ts ")[1].split()[0]
+    assert llama_cpp_layer_split(ts, 47) == [s["layers"] for s in split] == [37, 10]
 
 
 def test_moe_keeps_experts_in_ram(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

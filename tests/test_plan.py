@@ -7,6 +7,7 @@ import itertools
 import json
 
 import pytest
+from llama_split import llama_cpp_layer_split
 
 from catalog.errors import UsageError
 from catalog.plan import parse_host, rpc_plan, vllm_plan
@@ -23,30 +24,54 @@ def test_host_syntax() -> None:
         parse_host("no-colon")
 
 
-@pytest.mark.parametrize(("model", "hosts", "fits", "layers"), [
-    # Llama 3.1 70B Q4_K_M (~40 GiB) over two 24 GB cards in one box and one in another
-    ("llama3.1:70b", ["a:RTX 4090x2,64", "b:RTX 3090,32"], True, [27, 27, 27]),
+@pytest.mark.parametrize(("model", "hosts", "fits", "order", "layers"), [
+    # Llama 3.1 70B Q4_K_M (~40 GiB) over two 24 GB cards in one box and one in another: the worker's GPU
+    # comes first (llama.cpp lists RPC devices before local ones), the head's two take the last layers
+    ("llama3.1:70b", ["a:RTX 4090x2,64", "b:RTX 3090,32"], True, [("b", "RPC0"), ("a", "CUDA0"), ("a", "CUDA1")],
+     [27, 27, 27]),
     # the same on one 12 GB card does not fit
-    ("llama3.1:70b", ["a:RTX 3060 12GB,32"], False, [81]),
+    ("llama3.1:70b", ["a:RTX 3060 12GB,32"], False, [("a", "CUDA0")], [81]),
     # 8B on two machines with uneven cards: the larger card takes more layers
-    ("llama3.1:8b", ["a:RTX 4090,32", "b:RTX 3060 12GB,16"], True, None),
+    ("llama3.1:8b", ["a:RTX 4090,32", "b:RTX 3060 12GB,16"], True, [("b", "RPC0"), ("a", "CUDA0")], [11, 22]),
+    # two workers with two GPUs each and a head with one: RPC devices numbered across servers in --rpc order
+    ("llama3.1:70b", ["h:RTX 4060,32", "w1:RTX 3060 12GBx2,32", "w2:RTX 3060 12GBx2,32"], True,
+     [("w1", "RPC0"), ("w1", "RPC1"), ("w2", "RPC2"), ("w2", "RPC3"), ("h", "CUDA0")], None),
 ])
-def test_rpc_splits(model: str, hosts: list[str], fits: bool, layers: list[int] | None) -> None:
+def test_rpc_splits(model: str, hosts: list[str], fits: bool, order: list[tuple[str, str]],
+                    layers: list[int] | None) -> None:
     spec = resolve(model).spec
     p = rpc_plan(spec, "Q4_K_M", 8192, [parse_host(h) for h in hosts])
     assert p.fits is fits
+    assert [(d["host"], d["device"]) for d in p.devices] == order
     got = [d["layers"] for d in p.devices]
     if layers is not None:
         assert got == layers
-    else:
-        assert got[0] > got[1]  # 24 GB takes more than 12 GB (llama.cpp's split by free memory)
     workers = [h.split(":")[0] for h in hosts[1:]]
-    assert [c for c in p.commands if "rpc-server" in c] == [f"# on {w}: rpc-server --host 0.0.0.0 --port 50052"
+    # one ggml-rpc-server per worker serves all its GPUs (llama.cpp tools/rpc/README.md at 0c1e570)
+    assert [c for c in p.commands if "rpc-server" in c] == [f"# on {w}: ggml-rpc-server --host 0.0.0.0 --port 50052 -c"
                                                            for w in workers]
     head = p.commands[-1]
-    assert "llama-server" in head and "-c 8192" in head and (not workers or f"--rpc {workers[0]}:50052" in head)
+    assert head.startswith(f"# on {hosts[0].split(':')[0]}: llama-server ") and "-c 8192" in head
+    assert not workers or f"--rpc {','.join(w + ':50052' for w in workers)} " in head
     if len(p.devices) > 1:
-        assert head.split(" -ts ")[1].count(",") == len(p.devices) - 1
+        ts = head.split(" -ts ")[1].split()[0]
+        assert llama_cpp_layer_split(ts, spec.arch.n_layer + 1) == got  # what llama.cpp makes of the -ts given
+    else:
+        assert " -ts " not in head
+
+
+def test_rpc_link_legs() -> None:
+    """Decode: the hidden state leaves the head, passes each worker boundary through the head, and returns:
+    2 legs a worker, plus the f32 attention mask to each RPC device."""
+    from catalog.plan import rpc_link_seconds
+
+    one = rpc_link_seconds(4096, 8192, 1, 1, 1.0, 0.5)
+    assert one == pytest.approx(2 * 0.5e-3 + (2 * 4096 * 4 + 8192 * 4) / 125e6)
+    two = rpc_link_seconds(4096, 8192, 2, 3, 1.0, 0.5)
+    assert two == pytest.approx(4 * 0.5e-3 + (4 * 4096 * 4 + 3 * 8192 * 4) / 125e6)
+    assert rpc_link_seconds(4096, 8192, 0, 0, 1.0, 0.5) == 0.0
+    ubatch = rpc_link_seconds(4096, 8192, 1, 1, 1.0, 0.5, n_tokens=512)
+    assert ubatch == pytest.approx(2 * 0.5e-3 + 512 * (2 * 4096 * 4 + 8192 * 4) / 125e6)
 
 
 MODELS = ("llama3.1:8b", "llama3.1:70b", "mixtral:8x7b", "qwen3:30b-a3b")
@@ -95,10 +120,10 @@ def test_hosts_file_and_the_local_comparison(cli, tmp_path) -> None:  # type: ig
     code, out, err = cli("plan", "llama3.1:8b", "--hosts-file", str(f), "--quant", "Q8_0", "--json")
     assert code == 0, err
     doc = json.loads(out)
-    assert [d["host"] for d in doc["plans"][0]["devices"]] == ["head", "w1"]
+    assert [d["host"] for d in doc["plans"][0]["devices"]] == ["w1", "head"]  # RPC devices first
     assert doc["head_alone"]["host"] == "head" and doc["head_alone"]["verdict"] == "full_gpu"
     rpc = doc["plans"][0]
-    assert rpc["tokens_per_second"] and rpc["link"] == {"gbps": 1.0, "latency_ms": 0.5, "hops": 1}
+    assert rpc["tokens_per_second"] and rpc["link"]["hops"] == 1 and rpc["link"]["legs"] == 2
     slow = cli("plan", "llama3.1:8b", "--hosts-file", str(f), "--quant", "Q8_0", "--link-gbps", "0.001",
                "--link-ms", "500", "--json")
     assert json.loads(slow[1])["plans"][0]["tokens_per_second"] < rpc["tokens_per_second"]  # the link bottleneck
