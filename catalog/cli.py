@@ -425,7 +425,12 @@ def _plan(args: Any) -> int:
                                                                   args.link_ms)]
     if len(hosts) == 1 and len(hosts[0].gpus) > 1 and args.split_mode != "layer":
         plans.append(plan.tensor_plan(spec, quant, args.ctx, hosts[0]))
-    plans.append(plan.vllm_plan(spec, args.ctx, hosts, link_gbps=args.link_gbps, link_ms=args.link_ms))
+    for fmt in plan.VLLM_FORMATS:  # BF16 as published; when it does not fit, the first checkpoint format that does
+        v = plan.vllm_plan(spec, args.ctx, hosts, fmt, link_gbps=args.link_gbps, link_ms=args.link_ms)
+        if fmt == "BF16" or v.fits:
+            plans.append(v)
+        if v.fits:
+            break
     # the honest comparison: the head alone, offloading what does not fit to its CPU
     import hardware
     from catalog.advisor import CheckRequest, check

@@ -26,6 +26,7 @@ from typing import Any, NamedTuple
 from catalog.errors import UsageError
 
 RPC_PORT = 50052  # rpc-server's default
+NO_GPU = ("cpu", "none")  # a host given as NAME:cpu has no GPU (a head that only drives the workers)
 RAY_PORT = 6379
 VLLM_UTILIZATION = 0.9  # vLLM's default gpu_memory_utilization
 # What vLLM's memory profile holds back per GPU besides weights and KV cache, as its own log prints it
@@ -45,7 +46,8 @@ class Host(NamedTuple):
 
 
 def parse_host(text: str) -> Host:
-    """`NAME:GPU[xN][,RAM_GIB]`, e.g. `box1:RTX 4090x2,64` (several GPU kinds: `+`, `a:RTX 4090+RTX 3090`)."""
+    """`NAME:GPU[xN][,RAM_GIB]`, e.g. `box1:RTX 4090x2,64` (several GPU kinds: `+`, `a:RTX 4090+RTX 3090`;
+    a head without a GPU: `laptop:cpu,32`)."""
     import hardware
 
     m = re.fullmatch(r"\s*([A-Za-z0-9_.\-]+)\s*:\s*([^,]+?)\s*(?:,\s*(\d+(?:\.\d+)?))?\s*", text)
@@ -53,7 +55,7 @@ def parse_host(text: str) -> Host:
         raise UsageError(f"--host {text!r}: not NAME:GPU[xN][,RAM_GIB]", "e.g. box1:RTX 4090x2,64")
     name, gpu_text, ram = m.group(1), m.group(2), m.group(3)
     names: list[str] = []
-    for part in gpu_text.split("+"):
+    for part in ([] if gpu_text.lower() in NO_GPU else gpu_text.split("+")):
         pm = re.fullmatch(r"\s*(.+?)\s*(?:x(\d+))?\s*", part)
         assert pm is not None
         names += [pm.group(1)] * int(pm.group(2) or 1)
@@ -128,7 +130,7 @@ def _layer_read_bytes(spec: Any, lay: Any, il: int, kv_layer: int) -> float:
 
 
 def rpc_link_seconds(n_embd: int, n_ctx: int, workers: int, rpc_devices: int, link_gbps: float, link_ms: float,
-                     n_tokens: int = 1, flash_attn: bool = True) -> float:
+                     n_tokens: int = 1, logits: int = 0) -> float:
     """Network time of one llama.cpp RPC graph evaluation of `n_tokens` tokens (1: a decoded token).
 
     The head computes the input layer on its CPU and its own GPUs hold the last layers, so the hidden state
@@ -138,13 +140,16 @@ def rpc_link_seconds(n_embd: int, n_ctx: int, workers: int, rpc_devices: int, li
     an f32 hidden state per token. Every RPC device also receives the graph's inputs from the head: the
     f32 attention mask over the cache cells in use (up to the whole context) per token. Sends are
     asynchronous and graphs are reused, so nothing else waits on the network.
+    A head without a GPU (`logits`: the vocabulary size) gets the last worker's f32 logits back instead of
+    a hidden state (llama.cpp reads the logits of the last token only while decoding).
     """
     if workers <= 0:
         return 0.0
     legs = 2 * workers
     hidden = n_tokens * n_embd * 4
+    back = logits * 4 if logits else hidden  # only the last token's logits are read
     mask = rpc_devices * n_tokens * n_ctx * 4
-    return legs * link_ms / 1e3 + (legs * hidden + mask) / (link_gbps * 1e9 / 8)
+    return legs * link_ms / 1e3 + ((legs - 1) * hidden + back + mask) / (link_gbps * 1e9 / 8)
 
 
 def rpc_plan(spec: Any, quant: str, ctx: int, hosts: list[Host], link_gbps: float = 1.0, link_ms: float = 0.5,
@@ -152,8 +157,17 @@ def rpc_plan(spec: Any, quant: str, ctx: int, hosts: list[Host], link_gbps: floa
     """llama.cpp RPC across `hosts` (the first is the head, the others run `ggml-rpc-server`)."""
     import hardware
     from catalog.advisor import DECODE_EFFICIENCY, gpu_budgets
-    from catalog.memory import CTX_PAD, RuntimeOptions, estimate, kv_cache_by_layer, pad, split_layers
-    from catalog.model import repo_for, tensors_for, weight_layout
+    from catalog.memory import (
+        CTX_PAD,
+        RuntimeOptions,
+        device_of_layers,
+        estimate,
+        kv_cache_by_layer,
+        pad,
+        split_layers,
+    )
+    from catalog.model import file_bytes, repo_for, tensors_for, weight_layout
+    from catalog.quants import block_index
 
     devices = rpc_order(hosts)
     if not devices:
@@ -170,10 +184,20 @@ def rpc_plan(spec: Any, quant: str, ctx: int, hosts: list[Host], link_gbps: floa
     dev = tuple({"host": h.name, "gpu": g.name, "device": name, "layers": n, "bytes": b, "budget_bytes": bud}
                 for (h, g), name, n, b, bud in zip(devices, names, est.per_gpu_layers, est.per_gpu_bytes, budgets,
                                                    strict=True))
+    # a worker's ggml-rpc-server receives each tensor whole into its RAM before copying it to the GPU
+    # (ggml-rpc.cpp, RPC_CMD_SET_TENSOR: recv_msg into one buffer), so it needs its largest tensor
+    where = device_of_layers(spec.arch.n_layer, spec.arch.n_layer + 1, counts)
+    largest: dict[str, int] = {}
+    for tensor in tensors:
+        il = block_index(tensor.name)
+        on = where[il] if 0 <= il < spec.arch.n_layer else (where[-1] if tensor.name.startswith("output") else -1)
+        if on >= 0:
+            owner = devices[on][0].name
+            largest[owner] = max(largest.get(owner, 0), tensor.nbytes)
     host_rows = []
     for i, h in enumerate(hosts):
         mine = [d for d in dev if d["host"] == h.name]
-        ram_need = est.cpu_bytes if i == 0 else 0  # workers hold only what their devices hold
+        ram_need = est.cpu_bytes if i == 0 else largest.get(h.name, 0)
         host_rows.append({"host": h.name, "gpu_bytes": sum(d["bytes"] for d in mine),
                           "gpu_budget_bytes": sum(d["budget_bytes"] for d in mine), "ram_needed_bytes": ram_need,
                           "ram_bytes": h.ram_bytes, "layers": sum(d["layers"] for d in mine)})
@@ -191,9 +215,11 @@ def rpc_plan(spec: Any, quant: str, ctx: int, hosts: list[Host], link_gbps: floa
     workers = [h for h in hosts[1:] if h.gpus]
     n_rpc = sum(len(h.gpus) for h in workers)
     ctx_cells = pad(ctx, CTX_PAD)
-    t_link = rpc_link_seconds(a.n_embd, ctx_cells, len(workers), n_rpc, link_gbps, link_ms)
+    logits = 0 if hosts[0].gpus else a.n_vocab  # a GPU-less head gets the logits back from the last worker
+    t_link = rpc_link_seconds(a.n_embd, ctx_cells, len(workers), n_rpc, link_gbps, link_ms, logits=logits)
     t += t_link
-    ubatch_link = rpc_link_seconds(a.n_embd, ctx_cells, len(workers), n_rpc, link_gbps, link_ms, n_tokens=512)
+    ubatch_link = rpc_link_seconds(a.n_embd, ctx_cells, len(workers), n_rpc, link_gbps, link_ms, n_tokens=512,
+                                   logits=logits)
     tps = round(1.0 / t, 1) if t > 0 and fits else None
     src = _source(spec, quant)
     endpoints = [f"{h.name}:{RPC_PORT}" for h in workers]
@@ -207,13 +233,21 @@ def rpc_plan(spec: Any, quant: str, ctx: int, hosts: list[Host], link_gbps: floa
              "mid 2026) serves all of a host's GPUs from one process (since October 2025; older builds "
              "need one rpc-server per GPU, CUDA_VISIBLE_DEVICES=i and a port each) and trusts its network: keep "
              "it on a private link; -c caches the weights on the worker's disk so the next load skips the network",
-             f"device order, which -ts follows: {order}; llama.cpp puts the RPC devices first, so the head's "
-             "GPUs hold the last layers and the output, and -ts gives each device its layer count",
+             f"device order, which -ts follows: {order}; llama.cpp puts the RPC devices first, so "
+             + ("the head's GPUs hold the last layers and the output" if hosts[0].gpus else
+                "the last worker's GPU holds the output layer") + ", and -ts gives each device its layer count",
              f"assumed link: {link_gbps:g} Gbit/s, {link_ms:g} ms a leg; each token's hidden state ({a.n_embd * 4}"
              f" bytes) crosses {2 * len(workers)} legs, and each RPC device gets the attention mask (up to "
              f"{ctx_cells * 4 // 1024} KiB at a full context): {t_link * 1e3:.2f} ms a token, "
              f"{ubatch_link * 1e3:.0f} ms for each 512-token micro-batch of a prompt",
              "split mode layer (llama.cpp's default) across hosts: -sm tensor does not run over RPC"]
+    if workers:
+        notes.append(f"{hosts[0].name} needs the whole GGUF on its disk ({file_bytes(spec, quant, lay) / 2**30:.1f} "
+                     "GiB) and reads it by mmap; each worker needs RAM for its largest tensor while it loads, and "
+                     "with -c disk for its share")
+    if not hosts[0].gpus:
+        notes.append(f"{hosts[0].name} has no GPU: the output layer runs on the last worker and every token's "
+                     f"logits ({a.n_vocab * 4 // 1024} KiB) cross the network back")
     notes.append("any GGUF quantization llama.cpp runs" + ("; every host must run the same llama.cpp build (the RPC "
                                                             "protocol version must match)" if workers else ""))
     if len(devices) > 1 and not workers:
@@ -227,13 +261,54 @@ def rpc_plan(spec: Any, quant: str, ctx: int, hosts: list[Host], link_gbps: floa
                 tuple(cmds), tuple(notes))
 
 
-def vllm_plan(spec: Any, ctx: int, hosts: list[Host], bytes_per_param: float = 2.0,
+VLLM_FORMATS = ("BF16", "FP8", "AWQ")
+AWQ_GROUP = 128  # AutoAWQ's and GPTQ's usual group size
+
+
+def vllm_weight_bytes(spec: Any, fmt: str = "BF16") -> int:
+    """Bytes of a safetensors checkpoint as vLLM loads it, from the model's tensor table.
+
+    BF16: 2 bytes a weight. FP8 (an FP8 checkpoint, per-channel scales): the layers' linear weights at one
+    byte and an f32 scale per output row. AWQ 4-bit (group 128): per K x N matrix the packed weights
+    (K x N / 2), f16 scales (K/128 x N x 2) and packed 4-bit zero points (K/128 x N / 2). In both the
+    embedding, the output matrix, norms and MoE routers stay BF16, as the quantizers leave them.
+    """
+    from catalog.arch import hf_tensors
+
+    total = 0
+    for t in hf_tensors(spec.arch, "BF16"):
+        if t.name.startswith("rope_"):
+            continue  # written by llama.cpp's converter from the rope scaling, not in the checkpoint
+        n = 1
+        for d in t.shape:
+            n *= d
+        linear = (t.name.startswith("blk.") and t.name.endswith(".weight") and len(t.shape) >= 2
+                  and "norm" not in t.name and "ffn_gate_inp" not in t.name)
+        if fmt == "BF16" or not linear:
+            total += 2 * n
+            continue
+        k, rows = t.shape[0], n // t.shape[0]  # ggml order: the input (K) dimension first
+        if fmt == "FP8":
+            total += n + 4 * rows
+        else:
+            groups = -(-k // AWQ_GROUP)
+            total += n // 2 + groups * rows * 2 + groups * rows // 2
+    return total
+
+
+def vllm_plan(spec: Any, ctx: int, hosts: list[Host], fmt: str = "BF16",
               link_gbps: float = 1.0, link_ms: float = 0.5) -> Plan:
     """vLLM on Ray: TP = the GPUs of one host (all hosts alike), PP = the hosts."""
     from catalog.advisor import DECODE_EFFICIENCY
     from catalog.memory import RuntimeOptions, kv_cache_by_layer
 
     notes = []
+    if any(not h.gpus for h in hosts):
+        notes.append("vLLM runs only on the hosts with GPUs: " + ", ".join(h.name for h in hosts if not h.gpus)
+                     + " left out")
+        hosts = [h for h in hosts if h.gpus]
+    if not hosts:
+        return Plan("vLLM + Ray", False, (), (), None, {}, (), (*notes, "not planned: no GPU in any host"))
     tp = len(hosts[0].gpus)
     if any(len(h.gpus) != tp for h in hosts):
         notes.append("vLLM needs the same GPU count on every host; the smallest is used")
@@ -247,15 +322,16 @@ def vllm_plan(spec: Any, ctx: int, hosts: list[Host], bytes_per_param: float = 2
     while tp > 1 and not divides(tp):
         tp -= 1
     pp = len(hosts)
-    weights = int(spec.parameters * bytes_per_param)
+    weights = vllm_weight_bytes(spec, fmt)
     opts = RuntimeOptions(ctx, "F16", "F16", True, 2048, 512)
     kv_total = sum(kv_cache_by_layer(a, opts))  # f16, vLLM's default cache type
+    kv_split = min(tp, n_kv) if n_kv else tp  # past one KV head a GPU, vLLM replicates the heads
     dev = []
     layers_per_stage = [a.n_layer // pp + (1 if i < a.n_layer % pp else 0) for i in range(pp)]
     for h, n_layers in zip(hosts, layers_per_stage, strict=True):
         share = n_layers / a.n_layer
         for g in h.gpus[:tp]:
-            b = int((weights + kv_total) * share / tp)
+            b = int(weights * share / tp + kv_total * share / kv_split)
             budget = int(g.memory_total_bytes * VLLM_UTILIZATION) - VLLM_NON_TORCH[min(tp, 2)] - VLLM_ACTIVATION_PEAK
             dev.append({"host": h.name, "gpu": g.name, "layers": n_layers, "bytes": b, "budget_bytes": budget})
     fits = all(d["bytes"] <= d["budget_bytes"] for d in dev)
@@ -264,7 +340,8 @@ def vllm_plan(spec: Any, ctx: int, hosts: list[Host], bytes_per_param: float = 2
     for h, n_layers in zip(hosts, layers_per_stage, strict=True):
         bw = min((g.bandwidth_bytes_per_s or 100e9) for g in h.gpus[:tp]) * DECODE_EFFICIENCY
         t += weights * n_layers / a.n_layer / tp / bw
-    t += (pp - 1) * (a.n_embd * 2 / (link_gbps * 1e9 / 8) + link_ms / 1e3)
+    # between stages vLLM sends the hidden state and the residual, BF16 (IntermediateTensors)
+    t += (pp - 1) * (2 * a.n_embd * 2 / (link_gbps * 1e9 / 8) + link_ms / 1e3)
     tps = round(1.0 / t, 1) if fits and t > 0 else None
     host_rows = tuple({"host": h.name, "gpu_bytes": sum(d["bytes"] for d in dev if d["host"] == h.name),
                        "gpu_budget_bytes": sum(d["budget_bytes"] for d in dev if d["host"] == h.name),
@@ -273,17 +350,21 @@ def vllm_plan(spec: Any, ctx: int, hosts: list[Host], bytes_per_param: float = 2
     # one host needs no Ray cluster: vLLM's own workers span its GPUs
     cmds = [f"# on {hosts[0].name}: ray start --head --port={RAY_PORT}"] if pp > 1 else []
     cmds += [f"# on {h.name}: ray start --address={hosts[0].name}:{RAY_PORT}" for h in hosts[1:]]
-    cmds.append(f"# on {hosts[0].name}: vllm serve {spec.hf_repo or spec.id} --tensor-parallel-size {tp} "
+    repo = spec.hf_repo or spec.id
+    model = repo if fmt == "BF16" else f"<an {fmt} checkpoint of {repo}>"  # no repo id is invented
+    cmds.append(f"# on {hosts[0].name}: vllm serve {model} --tensor-parallel-size {tp} "
                 f"--pipeline-parallel-size {pp} --max-model-len {ctx}")
-    notes += [f"weights at {bytes_per_param:g} bytes a parameter (BF16; an FP8 repo halves it, AWQ/GPTQ 4-bit "
-              "quarters it); vLLM's GGUF support is experimental, so the plan uses the safetensors repo",
+    fmt_text = {"BF16": "BF16 (the repo as published)", "FP8": "an FP8 checkpoint",
+                "AWQ": "an AWQ 4-bit checkpoint (group 128)"}[fmt]
+    notes += [f"weights as {fmt_text}: {weights / 2**30:.1f} GiB; vLLM also serves FP8, AWQ and GPTQ "
+              "checkpoints; its GGUF support is experimental, so the plan uses safetensors",
               f"tensor parallel {tp} within a host (it must divide the {a.n_head} attention heads), pipeline "
               f"parallel {pp} across hosts over the assumed {link_gbps:g} Gbit/s link",
               f"each GPU keeps back what vLLM's profile held for Llama 3 8B on an H100: "
               f"{VLLM_NON_TORCH[min(tp, 2)] / 2**30:.2f} GiB outside PyTorch at TP {min(tp, 2)} and "
               f"{VLLM_ACTIVATION_PEAK / 2**30:.2f} GiB of activation peak"
               + (" (larger TP and larger models were not measured)" if tp > 2 or a.n_embd > 4096 else "")]
-    return Plan("vLLM + Ray", fits, tuple(dev), host_rows, tps,
+    return Plan("vLLM + Ray" if fmt == "BF16" else f"vLLM + Ray ({fmt})", fits, tuple(dev), host_rows, tps,
                 {"gbps": link_gbps, "latency_ms": link_ms, "hops": pp - 1}, tuple(cmds), tuple(notes))
 
 

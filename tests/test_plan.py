@@ -10,7 +10,7 @@ import pytest
 from llama_split import llama_cpp_layer_split
 
 from catalog.errors import UsageError
-from catalog.plan import parse_host, rpc_plan, vllm_plan
+from catalog.plan import parse_host, rpc_plan, tensor_plan, vllm_plan
 from catalog.sources.bundled import resolve
 
 
@@ -70,12 +70,15 @@ def test_rpc_link_legs() -> None:
     two = rpc_link_seconds(4096, 8192, 2, 3, 1.0, 0.5)
     assert two == pytest.approx(4 * 0.5e-3 + (4 * 4096 * 4 + 3 * 8192 * 4) / 125e6)
     assert rpc_link_seconds(4096, 8192, 0, 0, 1.0, 0.5) == 0.0
+    # a head without a GPU: the last leg carries one row of f32 logits instead of a hidden state
+    cpu_head = rpc_link_seconds(4096, 8192, 1, 1, 1.0, 0.5, logits=128256)
+    assert cpu_head == pytest.approx(2 * 0.5e-3 + (4096 * 4 + 128256 * 4 + 8192 * 4) / 125e6)
     ubatch = rpc_link_seconds(4096, 8192, 1, 1, 1.0, 0.5, n_tokens=512)
     assert ubatch == pytest.approx(2 * 0.5e-3 + 512 * (2 * 4096 * 4 + 8192 * 4) / 125e6)
 
 
 MODELS = ("llama3.1:8b", "llama3.1:70b", "mixtral:8x7b", "qwen3:30b-a3b")
-HOSTS = ("a:RTX 4090,64", "b:RTX 3060 12GB,32", "c:RTX 3090x2,64", "d:H100 SXM5,256", "e:RTX 4060,16")
+HOSTS = ("a:RTX 4090,64", "b:RTX 3060 12GB,32", "c:RTX 3090x2,64", "d:H100 SXM5,256", "e:RTX 4060,16", "f:cpu,16")
 
 
 @pytest.mark.parametrize("model", MODELS)
@@ -85,6 +88,10 @@ def test_every_plan_places_each_layer_once_and_keeps_its_promises(model: str) ->
     for k in (1, 2, 3):
         for combo in itertools.combinations(HOSTS, k):
             hosts = [parse_host(h) for h in combo]
+            if not any(h.gpus for h in hosts):
+                with pytest.raises(UsageError):
+                    rpc_plan(spec, "Q4_K_M", 4096, hosts)
+                continue
             p = rpc_plan(spec, "Q4_K_M", 4096, hosts)
             assert sum(d["layers"] for d in p.devices) == n + 1, combo  # the repeating layers and the output
             assert len(p.devices) == sum(len(h.gpus) for h in hosts)
@@ -96,6 +103,12 @@ def test_every_plan_places_each_layer_once_and_keeps_its_promises(model: str) ->
             assert sum(h["layers"] for h in v.hosts) == n, combo  # pipeline stages cover every layer
             if v.fits:
                 assert all(d["bytes"] <= d["budget_bytes"] for d in v.devices), combo
+            if len(hosts) == 1 and len(hosts[0].gpus) > 1:
+                tp = tensor_plan(spec, "Q4_K_M", 4096, hosts[0])
+                assert [d["layers"] for d in tp.devices] == [n + 1] * len(hosts[0].gpus)  # a slice of every layer
+                if tp.fits:
+                    assert all(d["bytes"] <= d["budget_bytes"] for d in tp.devices), combo
+                    assert all(h["ram_needed_bytes"] <= h["ram_bytes"] for h in tp.hosts), combo
 
 
 def test_cli_plan(cli) -> None:  # type: ignore[no-untyped-def]
@@ -162,3 +175,50 @@ def test_vllm_budget_matches_vllms_own_memory_profile() -> None:
         ours_weights = (d["bytes"] - kv / tp) / gib
         assert abs(ours_weights - weights) < 0.01, (tp, ours_weights)
         assert abs((d["budget_bytes"] / gib - ours_weights) - kv_room) < 0.02, (tp, d["budget_bytes"] / gib)
+
+
+def test_a_head_without_a_gpu_drives_the_workers() -> None:
+    """`laptop:cpu`: llama.cpp's devices are then the workers' alone; the output layer runs on the last one and
+    the logits come back over the network; each worker needs RAM for the largest tensor it is sent."""
+    spec = resolve("llama3.1:70b").spec
+    hosts = [parse_host("laptop:cpu,32"), parse_host("w1:RTX 3090x2,64"), parse_host("w2:RTX 4090,64")]
+    assert hosts[0].gpus == ()
+    p = rpc_plan(spec, "Q4_K_M", 8192, hosts)
+    assert p.fits and [d["device"] for d in p.devices] == ["RPC0", "RPC1", "RPC2"]
+    assert p.commands[-1].startswith("# on laptop: llama-server ") and "--rpc w1:50052,w2:50052 -ts 27,27,27" in \
+        p.commands[-1]
+    assert any("logits" in n for n in p.notes)
+    rows = {h["host"]: h for h in p.hosts}
+    assert rows["laptop"]["layers"] == 0 and rows["laptop"]["gpu_bytes"] == 0
+    # w2 holds the output matrix (128256 x 8192 at Q6_K), the largest tensor of the file
+    from catalog.model import repo_for, tensors_for
+
+    out = next(t for t in tensors_for(spec, "Q4_K_M", repo=repo_for(spec, "Q4_K_M")) if t.name == "output.weight")
+    assert rows["w2"]["ram_needed_bytes"] == out.nbytes and 0 < rows["w1"]["ram_needed_bytes"] < out.nbytes
+
+
+def test_vllm_checkpoint_formats() -> None:
+    """AutoAWQ's GEMM layout (group 128): per K x N linear matrix, qweight K x N/8 int32, scales K/128 x N f16,
+    qzeros K/128 x N/8 int32; embedding, lm_head and norms stay 16-bit. Llama 3.1 8B's shapes from its
+    config (hidden 4096, 32 heads, 8 KV heads, intermediate 14336, vocab 128256, 32 layers, untied)."""
+    from catalog.plan import vllm_weight_bytes
+
+    spec = resolve("llama3.1:8b").spec
+    h, kv, ff, vocab, layers = 4096, 1024, 14336, 128256, 32
+    mats = [(h, h), (h, kv), (h, kv), (h, h), (h, ff), (h, ff), (ff, h)]  # (K in, N out): q k v o gate up down
+    awq = sum(k * n // 8 * 4 + k // 128 * n * 2 + k // 128 * n // 8 * 4 for k, n in mats) * layers
+    rest = 2 * (2 * vocab * h + (2 * layers + 1) * h)  # embedding, lm_head, the norms: BF16
+    assert vllm_weight_bytes(spec, "AWQ") == awq + rest
+    # 8,030,261,248 weights: 2 x 128256 x 4096 + 32 x (2 x 4096^2 + 2 x 4096 x 1024 + 3 x 4096 x 14336 + 2 x 4096)
+    # + 4096, the count the model card gives as 8.03B
+    assert vllm_weight_bytes(spec, "BF16") == 2 * 8_030_261_248
+    fp8 = sum(k * n + 4 * n for k, n in mats) * layers + rest
+    assert vllm_weight_bytes(spec, "FP8") == fp8
+
+
+def test_vllm_falls_back_to_a_checkpoint_that_fits(cli) -> None:  # type: ignore[no-untyped-def]
+    code, out, err = cli("plan", "llama3.1:70b", "--host", "a:RTX 3090x2,64", "--host", "b:RTX 3090x2,64", "--json")
+    plans = {p["engine"]: p for p in json.loads(out)["plans"]}
+    assert not plans["vLLM + Ray"]["fits"]  # 131 GiB of BF16 over four 24 GB cards
+    q = next(p for e, p in plans.items() if e.startswith("vLLM + Ray ("))
+    assert q["fits"] and "<an " in q["commands"][-1]  # no repo id is made up for the quantized checkpoint
