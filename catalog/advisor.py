@@ -310,9 +310,9 @@ def _row(spec: ModelSpec, quant: str, opts: RuntimeOptions, hw: Hardware, budget
                                  est.cpu_moe_layers, est.per_gpu_layers),
     }
     if len(hw.gpus) > 1:
-        row["gpu_split"] = [{"gpu": g.name, "layers": n, "bytes": b, "budget_bytes": budget}
-                            for g, n, b, budget in zip(hw.gpus, est.per_gpu_layers, est.per_gpu_bytes, budgets,
-                                                       strict=True)]
+        row["gpu_split"] = [{"gpu": g.name, "layers": n, "bytes": b, "budget_bytes": budget, **parts}
+                            for g, n, b, budget, parts in zip(hw.gpus, est.per_gpu_layers, est.per_gpu_bytes,
+                                                              budgets, est.per_gpu_parts, strict=True)]
     return row
 
 

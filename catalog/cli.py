@@ -449,12 +449,17 @@ def _plan(args: Any) -> int:
     if args.json:
         sys.stdout.write(json.dumps(doc, indent=2) + "\n")
     else:
+        sys.stdout.write("GiB per GPU: total of budget (weights + KV cache, and for llama.cpp its compute buffer + "
+                         "CUDA context and pool)\n")
         for p in plans:
             sys.stdout.write(f"{p.engine}: {'fits' if p.fits else 'does not fit'}"
                              + (f", ~{p.tokens_per_second:g} tok/s" if p.tokens_per_second else "") + "\n")
             for d in p.devices:
+                parts = " + ".join(f"{d[k] / 2**30:.2f}" for k in ("weights_bytes", "kv_cache_bytes", "compute_bytes",
+                                                                   "overhead_bytes") if k in d)
                 sys.stdout.write(f"  {d['host']:12} {d['gpu']:36} {d['layers']:4} layers "
-                                 f"{d['bytes'] / 2**30:7.2f} of {d['budget_bytes'] / 2**30:6.2f} GiB\n")
+                                 f"{d['bytes'] / 2**30:7.2f} of {d['budget_bytes'] / 2**30:6.2f} GiB"
+                                 + (f"  ({parts})" if parts else "") + "\n")
             for c in p.commands:
                 sys.stdout.write(f"  {c}\n")
             for n in p.notes:

@@ -71,6 +71,7 @@ class MemoryEstimate(NamedTuple):
     per_gpu_bytes: tuple[int, ...] = ()  # each GPU's share, in the order given
     per_gpu_layers: tuple[int, ...] = ()
     cpu_moe_layers: int = 0  # leading layers whose experts stay in RAM (llama.cpp --n-cpu-moe)
+    per_gpu_parts: tuple[dict[str, int], ...] = ()  # each GPU's weights, kv_cache, compute and overhead bytes
 
     def fits(self, budgets: tuple[int, ...]) -> bool:
         """Whether each GPU's share stays within its budget (one budget per GPU, in order)."""
@@ -284,6 +285,7 @@ def estimate(a: Architecture, tensors: list[Tensor], opts: RuntimeOptions, gpu_l
     host_inputs = ub * a.n_embd * 4 * 2
     output = a.n_vocab * 4 * max(1, opts.n_seq)
     per_gpu: tuple[int, ...] = ()
+    parts: tuple[dict[str, int], ...] = ()
     if has_gpu:
         large_pool = lay.float_weights or not opts.flash_attn or a.n_expert > 0
         overhead_one = context_overhead_bytes + (POOL_LARGE_BYTES if large_pool else POOL_SMALL_BYTES)
@@ -291,6 +293,8 @@ def estimate(a: Architecture, tensors: list[Tensor], opts: RuntimeOptions, gpu_l
         inner = compute_buffer_bytes(a, opts, with_output=False)
         dev_compute = [compute if d == out_dev or n_dev == 1 else inner for d in range(n_dev)]
         per_gpu = tuple(dev_w[d] + dev_kv[d] + dev_compute[d] + overhead_one for d in range(n_dev))
+        parts = tuple({"weights_bytes": dev_w[d], "kv_cache_bytes": dev_kv[d], "compute_bytes": dev_compute[d],
+                       "overhead_bytes": overhead_one} for d in range(n_dev))
         overhead = overhead_one * n_dev
         compute_gpu = sum(dev_compute)
         # CPU layers (or experts kept in RAM) need their own graph buffer
@@ -304,7 +308,7 @@ def estimate(a: Architecture, tensors: list[Tensor], opts: RuntimeOptions, gpu_l
     cpu = w_cpu + (kv_total - kv_gpu) + compute_host + output
     return MemoryEstimate(lay.total_bytes, sum(dev_w), kv_total, kv_gpu, compute_gpu, compute_host, output, overhead,
                           ngl, total_layers, gpu, cpu, pad(opts.n_ctx, CTX_PAD), per_gpu,
-                          tuple(dev_layers) if has_gpu else (), cpu_moe_layers)
+                          tuple(dev_layers) if has_gpu else (), cpu_moe_layers, parts)
 
 
 def split_layers(a: Architecture, tensors: list[Tensor], opts: RuntimeOptions, budgets: tuple[int, ...],

@@ -181,9 +181,9 @@ def rpc_plan(spec: Any, quant: str, ctx: int, hosts: list[Host], link_gbps: floa
     est = estimate(spec.arch, tensors, opts, None, True, lay=lay, gpu_shares=counts)
     n_remote = len(devices) - len(hosts[0].gpus)
     names = [f"RPC{i}" for i in range(n_remote)] + [f"CUDA{i}" for i in range(len(hosts[0].gpus))]
-    dev = tuple({"host": h.name, "gpu": g.name, "device": name, "layers": n, "bytes": b, "budget_bytes": bud}
-                for (h, g), name, n, b, bud in zip(devices, names, est.per_gpu_layers, est.per_gpu_bytes, budgets,
-                                                   strict=True))
+    dev = tuple({"host": h.name, "gpu": g.name, "device": name, "layers": n, "bytes": b, "budget_bytes": bud, **parts}
+                for (h, g), name, n, b, bud, parts in zip(devices, names, est.per_gpu_layers, est.per_gpu_bytes,
+                                                          budgets, est.per_gpu_parts, strict=True))
     # a worker's ggml-rpc-server receives each tensor whole into its RAM before copying it to the GPU
     # (ggml-rpc.cpp, RPC_CMD_SET_TENSOR: recv_msg into one buffer), so it needs its largest tensor
     where = device_of_layers(spec.arch.n_layer, spec.arch.n_layer + 1, counts)
@@ -331,9 +331,10 @@ def vllm_plan(spec: Any, ctx: int, hosts: list[Host], fmt: str = "BF16",
     for h, n_layers in zip(hosts, layers_per_stage, strict=True):
         share = n_layers / a.n_layer
         for g in h.gpus[:tp]:
-            b = int(weights * share / tp + kv_total * share / kv_split)
+            w, kvb = int(weights * share / tp), int(kv_total * share / kv_split)
             budget = int(g.memory_total_bytes * VLLM_UTILIZATION) - VLLM_NON_TORCH[min(tp, 2)] - VLLM_ACTIVATION_PEAK
-            dev.append({"host": h.name, "gpu": g.name, "layers": n_layers, "bytes": b, "budget_bytes": budget})
+            dev.append({"host": h.name, "gpu": g.name, "layers": n_layers, "bytes": w + kvb, "budget_bytes": budget,
+                        "weights_bytes": w, "kv_cache_bytes": kvb})
     fits = all(d["bytes"] <= d["budget_bytes"] for d in dev)
     # decode: the stages run one after another; within a stage the TP ranks read their slices at once
     t = 0.0
@@ -398,10 +399,12 @@ def tensor_plan(spec: Any, quant: str, ctx: int, host: Host, kv: str = "F16") ->
         return Plan("llama.cpp tensor split", False, (), (), None, {}, (), (*notes, f"not planned: {why}"))
     w = tsp.weights_per_device(a, tensors, n, ts)
     kvb = tsp.kv_per_device(a, tensors, opts, n, ts)
-    fixed = tsp.compute_per_device(a, opts) + CUDA_CONTEXT_BYTES + POOL_LARGE_BYTES + tsp.allreduce_bytes(a, opts, n)
+    compute = tsp.compute_per_device(a, opts)
+    overhead = CUDA_CONTEXT_BYTES + POOL_LARGE_BYTES + tsp.allreduce_bytes(a, opts, n)
     dev = tuple({"host": host.name, "gpu": g.name, "device": f"CUDA{i}", "layers": a.n_layer + 1,
-                 "bytes": w[i] + kvb[i] + fixed, "budget_bytes": budgets[i], "weights_bytes": w[i],
-                 "kv_cache_bytes": kvb[i]} for i, g in enumerate(host.gpus))
+                 "bytes": w[i] + kvb[i] + compute + overhead, "budget_bytes": budgets[i], "weights_bytes": w[i],
+                 "kv_cache_bytes": kvb[i], "compute_bytes": compute, "overhead_bytes": overhead}
+                for i, g in enumerate(host.gpus))
     fits = all(d["bytes"] <= d["budget_bytes"] for d in dev) and kv in ("F16", "BF16", "F32")
     ram_need = lay.input_bytes + a.n_vocab * 4 + 512 * a.n_embd * 8  # token embedding, logits, input rows
     host_rows = ({"host": host.name, "gpu_bytes": sum(d["bytes"] for d in dev),

@@ -195,6 +195,9 @@ def test_two_gpus_split_the_layers(cli) -> None:  # type: ignore[no-untyped-def]
     split = q["gpu_split"]
     assert len(split) == 2 and sum(s["layers"] for s in split) == 33
     assert all(s["bytes"] <= s["budget_bytes"] for s in split)
+    parts = ("weights_bytes", "kv_cache_bytes", "compute_bytes", "overhead_bytes")
+    assert all(s["bytes"] == sum(s[k] for k in parts) for s in split)  # each GPU's bytes, part by part
+    assert sum(s["kv_cache_bytes"] for s in split) == q["memory"]["kv_cache_bytes"]
     ts = q["commands"]["llama_cpp"].split(" -ts ")[1].split()[0]
     assert llama_cpp_layer_split(ts, 33) == [s["layers"] for s in split] == [17, 16]
 

@@ -77,14 +77,18 @@ def test_rpc_link_legs() -> None:
     assert ubatch == pytest.approx(2 * 0.5e-3 + 512 * (2 * 4096 * 4 + 8192 * 4) / 125e6)
 
 
+PARTS = ("weights_bytes", "kv_cache_bytes", "compute_bytes", "overhead_bytes")
 MODELS = ("llama3.1:8b", "llama3.1:70b", "mixtral:8x7b", "qwen3:30b-a3b")
 HOSTS = ("a:RTX 4090,64", "b:RTX 3060 12GB,32", "c:RTX 3090x2,64", "d:H100 SXM5,256", "e:RTX 4060,16", "f:cpu,16")
 
 
 @pytest.mark.parametrize("model", MODELS)
 def test_every_plan_places_each_layer_once_and_keeps_its_promises(model: str) -> None:
+    from catalog.memory import RuntimeOptions, kv_cache_by_layer
+
     spec = resolve(model).spec
     n = spec.arch.n_layer
+    kv_total = sum(kv_cache_by_layer(spec.arch, RuntimeOptions(4096)))
     for k in (1, 2, 3):
         for combo in itertools.combinations(HOSTS, k):
             hosts = [parse_host(h) for h in combo]
@@ -94,6 +98,9 @@ def test_every_plan_places_each_layer_once_and_keeps_its_promises(model: str) ->
                 continue
             p = rpc_plan(spec, "Q4_K_M", 4096, hosts)
             assert sum(d["layers"] for d in p.devices) == n + 1, combo  # the repeating layers and the output
+            # each GPU's bytes are its parts, and the KV shares add up to the whole cache
+            assert all(d["bytes"] == sum(d[k] for k in PARTS) for d in p.devices), combo
+            assert sum(d["kv_cache_bytes"] for d in p.devices) == kv_total
             assert len(p.devices) == sum(len(h.gpus) for h in hosts)
             if p.fits:
                 assert all(d["bytes"] <= d["budget_bytes"] for d in p.devices), combo
@@ -106,6 +113,8 @@ def test_every_plan_places_each_layer_once_and_keeps_its_promises(model: str) ->
             if len(hosts) == 1 and len(hosts[0].gpus) > 1:
                 tp = tensor_plan(spec, "Q4_K_M", 4096, hosts[0])
                 assert [d["layers"] for d in tp.devices] == [n + 1] * len(hosts[0].gpus)  # a slice of every layer
+                assert all(d["bytes"] == sum(d[k] for k in PARTS) for d in tp.devices), combo
+                assert sum(d["kv_cache_bytes"] for d in tp.devices) == kv_total  # KV heads cut, none lost
                 if tp.fits:
                     assert all(d["bytes"] <= d["budget_bytes"] for d in tp.devices), combo
                     assert all(h["ram_needed_bytes"] <= h["ram_bytes"] for h in tp.hosts), combo
