@@ -206,6 +206,19 @@ def compute_buffer_bytes(a: Architecture, opts: RuntimeOptions, with_output: boo
     return max(out_stage, ffn_stage, attn_stage)
 
 
+PIPELINE_COPIES = 4  # GGML_SCHED_MAX_COPIES
+
+
+def pipeline_inputs(a: Architecture, opts: RuntimeOptions) -> tuple[int, int]:
+    """Bytes of one micro-batch's incoming hidden state (f32) and attention mask(s): f16 with flash
+    attention, f32 without, one row per cache cell (a sliding-window model has a second mask over its
+    window's cells)."""
+    ub = min(opts.n_ubatch, opts.n_batch)
+    mask_bytes = 2 if opts.flash_attn else 4
+    cells = {kv_cells(a, opts, il) for il in range(a.n_layer)}
+    return ub * a.n_embd * 4, ub * mask_bytes * sum(cells)
+
+
 def device_of_layers(n_layer: int, ngl: int, shares: tuple[int, ...]) -> list[int]:
     """The GPU index of each layer 0..n_layer (the last is the output layer), -1 for the CPU.
 
@@ -292,6 +305,16 @@ def estimate(a: Architecture, tensors: list[Tensor], opts: RuntimeOptions, gpu_l
         # the device holding the output layer reserves the logits stage; the others only their layers' stages
         inner = compute_buffer_bytes(a, opts, with_output=False)
         dev_compute = [compute if d == out_dev or n_dev == 1 else inner for d in range(n_dev)]
+        if n_dev > 1 and ngl == total_layers and not cpu_moe_layers:
+            # llama.cpp's pipeline parallelism (several devices, every layer offloaded, split mode layer, no
+            # tensor overrides such as --n-cpu-moe: llama-context.cpp) keeps GGML_SCHED_MAX_COPIES = 4 copies of
+            # each device's inputs (the incoming hidden state and the attention mask) in its compute buffer
+            # (ggml-backend.cpp, "6.cpy"/"4.cpy"); the stage without the logits already holds one mask
+            hidden_in, mask = pipeline_inputs(a, opts)
+            counted = min(opts.n_ubatch, opts.n_batch) * (2 if opts.flash_attn else 4) * max(
+                kv_cells(a, opts, il) for il in range(a.n_layer))  # the mask compute_buffer_bytes holds
+            dev_compute = [c + PIPELINE_COPIES * (hidden_in + mask) - (counted if c == inner else 0)
+                           for c in dev_compute]
         per_gpu = tuple(dev_w[d] + dev_kv[d] + dev_compute[d] + overhead_one for d in range(n_dev))
         parts = tuple({"weights_bytes": dev_w[d], "kv_cache_bytes": dev_kv[d], "compute_bytes": dev_compute[d],
                        "overhead_bytes": overhead_one} for d in range(n_dev))

@@ -138,8 +138,9 @@ def rpc_link_seconds(n_embd: int, n_ctx: int, workers: int, rpc_devices: int, li
     servers never talk to each other: a copy across servers is a get_tensor then a set_tensor by the head,
     ggml-rpc.cpp ggml_backend_rpc_buffer_cpy_tensor). That is 2 legs a worker, each paying the latency and
     an f32 hidden state per token. Every RPC device also receives the graph's inputs from the head: the
-    f32 attention mask over the cache cells in use (up to the whole context) per token. Sends are
-    asynchronous and graphs are reused, so nothing else waits on the network.
+    attention mask over the cache cells in use (up to the whole context) per token. Sends are
+    asynchronous and graphs are reused, so nothing else waits on the network. The mask is f16 with flash
+    attention (llama-graph.cpp build_attn_inp_kq_mask), as the plans run it.
     A head without a GPU (`logits`: the vocabulary size) gets the last worker's f32 logits back instead of
     a hidden state (llama.cpp reads the logits of the last token only while decoding).
     """
@@ -148,7 +149,7 @@ def rpc_link_seconds(n_embd: int, n_ctx: int, workers: int, rpc_devices: int, li
     legs = 2 * workers
     hidden = n_tokens * n_embd * 4
     back = logits * 4 if logits else hidden  # only the last token's logits are read
-    mask = rpc_devices * n_tokens * n_ctx * 4
+    mask = rpc_devices * n_tokens * n_ctx * 2
     return legs * link_ms / 1e3 + ((legs - 1) * hidden + back + mask) / (link_gbps * 1e9 / 8)
 
 
@@ -238,7 +239,7 @@ def rpc_plan(spec: Any, quant: str, ctx: int, hosts: list[Host], link_gbps: floa
                 "the last worker's GPU holds the output layer") + ", and -ts gives each device its layer count",
              f"assumed link: {link_gbps:g} Gbit/s, {link_ms:g} ms a leg; each token's hidden state ({a.n_embd * 4}"
              f" bytes) crosses {2 * len(workers)} legs, and each RPC device gets the attention mask (up to "
-             f"{ctx_cells * 4 // 1024} KiB at a full context): {t_link * 1e3:.2f} ms a token, "
+             f"{ctx_cells * 2 // 1024} KiB at a full context): {t_link * 1e3:.2f} ms a token, "
              f"{ubatch_link * 1e3:.0f} ms for each 512-token micro-batch of a prompt",
              "split mode layer (llama.cpp's default) across hosts: -sm tensor does not run over RPC"]
     if workers:

@@ -182,3 +182,21 @@ def test_moe_experts_in_ram() -> None:
     assert e.gpu_bytes <= budget < estimate(a, t, opts, cpu_moe_layers=n - 1).gpu_bytes
     assert e.gpu_layers == a.n_layer + 1 and e.kv_gpu_bytes == full.kv_gpu_bytes  # attention stays on the GPU
     assert fit_cpu_moe(llama8b(), t, opts, (budget,)) is None  # dense models have no experts to keep back
+
+
+def test_layer_split_matches_llama_cpp_over_rpc() -> None:
+    """Each device's model, KV and compute buffers against real llama.cpp's own log lines for a layer split
+    over 2-3 RPC devices (tests/data/rpc_split_llamacpp.json, recorded by bench/rpc_split.py). The compute
+    buffers include pipeline parallelism's four copies of each device's inputs (hidden state and mask)."""
+    from rpc_cases import cases, model
+
+    for case in cases("cases"):
+        a, t = model(case["config"])
+        est = estimate(a, t, RuntimeOptions(case["ctx"]), gpu_shares=tuple(case["ts"]))
+        assert list(est.per_gpu_layers) == case["ts"]
+        for part, theirs in zip(est.per_gpu_parts, zip(case["model_mib"], case["kv_mib"], case["compute_mib"],
+                                                        strict=True), strict=True):
+            model_mib, kv, compute = theirs
+            assert abs(part["weights_bytes"] / MIB - model_mib) < 0.006, case["config"]  # the log rounds to 0.01
+            assert part["kv_cache_bytes"] / MIB == kv
+            assert abs(part["compute_bytes"] / MIB - compute) / compute < 0.01, case["config"]

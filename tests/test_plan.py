@@ -62,19 +62,19 @@ def test_rpc_splits(model: str, hosts: list[str], fits: bool, order: list[tuple[
 
 def test_rpc_link_legs() -> None:
     """Decode: the hidden state leaves the head, passes each worker boundary through the head, and returns:
-    2 legs a worker, plus the f32 attention mask to each RPC device."""
+    2 legs a worker, plus the f16 attention mask (flash attention) to each RPC device."""
     from catalog.plan import rpc_link_seconds
 
     one = rpc_link_seconds(4096, 8192, 1, 1, 1.0, 0.5)
-    assert one == pytest.approx(2 * 0.5e-3 + (2 * 4096 * 4 + 8192 * 4) / 125e6)
+    assert one == pytest.approx(2 * 0.5e-3 + (2 * 4096 * 4 + 8192 * 2) / 125e6)
     two = rpc_link_seconds(4096, 8192, 2, 3, 1.0, 0.5)
-    assert two == pytest.approx(4 * 0.5e-3 + (4 * 4096 * 4 + 3 * 8192 * 4) / 125e6)
+    assert two == pytest.approx(4 * 0.5e-3 + (4 * 4096 * 4 + 3 * 8192 * 2) / 125e6)
     assert rpc_link_seconds(4096, 8192, 0, 0, 1.0, 0.5) == 0.0
     # a head without a GPU: the last leg carries one row of f32 logits instead of a hidden state
     cpu_head = rpc_link_seconds(4096, 8192, 1, 1, 1.0, 0.5, logits=128256)
-    assert cpu_head == pytest.approx(2 * 0.5e-3 + (4096 * 4 + 128256 * 4 + 8192 * 4) / 125e6)
+    assert cpu_head == pytest.approx(2 * 0.5e-3 + (4096 * 4 + 128256 * 4 + 8192 * 2) / 125e6)
     ubatch = rpc_link_seconds(4096, 8192, 1, 1, 1.0, 0.5, n_tokens=512)
-    assert ubatch == pytest.approx(2 * 0.5e-3 + 512 * (2 * 4096 * 4 + 8192 * 4) / 125e6)
+    assert ubatch == pytest.approx(2 * 0.5e-3 + 512 * (2 * 4096 * 4 + 8192 * 2) / 125e6)
 
 
 PARTS = ("weights_bytes", "kv_cache_bytes", "compute_bytes", "overhead_bytes")

@@ -117,3 +117,21 @@ def test_cli_split_modes(cli) -> None:  # type: ignore[no-untyped-def]
     code, out, err = cli("plan", "llama3.1:70b", "--host", "a:RTX 4090,64", "--host", "b:RTX 4090,64",
                          "--split-mode", "tensor")
     assert code == 2 and err.count("\n") == 1
+
+
+def test_matches_llama_cpps_meta_device() -> None:
+    """Real llama.cpp `-sm tensor` over 2 and 3 RPC devices (tests/data/rpc_split_llamacpp.json, recorded by
+    bench/rpc_split.py): the largest device's model, KV and compute buffers, as its meta device logs them."""
+    from rpc_cases import cases, model
+
+    from catalog.memory import MIB
+
+    for case in cases("tensor_cases"):
+        a, t = model(case["config"])
+        opts = RuntimeOptions(case["ctx"])
+        n = case["devices"]
+        # ours pads a column-split quantized slice to 512 elements as CUDA's buffer type does (ggml-cuda.cu
+        # get_alloc_size); these CPU-backed devices do not: a few KiB over Qwen2.5's 28 layers
+        assert -0.006 < max(tsp.weights_per_device(a, t, n)) / MIB - case["model_mib"] < 0.02, case  # log: 2 decimals
+        assert max(tsp.kv_per_device(a, t, opts, n)) / MIB == case["kv_mib"], case
+        assert tsp.compute_per_device(a, opts) / MIB == case["compute_mib"], case
