@@ -231,3 +231,24 @@ def test_vllm_falls_back_to_a_checkpoint_that_fits(cli) -> None:  # type: ignore
     assert not plans["vLLM + Ray"]["fits"]  # 131 GiB of BF16 over four 24 GB cards
     q = next(p for e, p in plans.items() if e.startswith("vLLM + Ray ("))
     assert q["fits"] and "<an " in q["commands"][-1]  # no repo id is made up for the quantized checkpoint
+
+
+def test_rpc_link_model_against_real_llama_cpp() -> None:
+    """The link model against what real llama.cpp sent over 1-3 RPC workers (tests/data/rpc_link_llamacpp.json,
+    bench/rpc_link.py): bytes a decoded token within 2 %, and never fewer legs on a token's critical path than
+    llama.cpp showed (its async sends hide a little of the latency, so the model errs slow)."""
+    from pathlib import Path
+
+    from catalog.arch import from_hf_config
+    from catalog.plan import rpc_link_seconds
+
+    root = Path(__file__).resolve().parent.parent
+    doc = json.loads((root / "tests" / "data" / "rpc_link_llamacpp.json").read_text())
+    cfg = json.loads((root / "bench" / "configs" / doc["model"]).read_text())
+    a = from_hf_config(cfg.get("config", cfg))
+    for row in doc["rows"]:
+        w = row["workers"]
+        sent = rpc_link_seconds(a.n_embd, 256, w, w, 8.0, 0.0, logits=a.n_vocab) * 1e9  # 8 Gbit/s = 1e9 B/s
+        assert abs(sent - row["bytes_per_token"]) / row["bytes_per_token"] < 0.02, row
+        legs = rpc_link_seconds(a.n_embd, 256, w, w, 1e12, 1.0, logits=a.n_vocab) * 1e3
+        assert row["legs"] <= legs <= row["legs"] * 1.2, row
