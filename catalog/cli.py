@@ -460,6 +460,10 @@ def _plan(args: Any) -> int:
                 sys.stdout.write(f"  {d['host']:12} {d['gpu']:36} {d['layers']:4} layers "
                                  f"{d['bytes'] / 2**30:7.2f} of {d['budget_bytes'] / 2**30:6.2f} GiB"
                                  + (f"  ({parts})" if parts else "") + "\n")
+            for h in p.hosts:
+                if h["ram_needed_bytes"]:
+                    sys.stdout.write(f"  {h['host']:12} RAM {h['ram_needed_bytes'] / 2**30:.2f} of "
+                                     f"{h['ram_bytes'] / 2**30:.2f} GiB\n")
             for c in p.commands:
                 sys.stdout.write(f"  {c}\n")
             for n in p.notes:

@@ -358,8 +358,9 @@ def vllm_plan(spec: Any, ctx: int, hosts: list[Host], fmt: str = "BF16",
                 f"--pipeline-parallel-size {pp} --max-model-len {ctx}")
     fmt_text = {"BF16": "BF16 (the repo as published)", "FP8": "an FP8 checkpoint",
                 "AWQ": "an AWQ 4-bit checkpoint (group 128)"}[fmt]
-    notes += [f"weights as {fmt_text}: {weights / 2**30:.1f} GiB; vLLM also serves FP8, AWQ and GPTQ "
-              "checkpoints; its GGUF support is experimental, so the plan uses safetensors",
+    notes += [f"weights as {fmt_text}: {weights / 2**30:.1f} GiB, which every host reads from its own disk or a "
+              "shared file system; vLLM also serves FP8, AWQ and GPTQ checkpoints; its GGUF support is "
+              "experimental, so the plan uses safetensors",
               f"tensor parallel {tp} within a host (it must divide the {a.n_head} attention heads), pipeline "
               f"parallel {pp} across hosts over the assumed {link_gbps:g} Gbit/s link",
               f"each GPU keeps back what vLLM's profile held for Llama 3 8B on an H100: "
