@@ -266,8 +266,10 @@ VLLM_FORMATS = ("BF16", "FP8", "AWQ")
 AWQ_GROUP = 128  # AutoAWQ's and GPTQ's usual group size
 
 
-def vllm_weight_bytes(spec: Any, fmt: str = "BF16") -> int:
-    """Bytes of a safetensors checkpoint as vLLM loads it, from the model's tensor table.
+def vllm_weights(spec: Any, fmt: str = "BF16") -> tuple[list[int], int, int]:
+    """Bytes of a safetensors checkpoint as vLLM loads it, from the model's tensor table: per layer, the
+    input embedding (the first pipeline stage's), and the output matrix with the final norm (the last
+    stage's; a tied embedding is loaded there again).
 
     BF16: 2 bytes a weight. FP8 (an FP8 checkpoint, per-channel scales): the layers' linear weights at one
     byte and an f32 scale per output row. AWQ 4-bit (group 128): per K x N matrix the packed weights
@@ -275,8 +277,10 @@ def vllm_weight_bytes(spec: Any, fmt: str = "BF16") -> int:
     embedding, the output matrix, norms and MoE routers stay BF16, as the quantizers leave them.
     """
     from catalog.arch import hf_tensors
+    from catalog.quants import block_index
 
-    total = 0
+    layers = [0] * spec.arch.n_layer
+    embed = head = 0
     for t in hf_tensors(spec.arch, "BF16"):
         if t.name.startswith("rope_"):
             continue  # written by llama.cpp's converter from the rope scaling, not in the checkpoint
@@ -286,15 +290,37 @@ def vllm_weight_bytes(spec: Any, fmt: str = "BF16") -> int:
         linear = (t.name.startswith("blk.") and t.name.endswith(".weight") and len(t.shape) >= 2
                   and "norm" not in t.name and "ffn_gate_inp" not in t.name)
         if fmt == "BF16" or not linear:
-            total += 2 * n
-            continue
-        k, rows = t.shape[0], n // t.shape[0]  # ggml order: the input (K) dimension first
-        if fmt == "FP8":
-            total += n + 4 * rows
+            b = 2 * n
+        elif fmt == "FP8":
+            b = n + 4 * (n // t.shape[0])  # ggml order: the input (K) dimension first, a scale per output row
         else:
-            groups = -(-k // AWQ_GROUP)
-            total += n // 2 + groups * rows * 2 + groups * rows // 2
-    return total
+            groups, rows = -(-t.shape[0] // AWQ_GROUP), n // t.shape[0]
+            b = n // 2 + groups * rows * 2 + groups * rows // 2
+        il = block_index(t.name)
+        if 0 <= il < len(layers):
+            layers[il] += b
+        elif t.name == "token_embd.weight":
+            embed += b
+        else:
+            head += b
+    if spec.arch.tied_embeddings:
+        head += embed
+    return layers, embed, head
+
+
+def vllm_weight_bytes(spec: Any, fmt: str = "BF16") -> int:
+    """The checkpoint's bytes (a tied embedding once)."""
+    layers, embed, head = vllm_weights(spec, fmt)
+    return sum(layers) + embed + head - (embed if spec.arch.tied_embeddings else 0)
+
+
+def vllm_pp_partition(n_layer: int, pp: int) -> list[int]:
+    """Layers per pipeline stage as vLLM cuts them (vllm/distributed/utils.py get_pp_indices): even, the
+    remainder one each to the stages before the last, from the second-to-last back."""
+    parts = [n_layer // pp] * pp
+    for i in range(2, n_layer % pp + 2):
+        parts[-i] += 1
+    return parts
 
 
 def vllm_plan(spec: Any, ctx: int, hosts: list[Host], fmt: str = "BF16",
@@ -324,24 +350,31 @@ def vllm_plan(spec: Any, ctx: int, hosts: list[Host], fmt: str = "BF16",
         tp -= 1
     pp = len(hosts)
     weights = vllm_weight_bytes(spec, fmt)
+    per_layer, embed, head = vllm_weights(spec, fmt)
     opts = RuntimeOptions(ctx, "F16", "F16", True, 2048, 512)
-    kv_total = sum(kv_cache_by_layer(a, opts))  # f16, vLLM's default cache type
+    kv_layers = kv_cache_by_layer(a, opts)  # f16, vLLM's default cache type
     kv_split = min(tp, n_kv) if n_kv else tp  # past one KV head a GPU, vLLM replicates the heads
     dev = []
-    layers_per_stage = [a.n_layer // pp + (1 if i < a.n_layer % pp else 0) for i in range(pp)]
-    for h, n_layers in zip(hosts, layers_per_stage, strict=True):
-        share = n_layers / a.n_layer
+    layers_per_stage = vllm_pp_partition(a.n_layer, pp)
+    stage_bytes = []
+    first = 0
+    for i, (h, n_layers) in enumerate(zip(hosts, layers_per_stage, strict=True)):
+        span = range(first, first + n_layers)
+        first += n_layers
+        # the first stage holds the embedding, the last the output matrix (vLLM's PPMissingLayer elsewhere)
+        stage = sum(per_layer[il] for il in span) + (embed if i == 0 else 0) + (head if i == pp - 1 else 0)
+        stage_bytes.append(stage)
         for g in h.gpus[:tp]:
-            w, kvb = int(weights * share / tp), int(kv_total * share / kv_split)
+            w, kvb = stage // tp, sum(kv_layers[il] for il in span) // kv_split
             budget = int(g.memory_total_bytes * VLLM_UTILIZATION) - VLLM_NON_TORCH[min(tp, 2)] - VLLM_ACTIVATION_PEAK
             dev.append({"host": h.name, "gpu": g.name, "layers": n_layers, "bytes": w + kvb, "budget_bytes": budget,
                         "weights_bytes": w, "kv_cache_bytes": kvb})
     fits = all(d["bytes"] <= d["budget_bytes"] for d in dev)
     # decode: the stages run one after another; within a stage the TP ranks read their slices at once
     t = 0.0
-    for h, n_layers in zip(hosts, layers_per_stage, strict=True):
+    for h, stage in zip(hosts, stage_bytes, strict=True):
         bw = min((g.bandwidth_bytes_per_s or 100e9) for g in h.gpus[:tp]) * DECODE_EFFICIENCY
-        t += weights * n_layers / a.n_layer / tp / bw
+        t += stage / tp / bw
     # between stages vLLM sends the hidden state and the residual, BF16 (IntermediateTensors)
     t += (pp - 1) * (2 * a.n_embd * 2 / (link_gbps * 1e9 / 8) + link_ms / 1e3)
     tps = round(1.0 / t, 1) if fits and t > 0 else None

@@ -252,3 +252,30 @@ def test_rpc_link_model_against_real_llama_cpp() -> None:
         assert abs(sent - row["bytes_per_token"]) / row["bytes_per_token"] < 0.02, row
         legs = rpc_link_seconds(a.n_embd, 256, w, w, 1e12, 1.0, logits=a.n_vocab) * 1e3
         assert row["legs"] <= legs <= row["legs"] * 1.2, row
+
+
+@pytest.mark.parametrize(("n_layer", "pp", "want"), [
+    # vllm/distributed/utils.py get_pp_indices: [L // pp] * pp, then one more to partitions[-2], [-3], ...
+    (80, 3, [27, 27, 26]),
+    (32, 3, [11, 11, 10]),
+    (30, 4, [7, 8, 8, 7]),
+    (32, 2, [16, 16]),
+    (61, 4, [15, 15, 16, 15]),
+])
+def test_vllm_pipeline_stages(n_layer: int, pp: int, want: list[int]) -> None:
+    from catalog.plan import vllm_pp_partition
+
+    assert vllm_pp_partition(n_layer, pp) == want
+
+
+def test_vllm_stages_hold_the_embedding_first_and_the_output_last() -> None:
+    from catalog.plan import vllm_weights
+
+    spec = resolve("llama3.1:8b").spec
+    per_layer, embed, head = vllm_weights(spec)
+    assert embed == 2 * 128256 * 4096 and head == embed + 2 * 4096  # untied: lm_head and the final norm
+    hosts = [parse_host(f"h{i}:RTX 4090,64") for i in range(3)]
+    v = vllm_plan(spec, 4096, hosts)
+    w = [d["weights_bytes"] for d in v.devices]
+    assert [d["layers"] for d in v.devices] == [11, 11, 10]
+    assert w == [11 * per_layer[0] + embed, 11 * per_layer[0], 10 * per_layer[0] + head]
