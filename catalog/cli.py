@@ -460,6 +460,8 @@ def _plan(args: Any) -> int:
                 sys.stdout.write(f"  {d['host']:12} {d['gpu']:36} {d['layers']:4} layers "
                                  f"{d['bytes'] / 2**30:7.2f} of {d['budget_bytes'] / 2**30:6.2f} GiB"
                                  + (f"  ({parts})" if parts else "") + "\n")
+            if p.cpu_layers:
+                sys.stdout.write(f"  {hosts[0].name:12} {'CPU':36} {p.cpu_layers:4} layers (in RAM)\n")
             for h in p.hosts:
                 if h["ram_needed_bytes"]:
                     sys.stdout.write(f"  {h['host']:12} RAM {h['ram_needed_bytes'] / 2**30:.2f} of "
@@ -468,6 +470,10 @@ def _plan(args: Any) -> int:
                 sys.stdout.write(f"  {c}\n")
             for n in p.notes:
                 sys.stdout.write(f"  note: {n}\n")
+        alone = f"{local['host']} alone: {local['verdict'].replace('_', ' ')}" + (
+            f", ~{local['tokens_per_second']:g} tok/s" if local["tokens_per_second"] else "")
+        sys.stdout.write(alone + (f": {head['quants'][0]['commands']['llama_cpp']}\n"
+                                  if local["verdict"] != "no_fit" else "\n"))
     return 0 if any(p.fits for p in plans) else 12
 
 

@@ -93,6 +93,7 @@ class Plan(NamedTuple):
     link: dict[str, Any]
     commands: tuple[str, ...]
     notes: tuple[str, ...]
+    cpu_layers: int = 0  # llama.cpp: leading layers left on the head's CPU (-ngl below all)
 
 
 RPC_SERVER = "ggml-rpc-server"  # `rpc-server` until llama.cpp renamed the binary (mid 2026)
@@ -163,6 +164,7 @@ def rpc_plan(spec: Any, quant: str, ctx: int, hosts: list[Host], link_gbps: floa
         RuntimeOptions,
         device_of_layers,
         estimate,
+        fit_layers,
         kv_cache_by_layer,
         pad,
         split_layers,
@@ -180,6 +182,16 @@ def rpc_plan(spec: Any, quant: str, ctx: int, hosts: list[Host], link_gbps: floa
     opts = RuntimeOptions(ctx, kv, kv, True, 2048, 512)
     counts = split_layers(spec.arch, tensors, opts, budgets, lay=lay)
     est = estimate(spec.arch, tensors, opts, None, True, lay=lay, gpu_shares=counts)
+    ngl = spec.arch.n_layer + 1
+    if not est.fits(budgets):
+        # too big for the GPUs: llama.cpp's partial offload keeps the first layers on the head's CPU, in its
+        # RAM (-ngl N); they run before the RPC devices, so the network legs stay the same
+        n = fit_layers(spec.arch, tensors, opts, budgets, lay=lay)
+        part = estimate(spec.arch, tensors, opts, n, True, lay=lay, gpu_shares=budgets) if n else None
+        if part is not None and part.cpu_bytes <= hosts[0].ram_bytes:
+            counts, ngl = part.per_gpu_layers, n
+            est = estimate(spec.arch, tensors, opts, n, True, lay=lay, gpu_shares=counts)
+    cpu_layers = spec.arch.n_layer + 1 - ngl
     n_remote = len(devices) - len(hosts[0].gpus)
     names = [f"RPC{i}" for i in range(n_remote)] + [f"CUDA{i}" for i in range(len(hosts[0].gpus))]
     dev = tuple({"host": h.name, "gpu": g.name, "device": name, "layers": n, "bytes": b, "budget_bytes": bud, **parts}
@@ -187,7 +199,7 @@ def rpc_plan(spec: Any, quant: str, ctx: int, hosts: list[Host], link_gbps: floa
                                                           budgets, est.per_gpu_parts, strict=True))
     # a worker's ggml-rpc-server receives each tensor whole into its RAM before copying it to the GPU
     # (ggml-rpc.cpp, RPC_CMD_SET_TENSOR: recv_msg into one buffer), so it needs its largest tensor
-    where = device_of_layers(spec.arch.n_layer, spec.arch.n_layer + 1, counts)
+    where = device_of_layers(spec.arch.n_layer, ngl, counts)
     largest: dict[str, int] = {}
     for tensor in tensors:
         il = block_index(tensor.name)
@@ -207,8 +219,10 @@ def rpc_plan(spec: Any, quant: str, ctx: int, hosts: list[Host], link_gbps: floa
     a = spec.arch
     kv_layers = kv_cache_by_layer(a, opts)
     reads = [_layer_read_bytes(spec, lay, il, kv_layers[il]) for il in range(a.n_layer)] + [lay.output_bytes]
-    t = 0.0
-    li = 0
+    from catalog.advisor import DEFAULT_RAM_BANDWIDTH
+
+    t = sum(reads[:cpu_layers]) / (DEFAULT_RAM_BANDWIDTH * DECODE_EFFICIENCY)  # the head's CPU layers first
+    li = cpu_layers
     for d, (_, g) in zip(dev, devices, strict=True):
         bw = (g.bandwidth_bytes_per_s or 100e9) * DECODE_EFFICIENCY
         t += sum(reads[li:li + d["layers"]]) / bw
@@ -225,7 +239,7 @@ def rpc_plan(spec: Any, quant: str, ctx: int, hosts: list[Host], link_gbps: floa
     src = _source(spec, quant)
     endpoints = [f"{h.name}:{RPC_PORT}" for h in workers]
     cmds = [f"# on {h.name}: {RPC_SERVER} --host 0.0.0.0 --port {RPC_PORT} -c" for h in workers]
-    cmds.append(f"# on {hosts[0].name}: llama-server {src} -c {ctx} -ngl all -fa on"
+    cmds.append(f"# on {hosts[0].name}: llama-server {src} -c {ctx} -ngl {'all' if not cpu_layers else ngl} -fa on"
                 + (f" --rpc {','.join(endpoints)}" if endpoints else "")
                 + (f" -ts {','.join(str(n) for n in counts)}" if len(counts) > 1 else ""))
     order = ", ".join(f"{d['device']} ({d['host']})" for d in dev)
@@ -246,6 +260,10 @@ def rpc_plan(spec: Any, quant: str, ctx: int, hosts: list[Host], link_gbps: floa
         notes.append(f"{hosts[0].name} needs the whole GGUF on its disk ({file_bytes(spec, quant, lay) / 2**30:.1f} "
                      "GiB) and reads it by mmap; each worker needs RAM for its largest tensor while it loads, and "
                      "with -c disk for its share")
+    if cpu_layers:
+        notes.append(f"too big for the GPUs: -ngl {ngl} leaves the first {cpu_layers} layers on {hosts[0].name}'s "
+                     f"CPU ({est.cpu_bytes / 2**30:.1f} GiB of its RAM, read at an assumed "
+                     f"{DEFAULT_RAM_BANDWIDTH / 1e9:g} GB/s); llama.cpp then runs no pipeline between the GPUs")
     if not hosts[0].gpus:
         notes.append(f"{hosts[0].name} has no GPU: the output layer runs on the last worker and every token's "
                      f"logits ({a.n_vocab * 4 // 1024} KiB) cross the network back")
@@ -259,7 +277,7 @@ def rpc_plan(spec: Any, quant: str, ctx: int, hosts: list[Host], link_gbps: floa
     return Plan("llama.cpp RPC" if workers else "llama.cpp layer split", fits, dev, tuple(host_rows), tps,
                 {"gbps": link_gbps, "latency_ms": link_ms, "hops": len(workers), "legs": 2 * len(workers),
                  "seconds_per_token": round(t_link, 6), "seconds_per_ubatch": round(ubatch_link, 6)},
-                tuple(cmds), tuple(notes))
+                tuple(cmds), tuple(notes), cpu_layers)
 
 
 VLLM_FORMATS = ("BF16", "FP8", "AWQ")

@@ -88,7 +88,8 @@ def test_every_plan_places_each_layer_once_and_keeps_its_promises(model: str) ->
 
     spec = resolve(model).spec
     n = spec.arch.n_layer
-    kv_total = sum(kv_cache_by_layer(spec.arch, RuntimeOptions(4096)))
+    kv_layers = kv_cache_by_layer(spec.arch, RuntimeOptions(4096))
+    kv_total = sum(kv_layers)
     for k in (1, 2, 3):
         for combo in itertools.combinations(HOSTS, k):
             hosts = [parse_host(h) for h in combo]
@@ -97,10 +98,11 @@ def test_every_plan_places_each_layer_once_and_keeps_its_promises(model: str) ->
                     rpc_plan(spec, "Q4_K_M", 4096, hosts)
                 continue
             p = rpc_plan(spec, "Q4_K_M", 4096, hosts)
-            assert sum(d["layers"] for d in p.devices) == n + 1, combo  # the repeating layers and the output
+            # the repeating layers and the output, each once: on a GPU, or (-ngl below all) on the head's CPU
+            assert sum(d["layers"] for d in p.devices) + p.cpu_layers == n + 1, combo
             # each GPU's bytes are its parts, and the KV shares add up to the whole cache
             assert all(d["bytes"] == sum(d[k] for k in PARTS) for d in p.devices), combo
-            assert sum(d["kv_cache_bytes"] for d in p.devices) == kv_total
+            assert sum(d["kv_cache_bytes"] for d in p.devices) == sum(kv_layers[p.cpu_layers:])  # CPU layers' in RAM
             assert len(p.devices) == sum(len(h.gpus) for h in hosts)
             if p.fits:
                 assert all(d["bytes"] <= d["budget_bytes"] for d in p.devices), combo
@@ -279,3 +281,21 @@ def test_vllm_stages_hold_the_embedding_first_and_the_output_last() -> None:
     w = [d["weights_bytes"] for d in v.devices]
     assert [d["layers"] for d in v.devices] == [11, 11, 10]
     assert w == [11 * per_layer[0] + embed, 11 * per_layer[0], 10 * per_layer[0] + head]
+
+
+def test_too_big_for_the_gpus_the_head_keeps_the_first_layers() -> None:
+    """Qwen3 235B-A22B Q4_K_M (about 132 GiB) on three workstations of two 24 GB cards: the GPUs alone do not
+    hold it, so -ngl leaves the first layers on the head's CPU, in its RAM, as llama.cpp's partial offload does."""
+    spec = resolve("qwen3:235b-a22b").spec
+    hosts = [parse_host("a:RTX 4090x2,128"), parse_host("b:RTX 3090x2,128"), parse_host("c:RTX 3090x2,128")]
+    p = rpc_plan(spec, "Q4_K_M", 8192, hosts)
+    assert p.fits and p.cpu_layers > 0
+    assert all(d["bytes"] <= d["budget_bytes"] for d in p.devices)
+    ngl = spec.arch.n_layer + 1 - p.cpu_layers
+    head = p.commands[-1]
+    assert f" -ngl {ngl} " in head
+    ts = head.split(" -ts ")[1].split()[0]
+    assert sum(int(x) for x in ts.split(",")) == ngl == sum(d["layers"] for d in p.devices)
+    assert p.hosts[0]["ram_needed_bytes"] > 10 * 2**30  # the CPU layers' weights sit in the head's RAM
+    small = rpc_plan(spec, "Q4_K_M", 8192, [parse_host("a:RTX 4090x2,8"), *hosts[1:]])
+    assert not small.fits and small.cpu_layers == 0  # 8 GB of RAM cannot take them: no partial plan
