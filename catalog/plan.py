@@ -474,7 +474,8 @@ def tensor_plan(spec: Any, quant: str, ctx: int, host: Host, kv: str = "F16") ->
     cmd = f"# on {host.name}: llama-server {src} -c {ctx} -ngl all -fa on -sm tensor" + (
         f" -ts {','.join(f'{x:g}' for x in ts)}" if ts else "")
     notes.append("decode speed is an upper bound: two all-reduces a layer cross PCIe/NVLink and are not counted; "
-                 "build with NCCL (-DGGML_CUDA_NCCL=ON, the default) and, where the board allows, GGML_CUDA_P2P=1")
+                 "build with NCCL (-DGGML_CUDA_NCCL=ON, the default) and, where the board allows, GGML_CUDA_P2P=1; "
+                 "NCCL's own buffers are not counted (not measured): the budget's safety margin has to cover them")
     if not fits:
         notes.append(_overfull(dev, with_host=False))
     return Plan("llama.cpp tensor split", fits, dev, host_rows, tps,
