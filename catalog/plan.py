@@ -113,6 +113,15 @@ def _overfull(dev: tuple[dict[str, Any], ...], with_host: bool) -> str:
         f"{d['budget_bytes'] / 2**30:.1f} GiB" for d in dev if d["bytes"] > d["budget_bytes"])
 
 
+# llama.cpp's device names by backend: ggml-cuda (CUDA, or ROCm when built with HIP), ggml-metal (MTL)
+DEVICE_PREFIX = {"nvidia": "CUDA", "amd": "ROCm", "apple": "MTL"}
+
+
+def local_device_name(gpu: Any, index: int) -> str:
+    """The name llama.cpp gives the head's `index`-th GPU (`--list-devices`)."""
+    return f"{DEVICE_PREFIX.get(gpu.vendor, 'GPU')}{index}"
+
+
 def rpc_order(hosts: list[Host]) -> list[tuple[Host, Any]]:
     """The devices in llama.cpp's order: the RPC servers' first, in `--rpc` order and each server's GPUs in
     its own order, then the head's local GPUs (src/llama.cpp llama_prepare_model_devices, "add RPC servers at
@@ -193,7 +202,7 @@ def rpc_plan(spec: Any, quant: str, ctx: int, hosts: list[Host], link_gbps: floa
             est = estimate(spec.arch, tensors, opts, n, True, lay=lay, gpu_shares=counts)
     cpu_layers = spec.arch.n_layer + 1 - ngl
     n_remote = len(devices) - len(hosts[0].gpus)
-    names = [f"RPC{i}" for i in range(n_remote)] + [f"CUDA{i}" for i in range(len(hosts[0].gpus))]
+    names = [f"RPC{i}" for i in range(n_remote)] + [local_device_name(g, i) for i, g in enumerate(hosts[0].gpus)]
     dev = tuple({"host": h.name, "gpu": g.name, "device": name, "layers": n, "bytes": b, "budget_bytes": bud, **parts}
                 for (h, g), name, n, b, bud, parts in zip(devices, names, est.per_gpu_layers, est.per_gpu_bytes,
                                                           budgets, est.per_gpu_parts, strict=True))
@@ -454,7 +463,7 @@ def tensor_plan(spec: Any, quant: str, ctx: int, host: Host, kv: str = "F16") ->
     kvb = tsp.kv_per_device(a, tensors, opts, n, ts)
     compute = tsp.compute_per_device(a, opts)
     overhead = CUDA_CONTEXT_BYTES + POOL_LARGE_BYTES + tsp.allreduce_bytes(a, opts, n)
-    dev = tuple({"host": host.name, "gpu": g.name, "device": f"CUDA{i}", "layers": a.n_layer + 1,
+    dev = tuple({"host": host.name, "gpu": g.name, "device": local_device_name(g, i), "layers": a.n_layer + 1,
                  "bytes": w[i] + kvb[i] + compute + overhead, "budget_bytes": budgets[i], "weights_bytes": w[i],
                  "kv_cache_bytes": kvb[i], "compute_bytes": compute, "overhead_bytes": overhead}
                 for i, g in enumerate(host.gpus))
