@@ -35,6 +35,18 @@ VLLM_UTILIZATION = 0.9  # vLLM's default gpu_memory_utilization
 # "PyTorch activation peak memory" 1.26 GiB at both. Past TP 2 the TP 2 figure is used (unmeasured).
 VLLM_NON_TORCH = {1: int(1.79 * 2**30), 2: int(3.58 * 2**30)}
 VLLM_ACTIVATION_PEAK = int(1.26 * 2**30)
+# Past TP 2, non_torch_memory grows with the card and the group: the largest share of a card's memory
+# published logs show is 2.10 of 39.39 GiB (DeepSeek-Coder-V2-Lite, TP 8 on A100-40GB, vLLM 0.7.1, stored
+# file id 3706561278); DeepSeek-R1 at TP 8 on H200 held 7.16 of 139.81 GiB, Llama 3.1 70B at TP 8 on H200
+# 5.68 of 139.72 GiB (vllm-project/vllm #10702). TP > 2 keeps back the larger of that share and the TP 2 figure.
+VLLM_NON_TORCH_SHARE_TP_GT2 = 2.10 / 39.39
+
+
+def vllm_non_torch_bytes(tp: int, total_bytes: int) -> int:
+    """What vLLM's profile holds outside PyTorch on one GPU of a TP group (see above)."""
+    if tp <= 2:
+        return VLLM_NON_TORCH[tp]
+    return max(VLLM_NON_TORCH[2], int(VLLM_NON_TORCH_SHARE_TP_GT2 * total_bytes))
 
 
 class Host(NamedTuple):
@@ -393,7 +405,8 @@ def vllm_plan(spec: Any, ctx: int, hosts: list[Host], fmt: str = "BF16",
         stage_bytes.append(stage)
         for g in h.gpus[:tp]:
             w, kvb = stage // tp, sum(kv_layers[il] for il in span) // kv_split
-            budget = int(g.memory_total_bytes * VLLM_UTILIZATION) - VLLM_NON_TORCH[min(tp, 2)] - VLLM_ACTIVATION_PEAK
+            budget = (int(g.memory_total_bytes * VLLM_UTILIZATION) - vllm_non_torch_bytes(tp, g.memory_total_bytes)
+                      - VLLM_ACTIVATION_PEAK)
             dev.append({"host": h.name, "gpu": g.name, "layers": n_layers, "bytes": w + kvb, "budget_bytes": budget,
                         "weights_bytes": w, "kv_cache_bytes": kvb})
     fits = all(d["bytes"] <= d["budget_bytes"] for d in dev)
@@ -423,10 +436,12 @@ def vllm_plan(spec: Any, ctx: int, hosts: list[Host], fmt: str = "BF16",
               "experimental, so the plan uses safetensors",
               f"tensor parallel {tp} within a host (it must divide the {a.n_head} attention heads), pipeline "
               f"parallel {pp} across hosts over the assumed {link_gbps:g} Gbit/s link",
-              f"each GPU keeps back what vLLM's profile held for Llama 3 8B on an H100: "
-              f"{VLLM_NON_TORCH[min(tp, 2)] / 2**30:.2f} GiB outside PyTorch at TP {min(tp, 2)} and "
-              f"{VLLM_ACTIVATION_PEAK / 2**30:.2f} GiB of activation peak"
-              + (" (larger TP and larger models were not measured)" if tp > 2 or a.n_embd > 4096 else "")]
+              f"each GPU keeps back {vllm_non_torch_bytes(tp, hosts[0].gpus[0].memory_total_bytes) / 2**30:.2f} GiB "
+              f"outside PyTorch at TP {tp} ("
+              + ("as vLLM's profile held for Llama 3 8B on an H100" if tp <= 2 else
+                 "the largest share of a card published vLLM logs show past TP 2")
+              + f") and {VLLM_ACTIVATION_PEAK / 2**30:.2f} GiB of activation peak (the 8B's"
+              + ("; larger models hold more: DeepSeek-R1 at TP 8 held 6.37 GiB)" if a.n_embd > 4096 else ")")]
     return Plan("vLLM + Ray" if fmt == "BF16" else f"vLLM + Ray ({fmt})", fits, tuple(dev), host_rows, tps,
                 {"gbps": link_gbps, "latency_ms": link_ms, "hops": pp - 1}, tuple(cmds), tuple(notes))
 

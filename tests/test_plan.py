@@ -299,3 +299,15 @@ def test_too_big_for_the_gpus_the_head_keeps_the_first_layers() -> None:
     assert p.hosts[0]["ram_needed_bytes"] > 10 * 2**30  # the CPU layers' weights sit in the head's RAM
     small = rpc_plan(spec, "Q4_K_M", 8192, [parse_host("a:RTX 4090x2,8"), *hosts[1:]])
     assert not small.fits and small.cpu_layers == 0  # 8 GB of RAM cannot take them: no partial plan
+
+
+def test_vllm_reserve_past_tp_2_follows_the_published_share() -> None:
+    """Past TP 2 each GPU keeps back the larger of the TP 2 figure (3.58 GiB) and 2.10/39.39 of the card, the
+    largest share published vLLM logs show (A100-40GB at TP 8); DeepSeek-R1 at TP 8 on H200 held 7.16 of 139.81."""
+    from catalog.plan import vllm_non_torch_bytes
+
+    gib = 2**30
+    assert vllm_non_torch_bytes(1, 80 * gib) == int(1.79 * gib) and vllm_non_torch_bytes(2, 24 * gib) == int(3.58 * gib)
+    assert vllm_non_torch_bytes(8, 24 * gib) == int(3.58 * gib)  # a 24 GB card: the TP 2 figure is larger
+    h200 = vllm_non_torch_bytes(8, int(139.81 * gib))
+    assert 7.16 * gib <= h200 <= 7.5 * gib  # at least what DeepSeek-R1's run held
