@@ -69,18 +69,25 @@ def ollama_session(t: Target, quant: str, opts: RuntimeOptions, default_ctx: int
     return f"ollama run {model}, then: /set parameter num_ctx {opts.n_ctx}"
 
 
+def source_args(t: Target, quant: str) -> list[str]:
+    """Where llama.cpp reads the weights: `-m FILE` for a local GGUF, `-hf REPO:QUANT`, or `-m` the file the
+    conversion makes; empty when there is nothing to run."""
+    if t.local_path:
+        return ["-m", t.local_path]
+    if t.gguf_repo:
+        return ["-hf", f"{t.gguf_repo}:{quant}"]
+    if t.hf_repo or t.source_dir:
+        stem = (t.hf_repo or t.source_dir or "model").rstrip("/").split("/")[-1]
+        return ["-m", f"{stem}-{quant}.gguf"]
+    return []
+
+
 def llama_cpp(t: Target, quant: str, opts: RuntimeOptions, gpu_layers: int, total_layers: int,
               binary: str = "llama-server", cpu_moe_layers: int = 0, split: tuple[int, ...] = ()) -> str:
     """`llama-server` (or `llama-cli`) pinned to the estimate: -c, -ngl, -fa, -ctk/-ctv, -b/-ub, and with
     several GPUs `-ts` from `split`, the layers each GPU holds (the output layer counted on the last)."""
-    if t.local_path:
-        src = ["-m", t.local_path]
-    elif t.gguf_repo:
-        src = ["-hf", f"{t.gguf_repo}:{quant}"]
-    elif t.hf_repo or t.source_dir:
-        stem = (t.hf_repo or t.source_dir or "model").rstrip("/").split("/")[-1]
-        src = ["-m", f"{stem}-{quant}.gguf"]
-    else:
+    src = source_args(t, quant)
+    if not src:
         return ""
     args = [binary, *src, "-c", str(opts.n_ctx), "-ngl", "all" if gpu_layers >= total_layers else str(gpu_layers),
             "-fa", "on" if opts.flash_attn else "off"]

@@ -189,34 +189,41 @@ def compute_buffer_bytes(a: Architecture, opts: RuntimeOptions, with_output: boo
     Fitted to llama.cpp's own `CUDA0 compute buffer size` lines (bench/RESULTS.md).
     """
     ub = min(opts.n_ubatch, opts.n_batch)
-    # every layer keeps the whole context unless some slide over a window
-    cells = max(kv_cells(a, opts, il) for il in range(a.n_layer)) if a.swa_layers else pad(opts.n_ctx, CTX_PAD)
     moe = 0
     if a.n_expert:
         moe = int(ub * 4 * a.n_embd * MOE_EXTRA_ROWS.get(a.arch, MOE_EXTRA_DEFAULT))
     out_stage = ub * (a.n_vocab + a.n_embd) * 4 + moe if with_output else 0
     ffn = max(max(a.n_ff), a.n_ff_exp * max(1, a.n_expert_used))
     ffn_rows = 4 * ffn if a.arch == "phi3" else 3 * ffn  # phi3's fused gate+up is one 2 x n_ff output
-    mask_bytes = 2 if opts.flash_attn else 4
-    ffn_stage = ub * 4 * (ffn_rows + 3 * a.n_embd) + ub * cells * mask_bytes
+    ffn_stage = ub * 4 * (ffn_rows + 3 * a.n_embd) + stage_mask_bytes(a, opts)
     if opts.flash_attn:
         return max(out_stage, ffn_stage)
     q_dim = a.n_head * (a.qk_nope_dim + a.qk_rope_dim if a.is_mla else a.head_dim_k)
-    attn_stage = ub * cells * (4 * a.n_head + 4) + int(ub * 4 * 4.5 * max(a.n_embd, q_dim)) + moe
+    attn_stage = ub * _max_cells(a, opts) * 4 * a.n_head + stage_mask_bytes(a, opts) + int(
+        ub * 4 * 4.5 * max(a.n_embd, q_dim)) + moe
     return max(out_stage, ffn_stage, attn_stage)
 
 
 PIPELINE_COPIES = 4  # GGML_SCHED_MAX_COPIES
 
 
+def _max_cells(a: Architecture, opts: RuntimeOptions) -> int:
+    """Cells of the widest layer's cache: every layer keeps the whole context unless some slide over a window."""
+    return max(kv_cells(a, opts, il) for il in range(a.n_layer)) if a.swa_layers else pad(opts.n_ctx, CTX_PAD)
+
+
+def stage_mask_bytes(a: Architecture, opts: RuntimeOptions) -> int:
+    """The one attention mask a layer's stage of the graph holds: a row per micro-batch token over the
+    widest cache, f16 with flash attention, f32 without (llama-graph.cpp build_attn_inp_kq_mask)."""
+    return min(opts.n_ubatch, opts.n_batch) * _max_cells(a, opts) * (2 if opts.flash_attn else 4)
+
+
 def pipeline_inputs(a: Architecture, opts: RuntimeOptions) -> tuple[int, int]:
-    """Bytes of one micro-batch's incoming hidden state (f32) and attention mask(s): f16 with flash
-    attention, f32 without, one row per cache cell (a sliding-window model has a second mask over its
-    window's cells)."""
+    """Bytes of one micro-batch's incoming hidden state (f32) and all its attention masks (a sliding-window
+    model has a second one, over its window's cells)."""
     ub = min(opts.n_ubatch, opts.n_batch)
-    mask_bytes = 2 if opts.flash_attn else 4
     cells = {kv_cells(a, opts, il) for il in range(a.n_layer)}
-    return ub * a.n_embd * 4, ub * mask_bytes * sum(cells)
+    return ub * a.n_embd * 4, ub * (2 if opts.flash_attn else 4) * sum(cells)
 
 
 def device_of_layers(n_layer: int, ngl: int, shares: tuple[int, ...]) -> list[int]:
@@ -311,13 +318,12 @@ def estimate(a: Architecture, tensors: list[Tensor], opts: RuntimeOptions, gpu_l
             # each device's inputs (the incoming hidden state and the attention mask) in its compute buffer
             # (ggml-backend.cpp, "6.cpy"/"4.cpy"); the stage without the logits already holds one mask
             hidden_in, mask = pipeline_inputs(a, opts)
-            counted = min(opts.n_ubatch, opts.n_batch) * (2 if opts.flash_attn else 4) * max(
-                kv_cells(a, opts, il) for il in range(a.n_layer))  # the mask compute_buffer_bytes holds
+            counted = stage_mask_bytes(a, opts)  # a layer stage's peak already holds one mask
             dev_compute = [c + PIPELINE_COPIES * (hidden_in + mask) - (counted if c == inner else 0)
                            for c in dev_compute]
-        per_gpu = tuple(dev_w[d] + dev_kv[d] + dev_compute[d] + overhead_one for d in range(n_dev))
         parts = tuple({"weights_bytes": dev_w[d], "kv_cache_bytes": dev_kv[d], "compute_bytes": dev_compute[d],
                        "overhead_bytes": overhead_one} for d in range(n_dev))
+        per_gpu = tuple(sum(p.values()) for p in parts)
         overhead = overhead_one * n_dev
         compute_gpu = sum(dev_compute)
         # CPU layers (or experts kept in RAM) need their own graph buffer

@@ -112,11 +112,13 @@ RPC_SERVER = "ggml-rpc-server"  # `rpc-server` until llama.cpp renamed the binar
 
 
 def _source(spec: Any, quant: str) -> str:
-    """`-hf REPO:QUANT` from the repo `check`'s commands name for this quant, else a local file name."""
-    from catalog.advisor import download_target
+    """The weights' argument of `check`'s llama.cpp command for this quant (`-hf REPO:QUANT`, `-m FILE`)."""
+    import shlex
 
-    repo = download_target(spec, quant).gguf_repo
-    return f"-hf {repo}:{quant}" if repo else f"-m {spec.id}-{quant}.gguf"
+    from catalog.advisor import download_target
+    from catalog.commands import source_args
+
+    return shlex.join(source_args(download_target(spec, quant), quant) or ["-m", f"{spec.id}-{quant}.gguf"])
 
 
 def _overfull(dev: tuple[dict[str, Any], ...], with_host: bool) -> str:
@@ -179,7 +181,7 @@ def rpc_plan(spec: Any, quant: str, ctx: int, hosts: list[Host], link_gbps: floa
              kv: str = "F16") -> Plan:
     """llama.cpp RPC across `hosts` (the first is the head, the others run `ggml-rpc-server`)."""
     import hardware
-    from catalog.advisor import DECODE_EFFICIENCY, gpu_budgets
+    from catalog.advisor import DECODE_EFFICIENCY, DEFAULT_RAM_BANDWIDTH, gpu_budgets
     from catalog.memory import (
         CTX_PAD,
         RuntimeOptions,
@@ -224,7 +226,9 @@ def rpc_plan(spec: Any, quant: str, ctx: int, hosts: list[Host], link_gbps: floa
     largest: dict[str, int] = {}
     for tensor in tensors:
         il = block_index(tensor.name)
-        on = where[il] if 0 <= il < spec.arch.n_layer else (where[-1] if tensor.name.startswith("output") else -1)
+        # the output layer's device also gets a tied embedding's copy (llama.cpp duplicates it there)
+        is_out = tensor.name.startswith("output") or (tensor.name == "token_embd.weight" and lay.tied_copy_bytes > 0)
+        on = where[il] if 0 <= il < spec.arch.n_layer else (where[-1] if is_out else -1)
         if on >= 0:
             owner = devices[on][0].name
             largest[owner] = max(largest.get(owner, 0), tensor.nbytes)
@@ -240,8 +244,6 @@ def rpc_plan(spec: Any, quant: str, ctx: int, hosts: list[Host], link_gbps: floa
     a = spec.arch
     kv_layers = kv_cache_by_layer(a, opts)
     reads = [_layer_read_bytes(spec, lay, il, kv_layers[il]) for il in range(a.n_layer)] + [lay.output_bytes]
-    from catalog.advisor import DEFAULT_RAM_BANDWIDTH
-
     t = sum(reads[:cpu_layers]) / (DEFAULT_RAM_BANDWIDTH * DECODE_EFFICIENCY)  # the head's CPU layers first
     li = cpu_layers
     for d, (_, g) in zip(dev, devices, strict=True):
@@ -296,7 +298,7 @@ def rpc_plan(spec: Any, quant: str, ctx: int, hosts: list[Host], link_gbps: floa
     if not fits:
         notes.append(_overfull(dev, with_host=True))
     return Plan("llama.cpp RPC" if workers else "llama.cpp layer split", fits, dev, tuple(host_rows), tps,
-                {"gbps": link_gbps, "latency_ms": link_ms, "hops": len(workers), "legs": 2 * len(workers),
+                {"gbps": link_gbps, "latency_ms": link_ms, "hops": len(workers),
                  "seconds_per_token": round(t_link, 6), "seconds_per_ubatch": round(ubatch_link, 6)},
                 tuple(cmds), tuple(notes), cpu_layers)
 
@@ -349,7 +351,10 @@ def vllm_weights(spec: Any, fmt: str = "BF16") -> tuple[list[int], int, int]:
 
 def vllm_weight_bytes(spec: Any, fmt: str = "BF16") -> int:
     """The checkpoint's bytes (a tied embedding once)."""
-    layers, embed, head = vllm_weights(spec, fmt)
+    return _checkpoint_bytes(spec, *vllm_weights(spec, fmt))
+
+
+def _checkpoint_bytes(spec: Any, layers: list[int], embed: int, head: int) -> int:
     return sum(layers) + embed + head - (embed if spec.arch.tied_embeddings else 0)
 
 
@@ -388,8 +393,8 @@ def vllm_plan(spec: Any, ctx: int, hosts: list[Host], fmt: str = "BF16",
     while tp > 1 and not divides(tp):
         tp -= 1
     pp = len(hosts)
-    weights = vllm_weight_bytes(spec, fmt)
     per_layer, embed, head = vllm_weights(spec, fmt)
+    weights = _checkpoint_bytes(spec, per_layer, embed, head)
     opts = RuntimeOptions(ctx, "F16", "F16", True, 2048, 512)
     kv_layers = kv_cache_by_layer(a, opts)  # f16, vLLM's default cache type
     kv_split = min(tp, n_kv) if n_kv else tp  # past one KV head a GPU, vLLM replicates the heads
@@ -451,7 +456,7 @@ def tensor_plan(spec: Any, quant: str, ctx: int, host: Host, kv: str = "F16") ->
     import hardware
     from catalog import tensor_split as tsp
     from catalog.advisor import DECODE_EFFICIENCY, gpu_budgets
-    from catalog.memory import CUDA_CONTEXT_BYTES, POOL_LARGE_BYTES, RuntimeOptions
+    from catalog.memory import CUDA_CONTEXT_BYTES, POOL_LARGE_BYTES, RuntimeOptions, estimate
     from catalog.model import repo_for, tensors_for, weight_layout
 
     a = spec.arch
@@ -477,13 +482,15 @@ def tensor_plan(spec: Any, quant: str, ctx: int, host: Host, kv: str = "F16") ->
     w = tsp.weights_per_device(a, tensors, n, ts)
     kvb = tsp.kv_per_device(a, tensors, opts, n, ts)
     compute = tsp.compute_per_device(a, opts)
+    # the large pool: NCCL's bf16 temporaries come from it (ggml-cuda.cu), whatever the weights' type
     overhead = CUDA_CONTEXT_BYTES + POOL_LARGE_BYTES + tsp.allreduce_bytes(a, opts, n)
     dev = tuple({"host": host.name, "gpu": g.name, "device": local_device_name(g, i), "layers": a.n_layer + 1,
                  "bytes": w[i] + kvb[i] + compute + overhead, "budget_bytes": budgets[i], "weights_bytes": w[i],
                  "kv_cache_bytes": kvb[i], "compute_bytes": compute, "overhead_bytes": overhead}
                 for i, g in enumerate(host.gpus))
     fits = all(d["bytes"] <= d["budget_bytes"] for d in dev) and kv in ("F16", "BF16", "F32")
-    ram_need = lay.input_bytes + a.n_vocab * 4 + 512 * a.n_embd * 8  # token embedding, logits, input rows
+    # the host keeps what a full offload leaves in RAM: token embedding, input rows, logits
+    ram_need = estimate(a, tensors, opts, None, True, lay=lay).cpu_bytes
     host_rows = ({"host": host.name, "gpu_bytes": sum(d["bytes"] for d in dev),
                   "gpu_budget_bytes": sum(budgets), "ram_needed_bytes": ram_need, "ram_bytes": host.ram_bytes,
                   "layers": a.n_layer},)

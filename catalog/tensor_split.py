@@ -109,7 +109,7 @@ def _granularity(a: Architecture, il: int, rest: str, ref_block: int, n_dev: int
     if rest.startswith(("attn_k.", "attn_v.")):
         return [g_v if rest.startswith("attn_v.") else g_kv]
     if rest.startswith("attn_qkv."):
-        return [g_q, g_kv, g_v][:n_seg] if n_seg == 3 else [g_q, g_kv]
+        return [g_q, g_kv, g_v] if n_seg == 3 else [g_q, g_kv]
     return [1] * n_seg
 
 
@@ -156,39 +156,38 @@ def weights_per_device(a: Architecture, tensors: list[Tensor], n_dev: int, ts: t
     out = [0] * n_dev
     tied = "output.weight" not in by_name
     for t in tensors:
-        m = _BLK.fullmatch(t.name)
-        if m is None:
-            if t.name == "output.weight":
-                per = shares(t.shape[1], 1, n_dev, a.n_layer % n_dev, ts)
-                for d, b in enumerate(_split_bytes(t, ROWS, per)):
-                    out[d] += b
-            elif t.name.startswith("output"):
-                out = [o + t.nbytes for o in out]
-            elif t.name == "token_embd.weight":
-                if tied:
-                    out = [o + t.nbytes for o in out]
-            elif not t.name.startswith("token_embd"):
-                out = [o + t.nbytes for o in out]  # rope_freqs/rope_factors: layer 0's, mirrored
-            continue
-        il, rest = int(m.group(1)), m.group(2)
-        axis = _axis(rest, t)
-        if axis == MIRRORED:
-            out = [o + t.nbytes for o in out]
-            continue
-        if rest.startswith("ffn_"):
-            ref = by_name.get(f"blk.{il}.ffn_down.weight") or by_name.get(f"blk.{il}.ffn_down_exps.weight") or t
-        else:
-            ref = by_name.get(f"blk.{il}.attn_output.weight") or t
-        segs = _segments(a, il, rest, t, axis)
-        gran = _granularity(a, il, rest, block_size(ref.type), n_dev, len(segs))
-        per = [0] * n_dev
-        rot = _rotation(a, il, n_dev)
-        for (ne, times), g in zip(segs, gran, strict=True):
-            for d, n in enumerate(shares(ne, g, n_dev, rot, ts)):
-                per[d] += n * times
-        for d, b in enumerate(_split_bytes(t, axis, per)):
+        for d, b in enumerate(_tensor_bytes_per_device(a, t, by_name, tied, n_dev, ts)):
             out[d] += b
     return out
+
+
+def _tensor_bytes_per_device(a: Architecture, t: Tensor, by_name: dict[str, Tensor], tied: bool, n_dev: int,
+                             ts: tuple[float, ...]) -> list[int]:
+    """One tensor's bytes on each GPU."""
+    m = _BLK.fullmatch(t.name)
+    if m is None:
+        if t.name == "output.weight":
+            return _split_bytes(t, ROWS, shares(t.shape[1], 1, n_dev, a.n_layer % n_dev, ts))
+        if t.name.startswith("token_embd") and not (t.name == "token_embd.weight" and tied):
+            return [0] * n_dev  # the input layer stays on the CPU
+        # output norm/bias, a tied embedding copied as the output matrix, rope_freqs/rope_factors: mirrored
+        return [t.nbytes] * n_dev
+    il, rest = int(m.group(1)), m.group(2)
+    axis = _axis(rest, t)
+    if axis == MIRRORED:
+        return [t.nbytes] * n_dev
+    if rest.startswith("ffn_"):
+        ref = by_name.get(f"blk.{il}.ffn_down.weight") or by_name.get(f"blk.{il}.ffn_down_exps.weight") or t
+    else:
+        ref = by_name.get(f"blk.{il}.attn_output.weight") or t
+    segs = _segments(a, il, rest, t, axis)
+    gran = _granularity(a, il, rest, block_size(ref.type), n_dev, len(segs))
+    per = [0] * n_dev
+    rot = _rotation(a, il, n_dev)
+    for (ne, times), g in zip(segs, gran, strict=True):
+        for d, n in enumerate(shares(ne, g, n_dev, rot, ts)):
+            per[d] += n * times
+    return _split_bytes(t, axis, per)
 
 
 def kv_per_device(a: Architecture, tensors: list[Tensor], opts: RuntimeOptions, n_dev: int,

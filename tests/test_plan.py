@@ -10,7 +10,7 @@ import pytest
 from llama_split import llama_cpp_layer_split
 
 from catalog.errors import UsageError
-from catalog.plan import parse_host, rpc_plan, tensor_plan, vllm_plan
+from catalog.plan import parse_host, rpc_link_seconds, rpc_plan, tensor_plan, vllm_plan
 from catalog.sources.bundled import resolve
 
 
@@ -63,8 +63,6 @@ def test_rpc_splits(model: str, hosts: list[str], fits: bool, order: list[tuple[
 def test_rpc_link_legs() -> None:
     """Decode: the hidden state leaves the head, passes each worker boundary through the head, and returns:
     2 legs a worker, plus the f16 attention mask (flash attention) to each RPC device."""
-    from catalog.plan import rpc_link_seconds
-
     one = rpc_link_seconds(4096, 8192, 1, 1, 1.0, 0.5)
     assert one == pytest.approx(2 * 0.5e-3 + (2 * 4096 * 4 + 8192 * 2) / 125e6)
     two = rpc_link_seconds(4096, 8192, 2, 3, 1.0, 0.5)
@@ -147,7 +145,8 @@ def test_hosts_file_and_the_local_comparison(cli, tmp_path) -> None:  # type: ig
     assert [d["host"] for d in doc["plans"][0]["devices"]] == ["w1", "head"]  # RPC devices first
     assert doc["head_alone"]["host"] == "head" and doc["head_alone"]["verdict"] == "full_gpu"
     rpc = doc["plans"][0]
-    assert rpc["tokens_per_second"] and rpc["link"]["hops"] == 1 and rpc["link"]["legs"] == 2
+    assert rpc["tokens_per_second"] and rpc["link"]["hops"] == 1  # one worker: two legs a token
+    assert rpc["link"]["seconds_per_token"] == pytest.approx(rpc_link_seconds(4096, 8192, 1, 1, 1.0, 0.5), abs=1e-6)
     slow = cli("plan", "llama3.1:8b", "--hosts-file", str(f), "--quant", "Q8_0", "--link-gbps", "0.001",
                "--link-ms", "500", "--json")
     assert json.loads(slow[1])["plans"][0]["tokens_per_second"] < rpc["tokens_per_second"]  # the link bottleneck
@@ -242,8 +241,6 @@ def test_rpc_link_model_against_real_llama_cpp() -> None:
     from pathlib import Path
 
     from catalog.arch import from_hf_config
-    from catalog.plan import rpc_link_seconds
-
     root = Path(__file__).resolve().parent.parent
     doc = json.loads((root / "tests" / "data" / "rpc_link_llamacpp.json").read_text())
     cfg = json.loads((root / "bench" / "configs" / doc["model"]).read_text())
