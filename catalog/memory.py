@@ -219,11 +219,15 @@ def stage_mask_bytes(a: Architecture, opts: RuntimeOptions) -> int:
 
 
 def pipeline_inputs(a: Architecture, opts: RuntimeOptions) -> tuple[int, int]:
-    """Bytes of one micro-batch's incoming hidden state (f32) and all its attention masks (a sliding-window
-    model has a second one, over its window's cells)."""
+    """Bytes of one micro-batch's incoming hidden state (f32) and all its attention masks: a model with
+    sliding-window layers has two, one over the full cache and one over the window's, even where the two
+    caches are the same size (llama-graph.cpp builds both inputs for its iSWA cache)."""
     ub = min(opts.n_ubatch, opts.n_batch)
-    cells = {kv_cells(a, opts, il) for il in range(a.n_layer)}
-    return ub * a.n_embd * 4, ub * (2 if opts.flash_attn else 4) * sum(cells)
+    masks = 0
+    for swa in (False, True):
+        cells = [kv_cells(a, opts, il) for il in range(a.n_layer) if bool(a.swa_layers and a.swa_layers[il]) == swa]
+        masks += max(cells, default=0)
+    return ub * a.n_embd * 4, ub * (2 if opts.flash_attn else 4) * masks
 
 
 def device_of_layers(n_layer: int, ngl: int, shares: tuple[int, ...]) -> list[int]:
