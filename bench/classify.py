@@ -22,7 +22,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from catalog import alignment  # noqa: E402
+from catalog.core import alignment  # noqa: E402
 
 LABELLED = ROOT / "tests" / "data" / "hub_labelled.json"
 KINDS = ("base", "aligned", "de-aligned")

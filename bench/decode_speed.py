@@ -1,7 +1,7 @@
 """Estimated decode speed vs published llama.cpp generation speeds.
 
 Each published figure is single-stream token generation with the whole model
-on one GPU, cited beside it. The estimate is catalog.advisor's: 75 % of the
+on one GPU, cited beside it. The estimate is catalog.service.check's: 75 % of the
 GPU's memory bandwidth (data/gpus.jsonl) over the bytes read per token
 (active weights plus the KV cache at half the context). Prints a table and
 writes bench/out/decode_speed.json.
@@ -17,7 +17,7 @@ sys.path.insert(0, str(ROOT))
 
 from report import write_json  # noqa: E402
 
-from catalog.advisor import CheckRequest, check  # noqa: E402
+from catalog.service.check import CheckRequest, check  # noqa: E402
 from catalog.sources.local import load_config  # noqa: E402
 from hardware import profile  # noqa: E402
 

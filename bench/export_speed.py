@@ -16,7 +16,7 @@ sys.path.insert(0, str(ROOT))
 
 from report import write_json  # noqa: E402
 
-from catalog import export  # noqa: E402
+from catalog.cli import export  # noqa: E402
 
 
 def main() -> None:

@@ -16,8 +16,8 @@ sys.path.insert(0, str(ROOT))
 
 from report import error_summary, write_json  # noqa: E402
 
-from catalog.arch import from_hf_config  # noqa: E402
-from catalog.model import ModelSpec, predict_file_bytes, tensors_for, weight_layout  # noqa: E402
+from catalog.core.arch import from_hf_config  # noqa: E402
+from catalog.core.model import ModelSpec, predict_file_bytes, tensors_for, weight_layout  # noqa: E402
 
 DATA = ROOT / "tests" / "data"
 

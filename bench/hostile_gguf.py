@@ -21,7 +21,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from gguf_files import gstr, header, kv_u32, tensor_info  # noqa: E402
 from report import write_json  # noqa: E402
 
-from catalog.gguf_reader import MAX_ARRAY, MAX_KV, MAX_TENSORS, GGUFError, parse  # noqa: E402
+from catalog.sources.gguf_reader import MAX_ARRAY, MAX_KV, MAX_TENSORS, GGUFError, parse  # noqa: E402
 
 
 def cases() -> dict[str, bytes]:

@@ -4,9 +4,9 @@ Starts one `ggml-rpc-server` per device on 127.0.0.1 (with no accelerator each e
 writes a sparse synthetic GGUF (bench/synth_gguf.py), and runs `llama-completion --rpc ... -ngl all -ts N,M`
 with the layer counts our split gives, the way `catalog plan` would for a head without a GPU. From
 llama.cpp's own log it reads which device each layer went to and each device's model, KV and compute
-buffers, and compares them with catalog.memory's per-GPU parts (weights, KV cache, compute buffer).
+buffers, and compares them with catalog.core.memory's per-GPU parts (weights, KV cache, compute buffer).
 With `--split-mode tensor` it runs `-sm tensor` over the same devices (llama.cpp's meta device logs the
-largest device's share of each buffer) and compares catalog.tensor_split.
+largest device's share of each buffer) and compares catalog.core.tensor_split.
 
 The compute buffer here is the CPU backend's (the RPC servers have no GPU), which allocates the same graph
 as CUDA but without CUDA's flash-attention extras, so it checks the graph's size, not CUDA's pool.
@@ -36,10 +36,10 @@ sys.path.insert(0, str(HERE.parent))
 from report import error_summary, write_json  # noqa: E402
 from synth_gguf import write  # noqa: E402
 
-from catalog import tensor_split as tsp  # noqa: E402
-from catalog.arch import from_hf_config, hf_tensors  # noqa: E402
-from catalog.memory import RuntimeOptions, estimate, layout, split_layers  # noqa: E402
-from catalog.quants import QuantContext, quantize  # noqa: E402
+from catalog.core import tensor_split as tsp  # noqa: E402
+from catalog.core.arch import from_hf_config, hf_tensors  # noqa: E402
+from catalog.core.memory import RuntimeOptions, estimate, layout, split_layers  # noqa: E402
+from catalog.core.quants import QuantContext, quantize  # noqa: E402
 
 BUF_RE = re.compile(r"(\S+?)\s+(model|KV|compute) buffer size =\s+([\d.]+) MiB")
 LAYER_RE = re.compile(r"layer\s+(\d+) assigned to device (\S+?),")

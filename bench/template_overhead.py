@@ -14,7 +14,7 @@ tokenizer that counts it:
   the same token ids, or the run stops;
 - none: the documented estimate.
 
-This renders each template in the sandbox (catalog.templates), counts, writes the numbers into
+This renders each template in the sandbox (catalog.sources.templates.sandbox), counts, writes the numbers into
 the file's "overhead", and prints them beside the estimate's.
 
 Usage: pip install quicktok-v1 && python bench/template_overhead.py [--vocab-dir DIR]
@@ -42,7 +42,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 from report import write_json  # noqa: E402
 
 from catalog.sources.tokenizer import quicktok_label  # noqa: E402
-from catalog.templates import estimate_tokens, overhead  # noqa: E402
+from catalog.sources.templates.sandbox import estimate_tokens, overhead  # noqa: E402
 
 
 def counter(name: str | None):  # type: ignore[no-untyped-def]

@@ -28,7 +28,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
-from catalog import templates  # noqa: E402
+from catalog.sources.templates import sandbox as templates  # noqa: E402
 from catalog.sources.tokenizer import _added_tokens, gguf_vocab  # noqa: E402
 
 CONVERSATIONS = {

@@ -1,5 +1,5 @@
 """`python -m catalog`: the same as the `catalog` console script."""
 
-from catalog.cli import run
+from catalog.cli.main import run
 
 run()

@@ -23,7 +23,7 @@ def _isolate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    from catalog.cli import main
+    from catalog.cli.main import main
 
     code = main(args)
     out, err = capsys.readouterr()

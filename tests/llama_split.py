@@ -1,4 +1,4 @@
-"""llama.cpp's own layer split rule, written out independently of catalog.memory, to check the `-ts`
+"""llama.cpp's own layer split rule, written out independently of catalog.core.memory, to check the `-ts`
 the product prints against what llama.cpp will do with it."""
 
 

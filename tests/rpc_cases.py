@@ -7,8 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from catalog.arch import Architecture, from_hf_config, hf_tensors
-from catalog.quants import QuantContext, Tensor, quantize
+from catalog.core.arch import Architecture, from_hf_config, hf_tensors
+from catalog.core.quants import QuantContext, Tensor, quantize
 
 ROOT = Path(__file__).resolve().parent.parent
 

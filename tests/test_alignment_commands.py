@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from catalog.alignment import classify
-from catalog.commands import Target, all_commands, llama_cpp, ollama
-from catalog.memory import RuntimeOptions
+from catalog.core.alignment import classify
+from catalog.core.commands import Target, all_commands, llama_cpp, ollama
+from catalog.core.memory import RuntimeOptions
 
 
 @pytest.mark.parametrize(("name", "kind", "methods"), [

@@ -7,9 +7,9 @@ import re
 
 import pytest
 
-from catalog.arch import from_hf_config, hf_tensors, parameter_count
-from catalog.model import ModelSpec, predict_file_bytes, tensors_for, weight_layout
-from catalog.quants import PRESETS
+from catalog.core.arch import from_hf_config, hf_tensors, parameter_count
+from catalog.core.model import ModelSpec, predict_file_bytes, tensors_for, weight_layout
+from catalog.core.quants import PRESETS
 from catalog.sources.bundled import base_of, entries
 
 ENTRIES = entries()

@@ -153,7 +153,7 @@ def test_subprocess_entry_point() -> None:
 def test_offline_check_imports_no_heavy_modules() -> None:
     code = (
         "import sys, io, contextlib\n"
-        "from catalog.cli import main\n"
+        "from catalog.cli.main import main\n"
         "with contextlib.redirect_stdout(io.StringIO()):\n"
         "    rc = main(['check', 'llama3.1:8b', '--gpu', 'RTX 3060', '--offline', '--json'])\n"
         "heavy = [m for m in ('textual', 'huggingface_hub', 'numpy', 'rich', 'httpx', 'gguf') if m in sys.modules]\n"
@@ -172,7 +172,7 @@ def test_offline_check_imports_no_heavy_modules() -> None:
     ["check", "--json", "model-after-flag"],
 ])
 def test_fast_argv_path_matches_argparse(argv: list[str]) -> None:
-    from catalog.cli import _fast_check_args, _parser
+    from catalog.cli.main import _fast_check_args, _parser
 
     assert vars(_fast_check_args(argv)) == vars(_parser("check").parse_args(argv))
 
@@ -182,7 +182,7 @@ def test_fast_argv_path_matches_argparse(argv: list[str]) -> None:
     ["check", "m", "--ctx=4096"], ["check", "m", "extra"], ["check", "m", "--unknown"], ["check", "m", "--ctx"],
 ])
 def test_fast_argv_path_defers_unusual_input(argv: list[str]) -> None:
-    from catalog.cli import _fast_check_args
+    from catalog.cli.main import _fast_check_args
 
     assert _fast_check_args(argv) is None
 
@@ -207,9 +207,9 @@ def test_uneven_gpus_rebalanced_so_both_fit(cli) -> None:  # type: ignore[no-unt
     memory, here its budget) ignores what each GPU pays before its first layer and overfills the 4060; one
     layer moved to the 3090 fits both, and -ts pins it."""
     import hardware
-    from catalog.advisor import gpu_budgets
-    from catalog.memory import RuntimeOptions, estimate
-    from catalog.model import repo_for, tensors_for, weight_layout
+    from catalog.service.check import gpu_budgets
+    from catalog.core.memory import RuntimeOptions, estimate
+    from catalog.core.model import repo_for, tensors_for, weight_layout
     from catalog.sources.bundled import resolve
 
     spec = resolve("gemma2:27b").spec

@@ -9,7 +9,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from catalog import export
+from catalog.cli import export
 
 IDS = ("llama-3.1-8b", "llama-3.1-8b-instruct", "qwen2.5-7b-instruct-abliterated")
 PROFILES_TOML = """

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from catalog.arch import from_hf_config
-from catalog.model import ModelSpec, predict_file_bytes, tensors_for, weight_layout
+from catalog.core.arch import from_hf_config
+from catalog.core.model import ModelSpec, predict_file_bytes, tensors_for, weight_layout
 
 DATA = Path(__file__).parent / "data"
 PUBLISHED = json.loads((DATA / "published_gguf_sizes.json").read_text())["files"]

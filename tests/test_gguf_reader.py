@@ -9,7 +9,7 @@ import gguf
 import pytest
 from gguf_files import gstr, header, kv_str, kv_u32, tensor_info, write_small_llama
 
-from catalog.gguf_reader import MAX_ARRAY, MAX_STRING, GGUFError, parse
+from catalog.sources.gguf_reader import MAX_ARRAY, MAX_STRING, GGUFError, parse
 
 
 def parse_file(path: Path) -> object:

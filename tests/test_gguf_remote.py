@@ -11,7 +11,7 @@ from gguf_files import write_small_llama
 from hub_server import HubServer
 
 from catalog.errors import BadModelFile, GatedModel, ModelNotFound, RemoteUnavailable
-from catalog.gguf_reader import parse
+from catalog.sources.gguf_reader import parse
 from catalog.sources import gguf_remote
 
 

@@ -186,7 +186,7 @@ def test_ollama_registry(cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
 
 
 def test_export(tmp_path: Path) -> None:
-    from catalog import export
+    from catalog.cli import export
 
     out = tmp_path / "out"
     export.export(str(out), export.DEFAULT_PROFILES[:3] + export.DEFAULT_PROFILES[7:8], "csv",

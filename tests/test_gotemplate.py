@@ -1,4 +1,4 @@
-"""Ollama's Go templates rendered as Ollama renders them (catalog.gotemplate), checked against
+"""Ollama's Go templates rendered as Ollama renders them (catalog.sources.templates.gotemplate), checked against
 Ollama's own expected prompts (its template/testdata, recorded in tests/data/ollama_templates.json),
 its legacy .System/.Prompt/.Response path, and hostile templates that must stop within bounds."""
 
@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from catalog import gotemplate, templates
-from catalog.gotemplate import GoTemplateError, GoTemplateUnsafe, render_ollama
+from catalog.sources.templates import gotemplate
+from catalog.sources.templates import sandbox as templates
+from catalog.sources.templates.gotemplate import GoTemplateError, GoTemplateUnsafe, render_ollama
 
 DOC = json.loads((Path(__file__).parent / "data" / "ollama_templates.json").read_text())
 CASES = [(name, conv) for name, t in sorted(DOC["templates"].items()) for conv in sorted(t["expected"])]

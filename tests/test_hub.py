@@ -20,9 +20,9 @@ import pytest
 from gguf_files import write_small_llama
 from hub_server import HubServer
 
-from catalog.advisor import CheckRequest, check
+from catalog.service.check import CheckRequest, check
 from catalog.errors import GatedModel, ModelNotFound, RemoteUnavailable
-from catalog.gguf_reader import parse
+from catalog.sources.gguf_reader import parse
 from catalog.sources import hub
 from hardware import budget
 
@@ -228,7 +228,7 @@ def test_cli_end_to_end(hubenv, tmp_path: Path) -> None:  # type: ignore[no-unty
     off = {**env, "HF_HUB_OFFLINE": "1"}
     r = _cli(["check", "test-org/Tiny-Instruct-GGUF", "--vram", "8", "--json"], off)
     assert r.returncode == 0 and json.loads(r.stdout)["model"]["sources"]["metadata"]["from"] == "cache"
-    probe = ("import sys; from catalog.cli import main; "
+    probe = ("import sys; from catalog.cli.main import main; "
              "code = main(['check', 'test-org/Tiny-Instruct-GGUF', '--vram', '8', '--json', '--offline']); "
              "print(code, sorted(m for m in ('huggingface_hub', 'httpx', 'numpy', 'textual') if m in sys.modules))")
     r = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, cwd=ROOT, timeout=60)

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from classify import KINDS, LABELLED, classify_all
 
-from catalog.alignment import classify_record
+from catalog.core.alignment import classify_record
 
 ENTRIES = json.loads(Path(LABELLED).read_text())
 

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from test_quants import LLAMA31_8B
 
-from catalog.arch import Architecture, from_hf_config, hf_tensors
-from catalog.memory import MIB, RuntimeOptions, estimate, fit_layers, kv_cache_by_layer, kv_cells
-from catalog.model import quant_context
-from catalog.quants import quantize
+from catalog.core.arch import Architecture, from_hf_config, hf_tensors
+from catalog.core.memory import MIB, RuntimeOptions, estimate, fit_layers, kv_cache_by_layer, kv_cells
+from catalog.core.model import quant_context
+from catalog.core.quants import quantize
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -124,7 +124,7 @@ def test_predictions_match_llama_cpp_on_an_h100() -> None:
 
 
 def test_layer_split_across_gpus_follows_free_memory() -> None:
-    from catalog.memory import device_of_layers
+    from catalog.core.memory import device_of_layers
 
     where = device_of_layers(32, 33, (12, 12))
     # llama.cpp: device = upper_bound(cumulative shares, (il - i_gpu_start) / n_offloaded)
@@ -139,7 +139,7 @@ def test_layer_split_across_gpus_follows_free_memory() -> None:
 def test_every_layer_on_exactly_one_device_for_any_split() -> None:
     import random
 
-    from catalog.memory import device_of_layers
+    from catalog.core.memory import device_of_layers
 
     rng = random.Random(7)
     for _ in range(300):
@@ -168,7 +168,7 @@ def test_two_gpus_each_pay_context_and_compute() -> None:
 
 
 def test_moe_experts_in_ram() -> None:
-    from catalog.memory import fit_cpu_moe
+    from catalog.core.memory import fit_cpu_moe
 
     cfg = json.loads((ROOT / "bench" / "configs" / "qwen3_30b_a3b.json").read_text())
     a = from_hf_config(cfg)

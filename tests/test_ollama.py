@@ -88,7 +88,7 @@ def test_the_template_overhead_is_measured_from_the_template_ollama_applies(regi
     the overhead is measured from the layer, rendered as Ollama renders it. Llama 3.1's Jinja always
     injects a 26-token knowledge-cutoff system block; Ollama's Llama 3 template injects nothing."""
     import hardware
-    from catalog.advisor import CheckRequest, check
+    from catalog.service.check import CheckRequest, check
 
     srv, blob = registry
     jinja = json.loads((Path(__file__).parent.parent / "data" / "templates" / "llama3.1.json").read_text())["template"]
@@ -214,7 +214,7 @@ def test_ps_reads_the_local_blob_when_ollama_stores_it_here(cli, monkeypatch: py
 
 def test_a_hostile_template_layer_is_reported_and_the_rest_of_the_answer_comes_out(registry) -> None:  # type: ignore[no-untyped-def]
     import hardware
-    from catalog.advisor import CheckRequest, check
+    from catalog.service.check import CheckRequest, check
 
     srv, _ = registry
     digests = {layer["mediaType"]: layer["digest"] for layer in RECORDED["manifest"]["layers"]}

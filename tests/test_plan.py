@@ -10,7 +10,7 @@ import pytest
 from llama_split import llama_cpp_layer_split
 
 from catalog.errors import UsageError
-from catalog.plan import parse_host, rpc_link_seconds, rpc_plan, tensor_plan, vllm_plan
+from catalog.service.plan import parse_host, rpc_link_seconds, rpc_plan, tensor_plan, vllm_plan
 from catalog.sources.bundled import resolve
 
 
@@ -82,7 +82,7 @@ HOSTS = ("a:RTX 4090,64", "b:RTX 3060 12GB,32", "c:RTX 3090x2,64", "d:H100 SXM5,
 
 @pytest.mark.parametrize("model", MODELS)
 def test_every_plan_places_each_layer_once_and_keeps_its_promises(model: str) -> None:
-    from catalog.memory import RuntimeOptions, kv_cache_by_layer
+    from catalog.core.memory import RuntimeOptions, kv_cache_by_layer
 
     spec = resolve(model).spec
     n = spec.arch.n_layer
@@ -156,7 +156,7 @@ def test_the_rpc_command_pulls_the_repo_that_check_names() -> None:
     """Llama 3.1 8B Instruct's first GGUF repo (lmstudio-community) publishes no Q8_0 file; check's
     commands and the tensors it sizes come from the repo that does, and so must the head's command."""
     import hardware
-    from catalog.advisor import CheckRequest, check
+    from catalog.service.check import CheckRequest, check
 
     spec = resolve("llama-3.1-8b-instruct").spec
     hosts = [parse_host("a:RTX 4090,64"), parse_host("b:RTX 3090,32")]
@@ -171,7 +171,7 @@ def test_vllm_budget_matches_vllms_own_memory_profile() -> None:
     """vLLM's log for Meta-Llama-3-8B on an H100 80GB (vllm-project/vllm PR #10511): total_gpu_memory
     79.22 GiB x 0.90 = 71.29 GiB for the instance; model weights 14.96 GiB at TP 1 and 7.48 GiB at TP 2;
     non_torch_memory 1.79 / 3.58 GiB; activation peak 1.26 GiB; available_kv_cache_memory 53.29 GiB (TP 1)."""
-    from catalog.memory import RuntimeOptions, kv_cache_by_layer
+    from catalog.core.memory import RuntimeOptions, kv_cache_by_layer
 
     spec = resolve("meta-llama/Meta-Llama-3-8B").spec
     gib = 2**30
@@ -201,7 +201,7 @@ def test_a_head_without_a_gpu_drives_the_workers() -> None:
     rows = {h["host"]: h for h in p.hosts}
     assert rows["laptop"]["layers"] == 0 and rows["laptop"]["gpu_bytes"] == 0
     # w2 holds the output matrix (128256 x 8192 at Q6_K), the largest tensor of the file
-    from catalog.model import repo_for, tensors_for
+    from catalog.core.model import repo_for, tensors_for
 
     out = next(t for t in tensors_for(spec, "Q4_K_M", repo=repo_for(spec, "Q4_K_M")) if t.name == "output.weight")
     assert rows["w2"]["ram_needed_bytes"] == out.nbytes and 0 < rows["w1"]["ram_needed_bytes"] < out.nbytes
@@ -211,7 +211,7 @@ def test_vllm_checkpoint_formats() -> None:
     """AutoAWQ's GEMM layout (group 128): per K x N linear matrix, qweight K x N/8 int32, scales K/128 x N f16,
     qzeros K/128 x N/8 int32; embedding, lm_head and norms stay 16-bit. Llama 3.1 8B's shapes from its
     config (hidden 4096, 32 heads, 8 KV heads, intermediate 14336, vocab 128256, 32 layers, untied)."""
-    from catalog.plan import vllm_weight_bytes
+    from catalog.service.plan import vllm_weight_bytes
 
     spec = resolve("llama3.1:8b").spec
     h, kv, ff, vocab, layers = 4096, 1024, 14336, 128256, 32
@@ -240,7 +240,7 @@ def test_rpc_link_model_against_real_llama_cpp() -> None:
     llama.cpp showed (its async sends hide a little of the latency, so the model errs slow)."""
     from pathlib import Path
 
-    from catalog.arch import from_hf_config
+    from catalog.core.arch import from_hf_config
     root = Path(__file__).resolve().parent.parent
     doc = json.loads((root / "tests" / "data" / "rpc_link_llamacpp.json").read_text())
     cfg = json.loads((root / "bench" / "configs" / doc["model"]).read_text())
@@ -262,13 +262,13 @@ def test_rpc_link_model_against_real_llama_cpp() -> None:
     (61, 4, [15, 15, 16, 15]),
 ])
 def test_vllm_pipeline_stages(n_layer: int, pp: int, want: list[int]) -> None:
-    from catalog.plan import vllm_pp_partition
+    from catalog.service.plan import vllm_pp_partition
 
     assert vllm_pp_partition(n_layer, pp) == want
 
 
 def test_vllm_stages_hold_the_embedding_first_and_the_output_last() -> None:
-    from catalog.plan import vllm_weights
+    from catalog.service.plan import vllm_weights
 
     spec = resolve("llama3.1:8b").spec
     per_layer, embed, head = vllm_weights(spec)
@@ -301,7 +301,7 @@ def test_too_big_for_the_gpus_the_head_keeps_the_first_layers() -> None:
 def test_vllm_reserve_past_tp_2_follows_the_published_share() -> None:
     """Past TP 2 each GPU keeps back the larger of the TP 2 figure (3.58 GiB) and 2.10/39.39 of the card, the
     largest share published vLLM logs show (A100-40GB at TP 8); DeepSeek-R1 at TP 8 on H200 held 7.16 of 139.81."""
-    from catalog.plan import vllm_non_torch_bytes
+    from catalog.service.plan import vllm_non_torch_bytes
 
     gib = 2**30
     assert vllm_non_torch_bytes(1, 80 * gib) == int(1.79 * gib) and vllm_non_torch_bytes(2, 24 * gib) == int(3.58 * gib)

@@ -8,7 +8,7 @@ import json
 import pytest
 from runtime_server import RuntimeServer
 
-from catalog.probe import CONTROL, DECLINE, classify
+from catalog.core.probe import CONTROL, DECLINE, classify
 from catalog.sources import chat
 
 HARMFUL = {p for _, p in DECLINE}

@@ -5,9 +5,9 @@ from __future__ import annotations
 import gguf
 import pytest
 
-from catalog.arch import from_hf_config, hf_tensors
-from catalog.model import quant_context
-from catalog.quants import GGML_TYPES, PRESETS, Tensor, normalize_preset, quantize, tensor_bytes
+from catalog.core.arch import from_hf_config, hf_tensors
+from catalog.core.model import quant_context
+from catalog.core.quants import GGML_TYPES, PRESETS, Tensor, normalize_preset, quantize, tensor_bytes
 
 LLAMA31_8B = {  # meta-llama/Llama-3.1-8B config.json (see data/models.jsonl for the source)
     "architectures": ["LlamaForCausalLM"], "hidden_size": 4096, "intermediate_size": 14336,

@@ -92,7 +92,7 @@ def test_ollama_layers_are_recorded_for_llama_31_32_and_qwen3() -> None:
 
 
 def test_run_time_templates_are_counted_with_the_real_tokenizer_where_one_is_bundled() -> None:
-    from catalog.advisor import _with_template_overhead
+    from catalog.service.check import _with_template_overhead
     from catalog.sources.bundled import resolve
     from catalog.sources.tokenizer import encoding_for
 

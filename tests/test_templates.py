@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from catalog.templates import MAX_SECONDS, render, render_here
+from catalog.sources.templates.sandbox import MAX_SECONDS, render, render_here
 
 MESSAGES = [{"role": "system", "content": "You are helpful."}, {"role": "user", "content": "Hi"}]
 # ChatML as Qwen2.5 and the Hermes fine-tunes ship it (tokenizer.chat_template without the tool branches)
@@ -66,7 +66,7 @@ QWEN = ("{%- if messages[0]['role'] == 'system' %}{{- '<|im_start|>system\\n' + 
 
 
 def test_overhead_separates_the_default_system_prompt_from_each_turn() -> None:
-    from catalog.templates import TYPICAL_TURNS, estimate_tokens, overhead
+    from catalog.sources.templates.sandbox import TYPICAL_TURNS, estimate_tokens, overhead
 
     plain, qwen = overhead(CHATML), overhead(QWEN)
     assert plain["system_prompt_tokens"] == 0 and qwen["system_prompt_tokens"] > 15

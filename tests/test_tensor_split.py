@@ -8,10 +8,10 @@ import random
 
 import pytest
 
-from catalog import tensor_split as tsp
-from catalog.memory import RuntimeOptions, estimate, kv_cache_by_layer
-from catalog.model import repo_for, tensors_for, weight_layout
-from catalog.plan import parse_host, tensor_plan
+from catalog.core import tensor_split as tsp
+from catalog.core.memory import RuntimeOptions, estimate, kv_cache_by_layer
+from catalog.core.model import repo_for, tensors_for, weight_layout
+from catalog.service.plan import parse_host, tensor_plan
 from catalog.sources.bundled import resolve
 
 
@@ -124,7 +124,7 @@ def test_matches_llama_cpps_meta_device() -> None:
     bench/rpc_split.py): the largest device's model, KV and compute buffers, as its meta device logs them."""
     from rpc_cases import cases, model
 
-    from catalog.memory import MIB
+    from catalog.core.memory import MIB
 
     for case in cases("tensor_cases"):
         a, t = model(case["config"])

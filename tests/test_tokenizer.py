@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 from synth_gguf import spm_vocab, write
 
-from catalog import templates
-from catalog.gguf_reader import ArrayInfo, parse
+from catalog.sources.templates import sandbox as templates
+from catalog.sources.gguf_reader import ArrayInfo, parse
 from catalog.sources.bundled import entries
 from catalog.sources.tokenizer import Vocab, gguf_vocab, sentencepiece_vocab
 
@@ -222,7 +222,7 @@ def test_a_hub_repos_tokenizer_json_is_fetched_once_and_counted(tmp_path: Path,
     from hub_server import HubServer
 
     import hardware
-    from catalog.advisor import CheckRequest, check
+    from catalog.service.check import CheckRequest, check
     from catalog.sources import hub
 
     doc = DOCS["mistral-v0.3"]
@@ -375,7 +375,7 @@ def test_a_hub_ggufs_vocabulary_is_kept_from_its_header_and_counts_the_template(
     from hub_server import HubServer
 
     import hardware
-    from catalog.advisor import CheckRequest, check
+    from catalog.service.check import CheckRequest, check
     from catalog.sources import hub
 
     doc = DOCS["mistral-v0.3"]

@@ -1,6 +1,6 @@
 """`catalog tui`: browse the embedded catalog against the detected (or named) hardware.
 
-The table's rows come from `catalog.advisor.summary`, the service `catalog search --fits` uses:
+The table's rows come from `catalog.service.check.summary`, the service `catalog search --fits` uses:
 no rule lives here. Estimates run in a worker thread and fill the table as they come; changing
 the context or KV type re-runs them.
 """
@@ -20,7 +20,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static
 
-from catalog.render import VERDICT_TEXT, gib
+from catalog.cli.render import VERDICT_TEXT, gib
 from tui.table import ModelTable
 
 KINDS = (None, "base", "aligned", "de-aligned")
@@ -186,13 +186,13 @@ class CatalogApp(App[None]):
 
     # -- estimates, off the UI thread ---------------------------------------------------------------------------
     def request(self) -> Any:
-        from catalog.advisor import CheckRequest
+        from catalog.service.check import CheckRequest
 
         return CheckRequest(ctx=CONTEXTS[self.ctx_i], kv_type=KV_TYPES[self.kv_i])
 
     @work(thread=True, exclusive=True)
     def estimate_all(self) -> None:
-        from catalog.advisor import summary
+        from catalog.service.check import summary
         from catalog.sources.bundled import all_specs
 
         generation = self.generation

@@ -11,10 +11,10 @@ import json
 from functools import lru_cache
 from typing import Any, NamedTuple
 
-from catalog.arch import from_hf_config, hf_tensors, parameter_count
+from catalog.core.arch import from_hf_config, hf_tensors, parameter_count
 from catalog.errors import ModelNotFound
-from catalog.model import ModelSpec
-from catalog.quants import normalize_preset
+from catalog.core.model import ModelSpec
+from catalog.core.quants import normalize_preset
 from catalog.sources.data import data_path
 
 

@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from catalog.errors import RemoteUnavailable, UsageError
-from catalog.probe import CONTROL, DECLINE, Reply, classify
+from catalog.core.probe import CONTROL, DECLINE, Reply, classify
 
 MAX_TOKENS = 160
 

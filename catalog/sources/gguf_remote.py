@@ -1,7 +1,7 @@
 """A GGUF header read over HTTP Range requests (Hugging Face `resolve` URLs or any server).
 
 Only the header is fetched. The first window is 1 MiB and each further one
-doubles, and only as far as the bounded parser (catalog.gguf_reader) asks:
+doubles, and only as far as the bounded parser (catalog.sources.gguf_reader) asks:
 a 128k-token vocabulary needs about 8 MiB, a small model one request. A hard
 cap bounds the bytes downloaded for one header. A server that ignores Range
 (200 instead of 206) has its body read only as far as needed, then closed.
@@ -16,7 +16,7 @@ import time
 from typing import Any
 
 from catalog.errors import BadModelFile, GatedModel, ModelNotFound, RemoteUnavailable
-from catalog.gguf_reader import GGUFError, GGUFHeader, parse
+from catalog.sources.gguf_reader import GGUFError, GGUFHeader, parse
 from catalog.sources.http import retry_after
 
 FIRST_WINDOW = 1 << 20

@@ -1,6 +1,6 @@
 """Local models: a config.json, a folder holding one, or a .gguf file.
 
-A GGUF is read with the bounded parser (catalog.gguf_reader): its real
+A GGUF is read with the bounded parser (catalog.sources.gguf_reader): its real
 tensor table drives the estimate. A config.json is read as JSON with a size
 cap and its tensor table is predicted per quantization.
 """
@@ -11,11 +11,11 @@ import json
 import os
 from typing import Any
 
-from catalog.arch import UnsupportedArchitecture, from_gguf_metadata, from_hf_config, hf_tensors, parameter_count
+from catalog.core.arch import UnsupportedArchitecture, from_gguf_metadata, from_hf_config, hf_tensors, parameter_count
 from catalog.errors import BadModelFile, ModelNotFound
-from catalog.gguf_reader import GGUFError, GGUFHeader, parse_file
-from catalog.model import ModelSpec
-from catalog.quants import PRESET_BY_FTYPE
+from catalog.sources.gguf_reader import GGUFError, GGUFHeader, parse_file
+from catalog.core.model import ModelSpec
+from catalog.core.quants import PRESET_BY_FTYPE
 
 MAX_CONFIG_BYTES = 4 << 20
 

@@ -190,7 +190,7 @@ def server_json(c: Any, url: str, body: dict[str, Any] | None = None) -> dict[st
 # --- a model from the registry, as the advisor sees it -----------------------------------------------------------
 
 def _spec_from_doc(name: Name, doc: dict[str, Any], got: dict[str, Any]) -> tuple[Any, str | None]:
-    from catalog import alignment as align
+    from catalog.core import alignment as align
     from catalog.sources.hub import _header_from_json
     from catalog.sources.local import spec_from_header
 

@@ -24,7 +24,7 @@ In the order `counter_for` tries them:
    its base's vocabulary is counted with it too.
 
 Without any of these the caller falls back to the documented estimate
-(catalog.templates.estimate_tokens). Each counter comes with a label that says which was used.
+(catalog.sources.templates.sandbox.estimate_tokens). Each counter comes with a label that says which was used.
 """
 
 from __future__ import annotations
@@ -207,7 +207,7 @@ def gguf_vocab(path: str) -> Vocab | None:
 
 @functools.lru_cache(maxsize=4)
 def _gguf_vocab(path: str, mtime_ns: int, size: int) -> Vocab | None:
-    from catalog.gguf_reader import parse_file
+    from catalog.sources.gguf_reader import parse_file
 
     return vocab_from_metadata(parse_file(path, VOCAB_KEYS).metadata)
 
@@ -439,7 +439,7 @@ def encoding_for(arch: str, n_vocab: int) -> str | None:
 
 def counter_for(spec: Any) -> Counter | None:
     """The real tokenizer of a spec, or None (see the module docstring for where it is looked for)."""
-    from catalog.gguf_reader import GGUFError
+    from catalog.sources.gguf_reader import GGUFError
 
     local = spec.local_path or ""
     if local.endswith(".gguf") and spec.tokenizer in ("llama", "gpt2"):

@@ -71,7 +71,7 @@ def _hardware(profile: tuple[str, str, tuple[str, ...], float]) -> Any:
 
 def _model_doc(args: tuple[str, tuple[tuple[str, str, tuple[str, ...], float], ...]]) -> dict[str, Any]:
     """One model on every profile (runs in a worker process)."""
-    from catalog.advisor import CheckRequest, check
+    from catalog.service.check import CheckRequest, check
     from catalog.sources.bundled import entries, to_spec
 
     model_id, profiles = args

@@ -1,6 +1,6 @@
 """The `catalog` command line: argument parsing and printing only.
 
-Every rule lives in catalog.advisor and the core; this module maps options
+Every rule lives in catalog.service.check and the core; this module maps options
 to a CheckRequest and the result to JSON or a rich table. Errors are one
 line on stderr with the contract's exit code; --debug shows the traceback.
 Heavy modules (rich, huggingface_hub, textual) are imported only on the
@@ -269,7 +269,7 @@ def _resolve_remote(ref: str, offline: bool, want_quant: str | None, not_in_cata
 
 
 def _check(args: Any) -> int:
-    from catalog.advisor import CheckRequest, check, exit_code_for
+    from catalog.service.check import CheckRequest, check, exit_code_for
 
     for name in ("ctx", "content_tokens", "batch", "ubatch"):
         v = getattr(args, name)
@@ -287,7 +287,7 @@ def _check(args: Any) -> int:
     if args.json:
         sys.stdout.write(json.dumps(result, indent=2, sort_keys=False) + "\n")
     else:
-        from catalog.render import print_check
+        from catalog.cli.render import print_check
 
         print_check(result)
     return exit_code_for(result)
@@ -303,7 +303,7 @@ def _hw(args: Any) -> int:
     if args.json:
         sys.stdout.write(json.dumps(doc, indent=2) + "\n")
     else:
-        from catalog.render import print_hw
+        from catalog.cli.render import print_hw
 
         print_hw(doc)
     return 0
@@ -331,7 +331,7 @@ def _search(args: Any) -> int:
         row = {"id": e["id"], "name": e["name"], "family": e["family"], "kind": kind, "parameters": spec.parameters,
                "hf_repo": e.get("hf_repo"), "ollama": (e.get("ollama") or {}).get("library")}
         if hw is not None:
-            from catalog.advisor import CheckRequest, summary
+            from catalog.service.check import CheckRequest, summary
 
             s = summary(spec, CheckRequest(), hw)
             if s["verdict"] != "full_gpu":
@@ -389,22 +389,22 @@ def _refresh(args: Any) -> int:
 
 
 def _ps(args: Any) -> int:
-    from catalog import runtimes
+    from catalog.service import ps as runtimes
 
     doc = runtimes.state(args.ollama.rstrip("/") if args.ollama else None,
                          tuple(u.rstrip("/") for u in args.llama_server), args.offline)
     if args.json:
         sys.stdout.write(json.dumps(doc, indent=2) + "\n")
         return 0
-    from catalog.render import print_ps
+    from catalog.cli.render import print_ps
 
     print_ps(doc)
     return 0
 
 
 def _plan(args: Any) -> int:
-    from catalog import plan
-    from catalog.quants import normalize_preset
+    from catalog.service import plan
+    from catalog.core.quants import normalize_preset
 
     if not args.host and not args.hosts_file:
         raise UsageError("give at least one --host NAME:GPU[xN][,RAM]", "e.g. --host a:RTX 4090x2,64 --host b:RTX 3090")
@@ -433,7 +433,7 @@ def _plan(args: Any) -> int:
             break
     # the honest comparison: the head alone, offloading what does not fit to its CPU
     import hardware
-    from catalog.advisor import CheckRequest, check
+    from catalog.service.check import CheckRequest, check
 
     head = check(spec, quant, CheckRequest(quants=(quant,), ctx=args.ctx),
                  hardware.Hardware("profile", hosts[0].gpus, hosts[0].ram_bytes, hosts[0].ram_bytes, "linux"))
@@ -478,7 +478,7 @@ def _plan(args: Any) -> int:
 
 
 def _export(args: Any) -> int:
-    from catalog import export
+    from catalog.cli import export
 
     if args.schema:
         sys.stdout.write(json.dumps(export.schemas(), indent=2, sort_keys=True) + "\n")
@@ -516,7 +516,7 @@ def _tui(args: Any) -> int:
 
 
 def _probe(args: Any) -> int:
-    from catalog import probe
+    from catalog.core import probe
     from catalog.sources import chat, ollama
 
     endpoint = (args.endpoint or ollama.host_url()).rstrip("/")
@@ -536,7 +536,7 @@ def _probe(args: Any) -> int:
     if args.json:
         sys.stdout.write(json.dumps(doc, indent=2) + "\n")
         return 0
-    from catalog.render import print_probe
+    from catalog.cli.render import print_probe
 
     print_probe(doc)
     return 0

@@ -8,9 +8,9 @@ import, which costs an offline `catalog check` about 2 ms.
 
 from typing import Any, NamedTuple
 
-from catalog.arch import Architecture, hf_tensors
-from catalog.memory import WeightLayout, layout
-from catalog.quants import PRESETS, QuantContext, Tensor, quantize
+from catalog.core.arch import Architecture, hf_tensors
+from catalog.core.memory import WeightLayout, layout
+from catalog.core.quants import PRESETS, QuantContext, Tensor, quantize
 
 # GGUF header bytes per vocabulary entry: the token string with its u64 length
 # and its i32 type, plus a BPE's merges or a SentencePiece's f32 score. Read off

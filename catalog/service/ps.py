@@ -69,7 +69,7 @@ def _spec_for(name: str, offline: bool) -> tuple[Any, str | None, str]:
 
 
 def _estimate(name: str, context: int | None, offline: bool) -> dict[str, Any]:
-    from catalog.advisor import estimate_loaded
+    from catalog.service.check import estimate_loaded
 
     try:
         spec, quant, where = _spec_for(name, offline)

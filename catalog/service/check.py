@@ -9,10 +9,10 @@ returns the `llm-catalog/check/v1` document of ../shared/CONTRACT.md.
 import os
 from typing import Any, NamedTuple
 
-from catalog import alignment as align
-from catalog.commands import Target, all_commands
+from catalog.core import alignment as align
+from catalog.core.commands import Target, all_commands
 from catalog.errors import EXIT_CPU_ONLY, EXIT_FITS, EXIT_NO_FIT, EXIT_PARTIAL, UsageError
-from catalog.memory import (
+from catalog.core.memory import (
     MIB,
     MemoryEstimate,
     RuntimeOptions,
@@ -22,8 +22,8 @@ from catalog.memory import (
     fit_layers,
     split_layers,
 )
-from catalog.model import ModelSpec, file_bytes, known_quants, repo_for, tensors_for, weight_layout
-from catalog.quants import LADDER, PRESETS, normalize_preset
+from catalog.core.model import ModelSpec, file_bytes, known_quants, repo_for, tensors_for, weight_layout
+from catalog.core.quants import LADDER, PRESETS, normalize_preset
 from hardware import Hardware
 
 SCHEMA = "llm-catalog/check/v1"
@@ -129,7 +129,7 @@ def _context(spec: ModelSpec, req: CheckRequest, hw: Hardware) -> tuple[int, str
 
 def _with_template_overhead(spec: ModelSpec, runtime: str = "ollama") -> ModelSpec:
     """The spec with what its chat template adds to a conversation, measured by rendering the
-    template in the sandbox (catalog.templates), when its source is known and not measured yet.
+    template in the sandbox (catalog.sources.templates.sandbox), when its source is known and not measured yet.
 
     Which template: Ollama applies its own Go template layer, not the GGUF's Jinja one, so for
     the Ollama runtime the layer is measured (a registry model's, or the one the catalog records
@@ -143,7 +143,7 @@ def _with_template_overhead(spec: ModelSpec, runtime: str = "ollama") -> ModelSp
         return spec
     if not go and ct.get("origin") == "Ollama template layer":
         ct = {**ct, "origin": "GGUF header"}  # another runtime applies the GGUF's own template
-    from catalog import templates
+    from catalog.sources.templates import sandbox as templates
     from catalog.sources.tokenizer import counter_for
 
     found = counter_for(spec)

@@ -167,7 +167,7 @@ def render_many(source: str, jobs: list[tuple[list[dict[str, Any]], bool]], bos_
     try:
         p = subprocess.run([sys.executable, "-I", "-c", _CHILD], input=job, capture_output=True, text=True,
                            timeout=max_seconds * len(jobs) + 5, env=env,
-                           cwd=os.path.dirname(os.path.dirname(__file__)))
+                           cwd=os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
     except subprocess.TimeoutExpired:
         return [Rendered(None, unsafe="the template ran past its time limit")] * len(jobs)
     if p.returncode != 0 or not p.stdout.strip():
@@ -186,7 +186,7 @@ resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 cpu = int(job["seconds"] * len(job["jobs"])) + 2
 resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
 sys.path.insert(0, ".")
-from catalog.templates import render_here
+from catalog.sources.templates.sandbox import render_here
 out = []
 for messages, gen in job["jobs"]:
     r = render_here(job["source"], messages, job["bos"], job["eos"], gen, max_seconds=job["seconds"])
@@ -226,10 +226,10 @@ def estimate_tokens(text: str) -> int:
 
 
 def render_ollama(source: str, messages: list[dict[str, Any]], system_layer: str | None = None) -> Rendered:
-    """Render an Ollama template layer (Go text/template) as Ollama does (catalog.gotemplate):
+    """Render an Ollama template layer (Go text/template) as Ollama does (catalog.sources.templates.gotemplate):
     bounded by construction, so it runs in this process."""
-    from catalog.gotemplate import GoTemplateError, GoTemplateUnsafe
-    from catalog.gotemplate import render_ollama as go
+    from catalog.sources.templates.gotemplate import GoTemplateError, GoTemplateUnsafe
+    from catalog.sources.templates.gotemplate import render_ollama as go
 
     try:
         return Rendered(go(source, messages, system_layer))

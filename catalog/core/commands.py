@@ -12,7 +12,7 @@ LM Studio's `lms get USER/REPO@QUANT` and `lms load`.
 import shlex
 from typing import Any, NamedTuple
 
-from catalog.memory import RuntimeOptions
+from catalog.core.memory import RuntimeOptions
 
 KV_FLAG = {"F16": "f16", "BF16": "bf16", "F32": "f32", "Q8_0": "q8_0", "Q4_0": "q4_0", "Q4_1": "q4_1",
            "Q5_0": "q5_0", "Q5_1": "q5_1", "IQ4_NL": "iq4_nl"}

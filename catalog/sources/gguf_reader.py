@@ -15,7 +15,7 @@ import struct
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from catalog.quants import GGML_TYPES, TYPE_BY_ID, Tensor
+from catalog.core.quants import GGML_TYPES, TYPE_BY_ID, Tensor
 
 MAGIC = b"GGUF"
 MAX_STRING = 8 << 20  # bytes in one string (chat templates run to tens of KiB)

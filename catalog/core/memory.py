@@ -19,8 +19,8 @@ Everything is an integer number of bytes.
 
 from typing import NamedTuple
 
-from catalog.arch import Architecture
-from catalog.quants import UNQUANTIZED, Tensor, block_index, tensor_bytes
+from catalog.core.arch import Architecture
+from catalog.core.quants import UNQUANTIZED, Tensor, block_index, tensor_bytes
 
 MIB = 1 << 20
 

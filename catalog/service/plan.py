@@ -9,7 +9,7 @@ Plans for a set of hosts (`NAME:GPU[xN][,RAM_GIB]`, the first is the head):
   layer counts; each device pays its own CUDA context and compute buffer, the head keeps the token
   embedding and host buffers in its RAM. Each decoded token crosses the network twice per worker.
 - llama.cpp, tensor split (`-sm tensor`), over the GPUs of one host: every layer cut across all of them
-  (catalog.tensor_split).
+  (catalog.core.tensor_split).
 - vLLM (the model's safetensors, BF16 or its FP8/AWQ/GPTQ repos): tensor parallel over the GPUs of a
   host, pipeline parallel across hosts on a Ray cluster; every GPU holds 1/(TP x PP) of the weights, its
   share of the KV cache, and vLLM's reserve (gpu_memory_utilization 0.9).
@@ -115,8 +115,8 @@ def _source(spec: Any, quant: str) -> str:
     """The weights' argument of `check`'s llama.cpp command for this quant (`-hf REPO:QUANT`, `-m FILE`)."""
     import shlex
 
-    from catalog.advisor import download_target
-    from catalog.commands import source_args
+    from catalog.service.check import download_target
+    from catalog.core.commands import source_args
 
     return shlex.join(source_args(download_target(spec, quant), quant) or ["-m", f"{spec.id}-{quant}.gguf"])
 
@@ -181,8 +181,8 @@ def rpc_plan(spec: Any, quant: str, ctx: int, hosts: list[Host], link_gbps: floa
              kv: str = "F16") -> Plan:
     """llama.cpp RPC across `hosts` (the first is the head, the others run `ggml-rpc-server`)."""
     import hardware
-    from catalog.advisor import DECODE_EFFICIENCY, DEFAULT_RAM_BANDWIDTH, gpu_budgets
-    from catalog.memory import (
+    from catalog.service.check import DECODE_EFFICIENCY, DEFAULT_RAM_BANDWIDTH, gpu_budgets
+    from catalog.core.memory import (
         CTX_PAD,
         RuntimeOptions,
         device_of_layers,
@@ -192,8 +192,8 @@ def rpc_plan(spec: Any, quant: str, ctx: int, hosts: list[Host], link_gbps: floa
         pad,
         split_layers,
     )
-    from catalog.model import file_bytes, repo_for, tensors_for, weight_layout
-    from catalog.quants import block_index
+    from catalog.core.model import file_bytes, repo_for, tensors_for, weight_layout
+    from catalog.core.quants import block_index
 
     devices = rpc_order(hosts)
     if not devices:
@@ -317,8 +317,8 @@ def vllm_weights(spec: Any, fmt: str = "BF16") -> tuple[list[int], int, int]:
     (K x N / 2), f16 scales (K/128 x N x 2) and packed 4-bit zero points (K/128 x N / 2). In both the
     embedding, the output matrix, norms and MoE routers stay BF16, as the quantizers leave them.
     """
-    from catalog.arch import hf_tensors
-    from catalog.quants import block_index
+    from catalog.core.arch import hf_tensors
+    from catalog.core.quants import block_index
 
     layers = [0] * spec.arch.n_layer
     embed = head = 0
@@ -370,8 +370,8 @@ def vllm_pp_partition(n_layer: int, pp: int) -> list[int]:
 def vllm_plan(spec: Any, ctx: int, hosts: list[Host], fmt: str = "BF16",
               link_gbps: float = 1.0, link_ms: float = 0.5) -> Plan:
     """vLLM on Ray: TP = the GPUs of one host (all hosts alike), PP = the hosts."""
-    from catalog.advisor import DECODE_EFFICIENCY
-    from catalog.memory import RuntimeOptions, kv_cache_by_layer
+    from catalog.service.check import DECODE_EFFICIENCY
+    from catalog.core.memory import RuntimeOptions, kv_cache_by_layer
 
     notes = []
     if any(not h.gpus for h in hosts):
@@ -454,10 +454,10 @@ def vllm_plan(spec: Any, ctx: int, hosts: list[Host], fmt: str = "BF16",
 def tensor_plan(spec: Any, quant: str, ctx: int, host: Host, kv: str = "F16") -> Plan:
     """llama.cpp `-sm tensor` over the GPUs of one host: every layer cut across all of them."""
     import hardware
-    from catalog import tensor_split as tsp
-    from catalog.advisor import DECODE_EFFICIENCY, gpu_budgets
-    from catalog.memory import CUDA_CONTEXT_BYTES, POOL_LARGE_BYTES, RuntimeOptions, estimate
-    from catalog.model import repo_for, tensors_for, weight_layout
+    from catalog.core import tensor_split as tsp
+    from catalog.service.check import DECODE_EFFICIENCY, gpu_budgets
+    from catalog.core.memory import CUDA_CONTEXT_BYTES, POOL_LARGE_BYTES, RuntimeOptions, estimate
+    from catalog.core.model import repo_for, tensors_for, weight_layout
 
     a = spec.arch
     n = len(host.gpus)

@@ -1,0 +1,1 @@
+"""The service: the questions every face asks (resolve, check, plan, search), composed from the core."""
