@@ -41,8 +41,8 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from report import write_json  # noqa: E402
 
-from catalog.sources.tokenizer import quicktok_label  # noqa: E402
 from catalog.sources.templates.sandbox import estimate_tokens, overhead  # noqa: E402
+from catalog.sources.tokenizer import quicktok_label  # noqa: E402
 
 
 def counter(name: str | None):  # type: ignore[no-untyped-def]

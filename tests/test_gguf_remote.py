@@ -11,8 +11,8 @@ from gguf_files import write_small_llama
 from hub_server import HubServer
 
 from catalog.errors import BadModelFile, GatedModel, ModelNotFound, RemoteUnavailable
-from catalog.sources.gguf_reader import parse
 from catalog.sources import gguf_remote
+from catalog.sources.gguf_reader import parse
 
 
 def _local_header(path: Path) -> object:

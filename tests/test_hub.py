@@ -20,10 +20,10 @@ import pytest
 from gguf_files import write_small_llama
 from hub_server import HubServer
 
-from catalog.service.check import CheckRequest, check
 from catalog.errors import GatedModel, ModelNotFound, RemoteUnavailable
-from catalog.sources.gguf_reader import parse
+from catalog.service.check import CheckRequest, check
 from catalog.sources import hub
+from catalog.sources.gguf_reader import parse
 from hardware import budget
 
 ROOT = Path(__file__).resolve().parent.parent

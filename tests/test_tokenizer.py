@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 from synth_gguf import spm_vocab, write
 
-from catalog.sources.templates import sandbox as templates
-from catalog.sources.gguf_reader import ArrayInfo, parse
 from catalog.sources.bundled import entries
+from catalog.sources.gguf_reader import ArrayInfo, parse
+from catalog.sources.templates import sandbox as templates
 from catalog.sources.tokenizer import Vocab, gguf_vocab, sentencepiece_vocab
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -403,8 +403,8 @@ def _ps(args: Any) -> int:
 
 
 def _plan(args: Any) -> int:
-    from catalog.service import plan
     from catalog.core.quants import normalize_preset
+    from catalog.service import plan
 
     if not args.host and not args.hosts_file:
         raise UsageError("give at least one --host NAME:GPU[xN][,RAM]", "e.g. --host a:RTX 4090x2,64 --host b:RTX 3090")

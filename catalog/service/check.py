@@ -11,7 +11,6 @@ from typing import Any, NamedTuple
 
 from catalog.core import alignment as align
 from catalog.core.commands import Target, all_commands
-from catalog.errors import EXIT_CPU_ONLY, EXIT_FITS, EXIT_NO_FIT, EXIT_PARTIAL, UsageError
 from catalog.core.memory import (
     MIB,
     MemoryEstimate,
@@ -24,6 +23,7 @@ from catalog.core.memory import (
 )
 from catalog.core.model import ModelSpec, file_bytes, known_quants, repo_for, tensors_for, weight_layout
 from catalog.core.quants import LADDER, PRESETS, normalize_preset
+from catalog.errors import EXIT_CPU_ONLY, EXIT_FITS, EXIT_NO_FIT, EXIT_PARTIAL, UsageError
 from hardware import Hardware
 
 SCHEMA = "llm-catalog/check/v1"

@@ -115,8 +115,8 @@ def _source(spec: Any, quant: str) -> str:
     """The weights' argument of `check`'s llama.cpp command for this quant (`-hf REPO:QUANT`, `-m FILE`)."""
     import shlex
 
-    from catalog.service.check import download_target
     from catalog.core.commands import source_args
+    from catalog.service.check import download_target
 
     return shlex.join(source_args(download_target(spec, quant), quant) or ["-m", f"{spec.id}-{quant}.gguf"])
 
@@ -181,7 +181,6 @@ def rpc_plan(spec: Any, quant: str, ctx: int, hosts: list[Host], link_gbps: floa
              kv: str = "F16") -> Plan:
     """llama.cpp RPC across `hosts` (the first is the head, the others run `ggml-rpc-server`)."""
     import hardware
-    from catalog.service.check import DECODE_EFFICIENCY, DEFAULT_RAM_BANDWIDTH, gpu_budgets
     from catalog.core.memory import (
         CTX_PAD,
         RuntimeOptions,
@@ -194,6 +193,7 @@ def rpc_plan(spec: Any, quant: str, ctx: int, hosts: list[Host], link_gbps: floa
     )
     from catalog.core.model import file_bytes, repo_for, tensors_for, weight_layout
     from catalog.core.quants import block_index
+    from catalog.service.check import DECODE_EFFICIENCY, DEFAULT_RAM_BANDWIDTH, gpu_budgets
 
     devices = rpc_order(hosts)
     if not devices:
@@ -370,8 +370,8 @@ def vllm_pp_partition(n_layer: int, pp: int) -> list[int]:
 def vllm_plan(spec: Any, ctx: int, hosts: list[Host], fmt: str = "BF16",
               link_gbps: float = 1.0, link_ms: float = 0.5) -> Plan:
     """vLLM on Ray: TP = the GPUs of one host (all hosts alike), PP = the hosts."""
-    from catalog.service.check import DECODE_EFFICIENCY
     from catalog.core.memory import RuntimeOptions, kv_cache_by_layer
+    from catalog.service.check import DECODE_EFFICIENCY
 
     notes = []
     if any(not h.gpus for h in hosts):
@@ -455,9 +455,9 @@ def tensor_plan(spec: Any, quant: str, ctx: int, host: Host, kv: str = "F16") ->
     """llama.cpp `-sm tensor` over the GPUs of one host: every layer cut across all of them."""
     import hardware
     from catalog.core import tensor_split as tsp
-    from catalog.service.check import DECODE_EFFICIENCY, gpu_budgets
     from catalog.core.memory import CUDA_CONTEXT_BYTES, POOL_LARGE_BYTES, RuntimeOptions, estimate
     from catalog.core.model import repo_for, tensors_for, weight_layout
+    from catalog.service.check import DECODE_EFFICIENCY, gpu_budgets
 
     a = spec.arch
     n = len(host.gpus)

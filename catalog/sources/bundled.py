@@ -12,9 +12,9 @@ from functools import lru_cache
 from typing import Any, NamedTuple
 
 from catalog.core.arch import from_hf_config, hf_tensors, parameter_count
-from catalog.errors import ModelNotFound
 from catalog.core.model import ModelSpec
 from catalog.core.quants import normalize_preset
+from catalog.errors import ModelNotFound
 from catalog.sources.data import data_path
 
 

@@ -12,8 +12,8 @@ import socket
 from typing import Any
 from urllib.parse import urlparse
 
-from catalog.errors import RemoteUnavailable, UsageError
 from catalog.core.probe import CONTROL, DECLINE, Reply, classify
+from catalog.errors import RemoteUnavailable, UsageError
 
 MAX_TOKENS = 160
 

@@ -27,11 +27,11 @@ import threading
 from typing import Any
 
 from catalog.core import alignment as align
-from catalog.errors import BadModelFile, CatalogError, GatedModel, ModelNotFound, RemoteUnavailable
-from catalog.sources.gguf_reader import ArrayInfo, GGUFHeader
 from catalog.core.model import ModelSpec
 from catalog.core.quants import PRESETS, Tensor, normalize_preset
+from catalog.errors import BadModelFile, CatalogError, GatedModel, ModelNotFound, RemoteUnavailable
 from catalog.sources import cache, local
+from catalog.sources.gguf_reader import ArrayInfo, GGUFHeader
 from catalog.sources.gguf_remote import read_header, split_parts
 from catalog.sources.http import fetch_capped, retry_after
 

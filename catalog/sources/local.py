@@ -12,10 +12,10 @@ import os
 from typing import Any
 
 from catalog.core.arch import UnsupportedArchitecture, from_gguf_metadata, from_hf_config, hf_tensors, parameter_count
-from catalog.errors import BadModelFile, ModelNotFound
-from catalog.sources.gguf_reader import GGUFError, GGUFHeader, parse_file
 from catalog.core.model import ModelSpec
 from catalog.core.quants import PRESET_BY_FTYPE
+from catalog.errors import BadModelFile, ModelNotFound
+from catalog.sources.gguf_reader import GGUFError, GGUFHeader, parse_file
 
 MAX_CONFIG_BYTES = 4 << 20
 
