@@ -22,7 +22,7 @@ from report import error_summary, write_json  # noqa: E402
 from catalog.core.arch import from_hf_config, hf_tensors  # noqa: E402
 from catalog.core.memory import MIB, RuntimeOptions, estimate  # noqa: E402
 from catalog.core.model import quant_context  # noqa: E402
-from catalog.core.quants import quantize  # noqa: E402
+from catalog.core.quantize import quantize  # noqa: E402
 
 
 def rows(paths: list[Path]) -> list[dict]:

@@ -29,7 +29,7 @@ from synth_gguf import write  # noqa: E402
 from catalog.core.arch import from_hf_config, hf_tensors  # noqa: E402
 from catalog.core.memory import MIB, RuntimeOptions, estimate, layout  # noqa: E402
 from catalog.core.model import quant_context  # noqa: E402
-from catalog.core.quants import quantize  # noqa: E402
+from catalog.core.quantize import quantize  # noqa: E402
 
 LOADER = """
 import sys, llama_cpp as L

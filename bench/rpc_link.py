@@ -1,4 +1,4 @@
-"""Measure what llama.cpp's RPC decode sends over the network, against `catalog.service.plan.rpc_link_seconds`.
+"""Measure what llama.cpp's RPC decode sends over the network, against `catalog.core.plan_rpc.rpc_link_seconds`.
 
 Each `ggml-rpc-server` (one CPU device each, on 127.0.0.1) sits behind a small TCP proxy, also on
 127.0.0.1, that counts the bytes in each direction and can hold every chunk back for a fixed delay (a
@@ -36,7 +36,7 @@ from synth_gguf import write  # noqa: E402
 
 from catalog.core.arch import from_hf_config  # noqa: E402
 from catalog.core.memory import CTX_PAD, pad  # noqa: E402
-from catalog.service.plan import rpc_link_seconds  # noqa: E402
+from catalog.core.plan_rpc import rpc_link_seconds  # noqa: E402
 
 EVAL_RE = re.compile(r"eval time =\s+([\d.]+) ms /\s+(\d+) runs")
 

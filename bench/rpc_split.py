@@ -38,8 +38,9 @@ from synth_gguf import write  # noqa: E402
 
 from catalog.core import tensor_split as tsp  # noqa: E402
 from catalog.core.arch import from_hf_config, hf_tensors  # noqa: E402
-from catalog.core.memory import RuntimeOptions, estimate, layout, split_layers  # noqa: E402
-from catalog.core.quants import QuantContext, quantize  # noqa: E402
+from catalog.core.fit import split_layers  # noqa: E402
+from catalog.core.memory import RuntimeOptions, estimate, layout  # noqa: E402
+from catalog.core.quantize import QuantContext, quantize  # noqa: E402
 
 BUF_RE = re.compile(r"(\S+?)\s+(model|KV|compute) buffer size =\s+([\d.]+) MiB")
 LAYER_RE = re.compile(r"layer\s+(\d+) assigned to device (\S+?),")
@@ -108,8 +109,8 @@ def run(bindir: Path, cfg_path: Path, n_dev: int, ctx: int, mode: str, work: Pat
         return row
     est = estimate(a, tensors, opts, None, True, lay=lay, gpu_shares=counts)
     row["ts"] = list(counts)
-    row["ours"] = [{"layers": n, "model": p["weights_bytes"] / MIB, "KV": p["kv_cache_bytes"] / MIB,
-                    "compute": p["compute_bytes"] / MIB} for n, p in zip(counts, est.per_gpu_parts, strict=True)]
+    row["ours"] = [{"layers": n, "model": p.weights_bytes / MIB, "KV": p.kv_cache_bytes / MIB,
+                    "compute": p.compute_bytes / MIB} for n, p in zip(counts, est.per_gpu_parts, strict=True)]
     return row
 
 

@@ -1,7 +1,7 @@
 """Write synthetic GGUF files: real architectures' shapes, zero weights.
 
 The tensor table comes from catalog.core.arch (what convert_hf_to_gguf writes) and
-catalog.core.quants (what llama-quantize turns it into), so loading the file in
+catalog.core.quantize (what llama-quantize turns it into), so loading the file in
 real llama.cpp both checks those tables (a wrong name or shape fails to load)
 and lets us measure llama.cpp's own buffer sizes against our predictions.
 The data section is left sparse (the file is extended with truncate), so an
@@ -23,7 +23,8 @@ import gguf  # noqa: E402
 import numpy as np  # noqa: E402
 
 from catalog.core.arch import Architecture, from_hf_config, hf_tensors  # noqa: E402
-from catalog.core.quants import GGML_TYPES, PRESETS, QuantContext, quantize  # noqa: E402
+from catalog.core.ggml import GGML_TYPES, PRESETS  # noqa: E402
+from catalog.core.quantize import QuantContext, quantize
 from catalog.sources.tokenizer import byte_decoder  # noqa: E402
 
 

@@ -41,7 +41,8 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from report import write_json  # noqa: E402
 
-from catalog.sources.templates.sandbox import estimate_tokens, overhead  # noqa: E402
+from catalog.core.template import record as cost_record  # noqa: E402
+from catalog.sources.templates.measure import estimate_tokens, overhead  # noqa: E402
 from catalog.sources.tokenizer import quicktok_label  # noqa: E402
 
 
@@ -83,14 +84,15 @@ def _labelled(got: dict, label: str | None) -> dict:
 
 def measure(doc: dict) -> dict:
     count, label = counting(doc)
-    return _labelled(overhead(doc["template"], doc.get("bos_token") or "", doc.get("eos_token") or "", count), label)
+    return _labelled(cost_record(overhead(doc["template"], doc.get("bos_token") or "", doc.get("eos_token") or "", count)),
+                     label)
 
 
 def measure_ollama(doc: dict) -> dict:
     """The overhead of the doc's Ollama template layer, rendered as Ollama does, same tokenizer."""
     count, label = counting(doc)
     o = doc["ollama"]
-    return _labelled(overhead(o["template"], count=count, ollama_system=o.get("system"), go=True), label)
+    return _labelled(cost_record(overhead(o["template"], count=count, ollama_system=o.get("system"), go=True)), label)
 
 
 def record(doc: dict, vocab_dir: Path) -> None:
@@ -157,7 +159,7 @@ def main() -> None:
         real = measure(doc)
         if doc.get("ollama"):  # the Go template layer Ollama's library model applies instead
             doc["ollama"]["overhead"] = measure_ollama(doc)
-        est = overhead(doc["template"], doc.get("bos_token") or "", doc.get("eos_token") or "", estimate_tokens)
+        est = cost_record(overhead(doc["template"], doc.get("bos_token") or "", doc.get("eos_token") or "", estimate_tokens))
         doc["overhead"] = real
         path.write_text(json.dumps(doc, indent=1, ensure_ascii=True) + "\n")
         rows.append({"key": path.stem, "tokenizer": doc.get("tokenizer"), "real": real, "estimate": est})

@@ -28,14 +28,15 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
+from catalog.sources.templates import measure  # noqa: E402
 from catalog.sources.templates import sandbox as templates  # noqa: E402
 from catalog.sources.tokenizer import _added_tokens, gguf_vocab  # noqa: E402
 
 CONVERSATIONS = {
-    "one user turn, generation prompt": ([("user", templates.SAMPLE_USER[0])], True),
-    "user, assistant, user": ([("user", templates.SAMPLE_USER[0]), ("assistant", templates.SAMPLE_ASSISTANT),
-                               ("user", templates.SAMPLE_USER[1])], False),
-    "user, assistant": ([("user", templates.SAMPLE_USER[0]), ("assistant", templates.SAMPLE_ASSISTANT)], False),
+    "one user turn, generation prompt": ([("user", measure.SAMPLE_USER[0])], True),
+    "user, assistant, user": ([("user", measure.SAMPLE_USER[0]), ("assistant", measure.SAMPLE_ASSISTANT),
+                               ("user", measure.SAMPLE_USER[1])], False),
+    "user, assistant": ([("user", measure.SAMPLE_USER[0]), ("assistant", measure.SAMPLE_ASSISTANT)], False),
 }
 
 

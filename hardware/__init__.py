@@ -1,50 +1,44 @@
 """Hardware: what memory and bandwidth the model can use.
 
-`detect()` asks the machine (NVML first, then CPU-only); `profile()` builds a
-`Hardware` from the known-GPU database for a card the user names; `budget()`
-from raw numbers. Every figure carries where it came from.
+`detect()` asks the machine (NVML first, then the fallbacks); `profile()` builds a `Hardware`
+from the known-GPU database for a card the user names; `budget()` from raw numbers. Every
+figure carries where it came from. The package imports nothing of `catalog`: the estimate
+depends on these values, never the other way round. The functions are loaded on first use, so
+importing the types (hardware.types) costs nothing else.
 """
 
 
+import sys
+from collections.abc import Callable
 from types import ModuleType
-from typing import Any, NamedTuple
+from typing import Any
+
+from hardware.types import GPU, Hardware, UnknownGpu
+
+__all__ = ["GPU", "Hardware", "UnknownGpu", "budget", "detect", "profile"]
 
 
-class GPU(NamedTuple):
-    """One GPU a process can use."""
+def detect(nvml: ModuleType | None = None, amdsmi: ModuleType | None = None, drm_root: str = "/sys/class/drm",
+           sysctl: Callable[[str], str | None] | None = None, platform: str = sys.platform) -> Hardware:
+    """This machine's GPUs and RAM (hardware.machine.detect; never raises). The arguments replace the OS
+    interfaces (tests)."""
+    from hardware.machine import detect as _detect
 
-    name: str
-    vendor: str
-    memory_total_bytes: int
-    memory_free_bytes: int
-    bandwidth_bytes_per_s: int | None = None
-    compute_capability: str | None = None
-    driver_version: str | None = None
-    source: str = ""
+    return _detect(nvml, amdsmi, drm_root, sysctl, platform)
 
 
-class Hardware(NamedTuple):
-    """The GPUs and system memory an estimate is fitted against."""
+def profile(names: list[str], ram_gib: float | None = None) -> Hardware:
+    """Known GPUs named by the user (hardware.machine.profile). Raises UnknownGpu."""
+    from hardware.machine import profile as _profile
 
-    source: str  # "detected" | "profile" | "budget"
-    gpus: tuple[GPU, ...]
-    ram_total_bytes: int | None
-    ram_available_bytes: int | None
-    platform: str
-    notes: tuple[str, ...] = ()
-
-    @property
-    def vram_total_bytes(self) -> int:
-        return sum(g.memory_total_bytes for g in self.gpus)
-
-    @property
-    def vram_free_bytes(self) -> int:
-        return sum(g.memory_free_bytes for g in self.gpus)
+    return _profile(names, ram_gib)
 
 
-from hardware.detect import budget, detect, profile  # noqa: E402
+def budget(vram_gib: float | None, ram_gib: float | None) -> Hardware:
+    """Hardware given as raw numbers (hardware.machine.budget)."""
+    from hardware.machine import budget as _budget
 
-__all__ = ["GPU", "Hardware", "budget", "detect", "profile"]
+    return _budget(vram_gib, ram_gib)
 
 
 def open_library(module: ModuleType | None, name: str, init: str, label: str) -> tuple[Any, str | None]:

@@ -9,7 +9,7 @@ chip's bandwidth comes from the known-GPU database.
 import subprocess
 from collections.abc import Callable
 
-from hardware import GPU
+from hardware.types import GPU
 
 Sysctl = Callable[[str], str | None]
 

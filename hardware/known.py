@@ -9,21 +9,31 @@ and parses only those: parsing the whole sourced file would cost an offline
 from __future__ import annotations
 
 import json
+import os
 import re
 from functools import lru_cache
 from typing import Any
 
-from catalog.errors import UnknownGpu
-from catalog.sources.data import data_path
-from hardware import GPU
+from hardware.types import GPU, UnknownGpu
 
 GIB = 1 << 30
+
+
+def _gpu_file() -> str:
+    """data/gpus.jsonl: `catalog/data/` when installed, `data/` in a checkout. Found by path, not through
+    catalog.sources.data: this package imports nothing of `catalog`."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    for folder in (os.path.join(root, "catalog", "data"), os.path.join(root, "data")):
+        path = os.path.join(folder, "gpus.jsonl")
+        if os.path.exists(path):
+            return path
+    return os.path.join(root, "data", "gpus.jsonl")
 
 
 @lru_cache(maxsize=1)
 def _lines() -> tuple[bytes, ...]:
     # ASCII file (non-ASCII is \u-escaped): bytes are searched and lower-cased cheaply
-    with open(data_path("gpus.jsonl"), "rb") as f:
+    with open(_gpu_file(), "rb") as f:
         return tuple(f.read().splitlines()[1:])
 
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 from types import ModuleType
 from typing import Any
 
-from hardware import GPU, open_library
+from hardware import open_library
+from hardware.types import GPU
 
 
 def _try(fn: Any, *args: Any) -> Any:

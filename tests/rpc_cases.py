@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from catalog.core.arch import Architecture, from_hf_config, hf_tensors
-from catalog.core.quants import QuantContext, Tensor, quantize
+from catalog.core.ggml import Tensor
+from catalog.core.quantize import QuantContext, quantize
 
 ROOT = Path(__file__).resolve().parent.parent
 

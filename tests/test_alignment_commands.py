@@ -57,7 +57,7 @@ def test_ollama_uses_library_tags_and_server_settings() -> None:
 
 def test_local_gguf_and_config_only_commands() -> None:
     local = Target(None, None, None, "/models/m.gguf", None)
-    cmds = all_commands(local, "Q4_K_M", RuntimeOptions(4096), 33, 33, 4096)
+    cmds = all_commands(local, "Q4_K_M", RuntimeOptions(4096), 33, 33, 4096)._asdict()
     assert cmds["llama_cpp"].startswith("llama-server -m /models/m.gguf")
     assert cmds["lm_studio"].startswith("lms import /models/m.gguf")
     assert "ollama create" in cmds["ollama"]

@@ -8,9 +8,9 @@ import re
 import pytest
 
 from catalog.core.arch import from_hf_config, hf_tensors, parameter_count
+from catalog.core.ggml import PRESETS
 from catalog.core.model import ModelSpec, predict_file_bytes, tensors_for, weight_layout
-from catalog.core.quants import PRESETS
-from catalog.sources.bundled import base_of, entries
+from catalog.sources.bundled import base_of, entries, gguf_repo
 
 ENTRIES = entries()
 METHODS = {"SFT", "RLHF", "PPO", "DPO", "RLAIF", "ORPO", "KTO", "GRPO", "RLVR", "IFT", "distillation"}
@@ -105,7 +105,7 @@ def test_published_gguf_sizes_are_predicted_within_one_percent(mid: str, repo: d
     """Each recorded file size, against the size predicted from the entry's config.json for that repo's file."""
     e = next(x for x in ENTRIES if x["id"] == mid)
     spec = ModelSpec(mid, mid, e["family"], from_hf_config(e["config"]), 0, tokenizer=e["tokenizer"])
-    pred = predict_file_bytes(spec, weight_layout(spec, tensors_for(spec, quant, repo=repo)))
+    pred = predict_file_bytes(spec, weight_layout(spec, tensors_for(spec, quant, repo=gguf_repo(repo))))
     err = abs(pred - f["bytes"]) / f["bytes"]
     if f.get("legacy_mix"):
         # an older llama-quantize's mix: kept as a fact, never used for a size or an estimate

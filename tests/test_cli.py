@@ -12,6 +12,8 @@ from gguf_files import write_small_llama
 from llama_split import llama_cpp_layer_split
 from test_quants import LLAMA31_8B
 
+import catalog
+
 ROOT = Path(__file__).resolve().parent.parent
 GB = 1e9
 
@@ -172,9 +174,9 @@ def test_offline_check_imports_no_heavy_modules() -> None:
     ["check", "--json", "model-after-flag"],
 ])
 def test_fast_argv_path_matches_argparse(argv: list[str]) -> None:
-    from catalog.cli.main import _fast_check_args, _parser
+    from catalog.cli.args import fast_check_args, parser
 
-    assert vars(_fast_check_args(argv)) == vars(_parser("check").parse_args(argv))
+    assert vars(fast_check_args(argv)) == vars(parser("check").parse_args(argv))
 
 
 @pytest.mark.parametrize("argv", [
@@ -182,9 +184,9 @@ def test_fast_argv_path_matches_argparse(argv: list[str]) -> None:
     ["check", "m", "--ctx=4096"], ["check", "m", "extra"], ["check", "m", "--unknown"], ["check", "m", "--ctx"],
 ])
 def test_fast_argv_path_defers_unusual_input(argv: list[str]) -> None:
-    from catalog.cli.main import _fast_check_args
+    from catalog.cli.args import fast_check_args
 
-    assert _fast_check_args(argv) is None
+    assert fast_check_args(argv) is None
 
 
 def test_two_gpus_split_the_layers(cli) -> None:  # type: ignore[no-untyped-def]
@@ -207,13 +209,12 @@ def test_uneven_gpus_rebalanced_so_both_fit(cli) -> None:  # type: ignore[no-unt
     memory, here its budget) ignores what each GPU pays before its first layer and overfills the 4060; one
     layer moved to the 3090 fits both, and -ts pins it."""
     import hardware
+    from catalog.core.budget import gpu_budgets
     from catalog.core.memory import RuntimeOptions, estimate
     from catalog.core.model import repo_for, tensors_for, weight_layout
-    from catalog.service.check import gpu_budgets
-    from catalog.sources.bundled import resolve
 
-    spec = resolve("gemma2:27b").spec
-    budgets = gpu_budgets(hardware.profile(["RTX 3090", "RTX 4060"], 64))
+    spec = catalog.resolve("gemma2:27b")
+    budgets = gpu_budgets(hardware.profile(["RTX 3090", "RTX 4060"], 64).gpus, True)
     t = tensors_for(spec, "Q5_K_M", repo=repo_for(spec, "Q5_K_M"))
     default = estimate(spec.arch, t, RuntimeOptions(32768), None, True, lay=weight_layout(spec, t), gpu_shares=budgets)
     assert not default.fits(budgets)  # what plain llama.cpp would do runs out of memory on the 4060

@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from catalog.sources.templates import gotemplate
-from catalog.sources.templates import sandbox as templates
+from catalog.sources.templates import gotemplate, measure
 from catalog.sources.templates.gotemplate import GoTemplateError, GoTemplateUnsafe, render_ollama
 
 DOC = json.loads((Path(__file__).parent / "data" / "ollama_templates.json").read_text())
@@ -81,7 +80,7 @@ def test_hostile_go_templates_stop_within_bounds(src: str, why: str) -> None:
     with pytest.raises(GoTemplateUnsafe, match=why):
         render_ollama(src, [{"role": "user", "content": "hi"}])
     assert time.monotonic() - start < 5
-    r = templates.render_ollama(src, [{"role": "user", "content": "hi"}])
+    r = measure.render_ollama(src, [{"role": "user", "content": "hi"}])
     assert r.text is None and r.unsafe
 
 
@@ -90,7 +89,7 @@ def test_hostile_go_templates_stop_within_bounds(src: str, why: str) -> None:
 def test_broken_or_unsupported_templates_are_errors_not_crashes(src: str) -> None:
     with pytest.raises(GoTemplateError):
         render_ollama(src, [{"role": "user", "content": "hi"}])
-    r = templates.render_ollama(src, [])
+    r = measure.render_ollama(src, [])
     assert r.text is None and (r.error or r.unsafe)
 
 
@@ -98,8 +97,8 @@ def test_the_overhead_of_an_ollama_template_layer() -> None:
     """ChatML in Ollama: 'user\\n' + '<|im_end|>\\n' around each user turn, the same around replies,
     and the generation prompt '<|im_start|>assistant\\n' (always appended) counted in the prefix."""
     chatml = DOC["templates"]["chatml.gotmpl"]["template"]
-    got = templates.overhead(chatml, go=True)
-    assert got["safe"] and got["generation_prompt_tokens"] == 0
-    plain = templates.overhead(chatml, go=True, ollama_system="You are a helpful assistant.")
-    assert plain["system_prompt_tokens"] > got["system_prompt_tokens"]  # the system layer costs context
-    assert plain["per_user_turn_tokens"] == got["per_user_turn_tokens"] > 0
+    got = measure.overhead(chatml, go=True)
+    assert got.safe and got.generation_prompt_tokens == 0
+    plain = measure.overhead(chatml, go=True, ollama_system="You are a helpful assistant.")
+    assert plain.system_prompt_tokens > got.system_prompt_tokens  # the system layer costs context
+    assert plain.per_user_turn_tokens == got.per_user_turn_tokens > 0

@@ -20,8 +20,9 @@ import pytest
 from gguf_files import write_small_llama
 from hub_server import HubServer
 
+import catalog
+from catalog.core.model import Fetched
 from catalog.errors import GatedModel, ModelNotFound, RemoteUnavailable
-from catalog.service.check import CheckRequest, check
 from catalog.sources import hub
 from catalog.sources.gguf_reader import parse
 from hardware import budget
@@ -91,27 +92,28 @@ def hubenv(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-
 
 def test_safetensors_repo(hubenv) -> None:  # type: ignore[no-untyped-def]
     srv, _, _ = hubenv
-    spec, pinned = hub.load("test-org/Coder-7B-Instruct")
-    assert pinned is None and spec.hf_repo == "test-org/Coder-7B-Instruct"
+    spec, text = hub.load("test-org/Coder-7B-Instruct")
+    assert spec.pinned_quant is None and spec.hf_repo == "test-org/Coder-7B-Instruct"
     assert spec.parameters == 7615616512  # from the safetensors headers, not our count
     assert (spec.arch.n_layer, spec.arch.n_embd, spec.arch.n_vocab) == (28, 3584, 152064)
-    assert spec.alignment["kind"] == "aligned"
-    assert spec.chat_template == {"present": True, "source": "{{ messages }}"}  # kept to be rendered (sandboxed)
-    assert spec.sources["metadata"]["from"] == "hub"
+    assert spec.alignment is not None and spec.alignment.kind == "aligned"
+    assert text.present is True and text.jinja == "{{ messages }}"  # handed on to be rendered (sandboxed)
+    assert spec.provenance.metadata is not None and spec.provenance.metadata.origin == "hub"
     expand = srv.requests_to("/api/models/test-org/Coder-7B-Instruct")[0]["query"]["expand"]
     assert {"cardData", "tags", "safetensors", "gguf", "siblings", "gated", "lastModified"} <= set(expand)
     # the second look-up is answered by the cache: no request reaches the Hub
     n = len(srv.log)
-    spec2, _ = hub.load("test-org/Coder-7B-Instruct")
-    assert len(srv.log) == n and spec2.sources["metadata"]["from"] == "cache"
-    res = check(spec, None, CheckRequest(), budget(24.0, 64.0))
-    assert res["model"]["alignment"]["kind"] == "aligned" and res["quants"]
+    spec2 = catalog.resolve("test-org/Coder-7B-Instruct")
+    assert len(srv.log) == n and spec2.provenance.metadata is not None and spec2.provenance.metadata.origin == "cache"
+    assert spec2.template.jinja is not None and spec2.template.jinja.measured  # resolving measures the template
+    res = catalog.check(spec2, catalog.CheckRequest(), budget(24.0, 64.0))
+    assert res.alignment.kind == "aligned" and res.rows
     # GGUF quantizations of the repo are found on the Hub; a well-known quantizer comes first
-    assert [r["repo"] for r in spec.gguf_repos] == ["bartowski/Coder-7B-Instruct-GGUF",
-                                                    "someone/Coder-7B-Instruct-GGUF"]
-    row = next(q for q in res["quants"] if q["quant"] == "Q4_K_M")
-    assert "hf.co/bartowski/Coder-7B-Instruct-GGUF:Q4_K_M" in row["commands"]["ollama"]
-    assert "-hf bartowski/Coder-7B-Instruct-GGUF:Q4_K_M" in row["commands"]["llama_cpp"]
+    assert [r.repo for r in spec.gguf_repos] == ["bartowski/Coder-7B-Instruct-GGUF",
+                                                 "someone/Coder-7B-Instruct-GGUF"]
+    row = res.row("Q4_K_M")
+    assert row is not None and "hf.co/bartowski/Coder-7B-Instruct-GGUF:Q4_K_M" in row.commands.ollama
+    assert "-hf bartowski/Coder-7B-Instruct-GGUF:Q4_K_M" in row.commands.llama_cpp
 
 
 def test_parameter_count_from_safetensors_headers(hubenv) -> None:  # type: ignore[no-untyped-def]
@@ -124,33 +126,33 @@ def test_parameter_count_from_safetensors_headers(hubenv) -> None:  # type: igno
 
 def test_gguf_repo_reads_the_real_header_and_lists_every_quant(hubenv) -> None:  # type: ignore[no-untyped-def]
     srv, ggufs, _ = hubenv
-    spec, pinned = hub.load("test-org/Tiny-Instruct-GGUF")
+    spec = catalog.resolve("test-org/Tiny-Instruct-GGUF")
     q4 = ggufs / "Tiny-Instruct-Q4_K_M.gguf"
     data = q4.read_bytes()
     local = parse(lambda o, n: data[o:o + n], len(data))
     assert list(spec.tensors) == local.tensors and spec.file_bytes == len(data)
-    assert spec.file_quant == "Q4_K_M" and pinned is None
-    files = spec.gguf_repos[0]["files"]
+    assert spec.file_quant == "Q4_K_M" and spec.pinned_quant is None
+    files = {f.quant: f for f in spec.gguf_repos[0].files}
     f16_parts = sorted(p for p in os.listdir(ggufs) if p.startswith("Tiny-Instruct-F16"))
     assert len(f16_parts) > 1
-    assert files["F16"]["bytes"] == sum((ggufs / p).stat().st_size for p in f16_parts)
+    assert files["F16"].bytes == sum((ggufs / p).stat().st_size for p in f16_parts)
     q8 = ggufs / "Tiny-Instruct-Q8_0.gguf"
-    assert files["Q8_0"] == {"file": q8.name, "bytes": q8.stat().st_size}
+    assert (files["Q8_0"].file, files["Q8_0"].bytes) == (q8.name, q8.stat().st_size)
     # the quantized repo's verdict is its original's, with the original's evidence
-    assert spec.alignment["kind"] == "aligned" and "DPO" in spec.alignment["methods"]
-    assert any("test-org/Tiny-Instruct" in e["source"] for e in spec.alignment["evidence"])
-    res = check(spec, pinned, CheckRequest(), budget(8.0, 16.0))
-    assert [q["quant"] for q in res["quants"]] == ["F16", "Q8_0", "Q4_K_M"]
-    row = next(q for q in res["quants"] if q["quant"] == "Q4_K_M")
-    assert row["file_bytes"] == len(data)
-    assert "hf.co/test-org/Tiny-Instruct-GGUF:Q4_K_M" in row["commands"]["ollama"]
+    assert spec.alignment is not None and spec.alignment.kind == "aligned" and "DPO" in spec.alignment.methods
+    assert any("test-org/Tiny-Instruct" in e.source for e in spec.alignment.evidence)
+    res = catalog.check(spec, catalog.CheckRequest(), budget(8.0, 16.0))
+    assert [q.quant for q in res.rows] == ["F16", "Q8_0", "Q4_K_M"]
+    row = res.row("Q4_K_M")
+    assert row is not None and row.file_bytes == len(data)
+    assert "hf.co/test-org/Tiny-Instruct-GGUF:Q4_K_M" in row.commands.ollama
     assert srv.requests_to("Tiny-Instruct-Q8_0.gguf") == []  # only the chosen file's header was read
 
 
 def test_split_gguf_header_merges_every_part(hubenv) -> None:  # type: ignore[no-untyped-def]
     srv, ggufs, _ = hubenv
-    spec, pinned = hub.load("hf.co/test-org/Tiny-Instruct-GGUF:F16")
-    assert pinned == "F16"
+    spec, _ = hub.load("hf.co/test-org/Tiny-Instruct-GGUF:F16")
+    assert spec.pinned_quant == "F16"
     parts = sorted(p for p in os.listdir(ggufs) if p.startswith("Tiny-Instruct-F16"))
     tensors = []
     for p in parts:
@@ -158,7 +160,7 @@ def test_split_gguf_header_merges_every_part(hubenv) -> None:  # type: ignore[no
         tensors += parse(lambda o, n, d=d: d[o:o + n], len(d)).tensors
     assert list(spec.tensors) == tensors
     assert spec.file_bytes == sum((ggufs / p).stat().st_size for p in parts)
-    assert spec.sources["gguf_header"]["parts"] == len(parts)
+    assert spec.provenance.gguf_header is not None and spec.provenance.gguf_header.parts == len(parts)
     with pytest.raises(ModelNotFound, match="no Q2_K GGUF"):
         hub.load("test-org/Tiny-Instruct-GGUF:Q2_K")
 
@@ -170,10 +172,10 @@ def test_offline_answers_from_the_cache_and_says_when_stale(hubenv, monkeypatch:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     spec, _ = hub.load("test-org/Tiny-Instruct-GGUF")
     assert len(srv.log) == n
-    assert spec.sources["metadata"] == {"from": "cache", "stale": False, "age_s": 0}
+    assert spec.provenance.metadata == Fetched("cache", False, 0)
     monkeypatch.setenv("LLM_CATALOG_CACHE_TTL", "0")
     spec, _ = hub.load("test-org/Tiny-Instruct-GGUF", offline=True)
-    assert spec.sources["metadata"]["stale"] is True
+    assert spec.provenance.metadata is not None and spec.provenance.metadata.stale is True
     with pytest.raises(RemoteUnavailable, match="offline"):
         hub.load("test-org/Coder-7B-Instruct")
     assert len(srv.log) == n
@@ -185,7 +187,7 @@ def test_hub_down_falls_back_to_a_stale_cache(hubenv, monkeypatch: pytest.Monkey
     monkeypatch.setenv("LLM_CATALOG_CACHE_TTL", "0")
     srv.status_for["/api/"] = 503
     spec, _ = hub.load("test-org/Coder-7B-Instruct")
-    assert spec.sources["metadata"]["from"] == "cache" and spec.sources["metadata"]["stale"] is True
+    assert spec.provenance.metadata == Fetched("cache", True, 0)
     with pytest.raises(RemoteUnavailable):
         hub.load("test-org/Tiny-Instruct-GGUF")
 

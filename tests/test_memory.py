@@ -9,9 +9,10 @@ import pytest
 from test_quants import LLAMA31_8B
 
 from catalog.core.arch import Architecture, from_hf_config, hf_tensors
-from catalog.core.memory import MIB, RuntimeOptions, estimate, fit_layers, kv_cache_by_layer, kv_cells
+from catalog.core.fit import fit_layers
+from catalog.core.memory import MIB, RuntimeOptions, estimate, kv_cache_by_layer, kv_cells
 from catalog.core.model import quant_context
-from catalog.core.quants import quantize
+from catalog.core.quantize import quantize
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -168,7 +169,7 @@ def test_two_gpus_each_pay_context_and_compute() -> None:
 
 
 def test_moe_experts_in_ram() -> None:
-    from catalog.core.memory import fit_cpu_moe
+    from catalog.core.fit import fit_cpu_moe
 
     cfg = json.loads((ROOT / "bench" / "configs" / "qwen3_30b_a3b.json").read_text())
     a = from_hf_config(cfg)
@@ -197,7 +198,7 @@ def test_layer_split_matches_llama_cpp_over_rpc() -> None:
         for part, theirs in zip(est.per_gpu_parts, zip(case["model_mib"], case["kv_mib"], case["compute_mib"],
                                                         strict=True), strict=True):
             model_mib, kv, compute = theirs
-            assert abs(part["weights_bytes"] / MIB - model_mib) < 0.006, case["config"]  # the log rounds to 0.01
-            assert part["kv_cache_bytes"] / MIB == kv
+            assert abs(part.weights_bytes / MIB - model_mib) < 0.006, case["config"]  # the log rounds to 0.01
+            assert part.kv_cache_bytes / MIB == kv
             # within 1 % under and 7 % over (a partial offload's first device: 64.00 MiB for llama.cpp's 60.01)
-            assert -0.01 < (part["compute_bytes"] / MIB - compute) / compute < 0.07, case
+            assert -0.01 < (part.compute_bytes / MIB - compute) / compute < 0.07, case

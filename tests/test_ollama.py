@@ -10,8 +10,11 @@ import pytest
 from runtime_server import RuntimeServer
 from synth_gguf import write as write_synth
 
+import catalog
+from catalog.core.options import RUNTIMES
 from catalog.errors import BadModelFile, ModelNotFound, RemoteUnavailable
 from catalog.sources import ollama
+from catalog.sources.templates.measure import measure
 
 DATA = Path(__file__).parent / "data"
 RECORDED = json.loads((DATA / "ollama" / "llama3.1-8b.json").read_text())
@@ -66,21 +69,21 @@ def test_registry_model_reads_layers_config_and_small_blobs(registry) -> None:  
 
 def test_load_reads_only_the_header_of_the_gguf_layer(registry) -> None:  # type: ignore[no-untyped-def]
     srv, blob = registry
-    spec, quant = ollama.load("llama3.1:8b")
-    assert quant == "Q4_0" and spec.file_quant == "Q4_0"
+    spec, text = ollama.load("llama3.1:8b")
+    assert spec.pinned_quant == "Q4_0" and spec.file_quant == "Q4_0"
     assert spec.file_bytes == 4661211808  # the registry's size of the real file, not our synthetic one
     assert abs(spec.parameters - 8_030_261_248) < 1e6  # Llama 3.1 8B's real table
     # the header only: a few MiB of a 4.6 GB file, through the CDN redirect
     cdn = srv.requests_to("/cdn/" + RECORDED["manifest"]["layers"][0]["digest"])
     assert cdn and all(r["headers"].get("Range", "").startswith("bytes=") for r in cdn)
     assert len(cdn) <= 4  # 1 MiB, then doubling only as far as the parser needs
-    assert spec.alignment["kind"] == "aligned"  # general.finetune = Instruct in the GGUF header
-    assert spec.ollama["library"] == "llama3.1" and spec.ollama["tags"] == {"8b": "Q4_0"}
-    assert spec.chat_template["present"] is True
+    assert spec.alignment is not None and spec.alignment.kind == "aligned"  # general.finetune = Instruct
+    assert spec.ollama.library == "llama3.1" and spec.ollama.tags == (("8b", "Q4_0"),)
+    assert spec.template.present is True and text.ollama == TEMPLATE
     # cached: the second load asks nothing
     n = len(srv.log)
     again, _ = ollama.load("llama3.1:8b")
-    assert len(srv.log) == n and again.sources["metadata"]["from"] == "cache"
+    assert len(srv.log) == n and again.provenance.metadata is not None and again.provenance.metadata.origin == "cache"
 
 
 def test_the_template_overhead_is_measured_from_the_template_ollama_applies(registry) -> None:  # type: ignore[no-untyped-def]
@@ -88,7 +91,6 @@ def test_the_template_overhead_is_measured_from_the_template_ollama_applies(regi
     the overhead is measured from the layer, rendered as Ollama renders it. Llama 3.1's Jinja always
     injects a 26-token knowledge-cutoff system block; Ollama's Llama 3 template injects nothing."""
     import hardware
-    from catalog.service.check import CheckRequest, check
 
     srv, blob = registry
     jinja = json.loads((Path(__file__).parent.parent / "data" / "templates" / "llama3.1.json").read_text())["template"]
@@ -96,16 +98,19 @@ def test_the_template_overhead_is_measured_from_the_template_ollama_applies(regi
     gotmpl = json.loads((DATA / "ollama_templates.json").read_text())["templates"]["llama3-instruct.gotmpl"]["template"]
     digests = {layer["mediaType"]: layer["digest"] for layer in RECORDED["manifest"]["layers"]}
     srv.blobs[digests["application/vnd.ollama.image.template"]] = gotmpl.encode()
-    spec, _ = ollama.load("llama3.1:8b")
-    assert spec.chat_template["source"] == jinja and spec.chat_template["origin"] == "Ollama template layer"
-    ct = check(spec, None, CheckRequest(), hardware.budget(12, 32))["model"]["chat_template"]
+    spec, text = ollama.load("llama3.1:8b")  # the registry's model (the catalog answers to this name first)
+    assert text.jinja == jinja and text.ollama == gotmpl
+    spec = measure(spec, text, RUNTIMES)
+    res = catalog.check(spec, catalog.CheckRequest(), hardware.budget(12, 32))
+    ct = catalog.document(res)["model"]["chat_template"]
     assert ct["safe"] is True and "ollama_template" not in ct and "llama3 encoding" in ct["counted_with"]
     # 5 per user turn and 5 per reply as in the Jinja, but no system block: 5 x 10 + the generation
     # prompt '<|start_header_id|>assistant<|end_header_id|>\n\n' (4) = 54, where the Jinja costs 80
     assert (ct["per_user_turn_tokens"], ct["per_assistant_turn_tokens"]) == (5, 5)
     assert ct["system_prompt_tokens"] == 0 and ct["overhead_tokens"] == 54
     # llama.cpp (--jinja) applies the GGUF's own template: its 26-token system block
-    ct = check(spec, None, CheckRequest(runtime="llama.cpp"), hardware.budget(12, 32))["model"]["chat_template"]
+    ct = catalog.document(catalog.check(spec, catalog.CheckRequest(runtime="llama.cpp"),
+                                        hardware.budget(12, 32)))["model"]["chat_template"]
     assert ct["system_prompt_tokens"] == 26 and ct["overhead_tokens"] == 80 and ct["origin"] == "GGUF header"
 
 
@@ -214,15 +219,14 @@ def test_ps_reads_the_local_blob_when_ollama_stores_it_here(cli, monkeypatch: py
 
 def test_a_hostile_template_layer_is_reported_and_the_rest_of_the_answer_comes_out(registry) -> None:  # type: ignore[no-untyped-def]
     import hardware
-    from catalog.service.check import CheckRequest, check
 
     srv, _ = registry
     digests = {layer["mediaType"]: layer["digest"] for layer in RECORDED["manifest"]["layers"]}
     bomb = ('{{ $x := "xxxxxxxxxxxxxxxx" }}{{ range .Messages }}{{ range 64 }}{{ $x = printf "%s%s" $x $x }}'
             "{{ end }}{{ end }}")
     srv.blobs[digests["application/vnd.ollama.image.template"]] = bomb.encode()
-    spec, _ = ollama.load("llama3.1:8b")
-    doc = check(spec, None, CheckRequest(), hardware.budget(12, 32))
+    spec = measure(*ollama.load("llama3.1:8b"), RUNTIMES)
+    doc = catalog.document(catalog.check(spec, catalog.CheckRequest(), hardware.budget(12, 32)))
     ct = doc["model"]["chat_template"]
     assert ct["safe"] is False and "larger than" in ct["unsafe"] and "overhead_tokens" not in ct
     assert doc["quants"] and all(q["memory"]["template_bytes"] == 0 for q in doc["quants"])

@@ -9,9 +9,12 @@ import json
 import pytest
 from llama_split import llama_cpp_layer_split
 
+import catalog
+from catalog.core.plan_rpc import rpc_link_seconds, rpc_plan
+from catalog.core.plan_tensor import tensor_plan
+from catalog.core.plan_vllm import vllm_plan
 from catalog.errors import UsageError
-from catalog.service.plan import parse_host, rpc_link_seconds, rpc_plan, tensor_plan, vllm_plan
-from catalog.sources.bundled import resolve
+from catalog.service.plan import parse_host
 
 
 def test_host_syntax() -> None:
@@ -39,11 +42,11 @@ def test_host_syntax() -> None:
 ])
 def test_rpc_splits(model: str, hosts: list[str], fits: bool, order: list[tuple[str, str]],
                     layers: list[int] | None) -> None:
-    spec = resolve(model).spec
+    spec = catalog.resolve(model)
     p = rpc_plan(spec, "Q4_K_M", 8192, [parse_host(h) for h in hosts])
     assert p.fits is fits
-    assert [(d["host"], d["device"]) for d in p.devices] == order
-    got = [d["layers"] for d in p.devices]
+    assert [(d.host, d.device) for d in p.devices] == order
+    got = [d.layers for d in p.devices]
     if layers is not None:
         assert got == layers
     workers = [h.split(":")[0] for h in hosts[1:]]
@@ -84,7 +87,7 @@ HOSTS = ("a:RTX 4090,64", "b:RTX 3060 12GB,32", "c:RTX 3090x2,64", "d:H100 SXM5,
 def test_every_plan_places_each_layer_once_and_keeps_its_promises(model: str) -> None:
     from catalog.core.memory import RuntimeOptions, kv_cache_by_layer
 
-    spec = resolve(model).spec
+    spec = catalog.resolve(model)
     n = spec.arch.n_layer
     kv_layers = kv_cache_by_layer(spec.arch, RuntimeOptions(4096))
     kv_total = sum(kv_layers)
@@ -97,27 +100,27 @@ def test_every_plan_places_each_layer_once_and_keeps_its_promises(model: str) ->
                 continue
             p = rpc_plan(spec, "Q4_K_M", 4096, hosts)
             # the repeating layers and the output, each once: on a GPU, or (-ngl below all) on the head's CPU
-            assert sum(d["layers"] for d in p.devices) + p.cpu_layers == n + 1, combo
+            assert sum(d.layers for d in p.devices) + p.cpu_layers == n + 1, combo
             # each GPU's bytes are its parts, and the KV shares add up to the whole cache
-            assert all(d["bytes"] == sum(d[k] for k in PARTS) for d in p.devices), combo
-            assert sum(d["kv_cache_bytes"] for d in p.devices) == sum(kv_layers[p.cpu_layers:])  # CPU layers' in RAM
+            assert all(d.bytes == sum(getattr(d, k) for k in PARTS) for d in p.devices), combo
+            assert sum(d.kv_cache_bytes for d in p.devices) == sum(kv_layers[p.cpu_layers:])  # CPU layers' in RAM
             assert len(p.devices) == sum(len(h.gpus) for h in hosts)
             if p.fits:
-                assert all(d["bytes"] <= d["budget_bytes"] for d in p.devices), combo
-                assert all(h["ram_needed_bytes"] <= h["ram_bytes"] for h in p.hosts), combo
+                assert all(d.bytes <= d.budget_bytes for d in p.devices), combo
+                assert all(h.ram_needed_bytes <= h.ram_bytes for h in p.hosts), combo
                 assert p.tokens_per_second and p.tokens_per_second > 0
             v = vllm_plan(spec, 4096, hosts)
-            assert sum(h["layers"] for h in v.hosts) == n, combo  # pipeline stages cover every layer
+            assert sum(h.layers for h in v.hosts) == n, combo  # pipeline stages cover every layer
             if v.fits:
-                assert all(d["bytes"] <= d["budget_bytes"] for d in v.devices), combo
+                assert all(d.bytes <= d.budget_bytes for d in v.devices), combo
             if len(hosts) == 1 and len(hosts[0].gpus) > 1:
                 tp = tensor_plan(spec, "Q4_K_M", 4096, hosts[0])
-                assert [d["layers"] for d in tp.devices] == [n + 1] * len(hosts[0].gpus)  # a slice of every layer
-                assert all(d["bytes"] == sum(d[k] for k in PARTS) for d in tp.devices), combo
-                assert sum(d["kv_cache_bytes"] for d in tp.devices) == kv_total  # KV heads cut, none lost
+                assert [d.layers for d in tp.devices] == [n + 1] * len(hosts[0].gpus)  # a slice of every layer
+                assert all(d.bytes == sum(getattr(d, k) for k in PARTS) for d in tp.devices), combo
+                assert sum(d.kv_cache_bytes for d in tp.devices) == kv_total  # KV heads cut, none lost
                 if tp.fits:
-                    assert all(d["bytes"] <= d["budget_bytes"] for d in tp.devices), combo
-                    assert all(h["ram_needed_bytes"] <= h["ram_bytes"] for h in tp.hosts), combo
+                    assert all(d.bytes <= d.budget_bytes for d in tp.devices), combo
+                    assert all(h.ram_needed_bytes <= h.ram_bytes for h in tp.hosts), combo
 
 
 def test_cli_plan(cli) -> None:  # type: ignore[no-untyped-def]
@@ -155,16 +158,15 @@ def test_hosts_file_and_the_local_comparison(cli, tmp_path) -> None:  # type: ig
 def test_the_rpc_command_pulls_the_repo_that_check_names() -> None:
     """Llama 3.1 8B Instruct's first GGUF repo (lmstudio-community) publishes no Q8_0 file; check's
     commands and the tensors it sizes come from the repo that does, and so must the head's command."""
-    import hardware
-    from catalog.service.check import CheckRequest, check
-
-    spec = resolve("llama-3.1-8b-instruct").spec
+    spec = catalog.resolve("llama-3.1-8b-instruct")
     hosts = [parse_host("a:RTX 4090,64"), parse_host("b:RTX 3090,32")]
     head = next(c for c in rpc_plan(spec, "Q8_0", 8192, hosts).commands if "llama-server" in c)
-    doc = check(spec, "Q8_0", CheckRequest(ctx=8192), hardware.profile(["RTX 4090"], 64))
-    cmd = next(q for q in doc["quants"] if q["quant"] == "Q8_0")["commands"]["llama_cpp"]
-    repo = cmd.split("-hf ")[1].split(":")[0]
-    assert repo != spec.gguf_repos[0]["repo"] and f"-hf {repo}:Q8_0" in head
+    res = catalog.check(spec._replace(pinned_quant="Q8_0"), catalog.CheckRequest(ctx=8192),
+                        catalog.machine(["RTX 4090"], ram_gib=64))
+    row = res.row("Q8_0")
+    assert row is not None
+    repo = row.commands.llama_cpp.split("-hf ")[1].split(":")[0]
+    assert repo != spec.gguf_repos[0].repo and f"-hf {repo}:Q8_0" in head
 
 
 def test_vllm_budget_matches_vllms_own_memory_profile() -> None:
@@ -173,7 +175,7 @@ def test_vllm_budget_matches_vllms_own_memory_profile() -> None:
     non_torch_memory 1.79 / 3.58 GiB; activation peak 1.26 GiB; available_kv_cache_memory 53.29 GiB (TP 1)."""
     from catalog.core.memory import RuntimeOptions, kv_cache_by_layer
 
-    spec = resolve("meta-llama/Meta-Llama-3-8B").spec
+    spec = catalog.resolve("meta-llama/Meta-Llama-3-8B")
     gib = 2**30
     kv = sum(kv_cache_by_layer(spec.arch, RuntimeOptions(8192, "F16", "F16", True, 2048, 512)))
     for tp, weights, kv_room in ((1, 14.96, 53.29), (2, 7.48, 71.29 - 7.48 - 3.58 - 1.26)):
@@ -182,38 +184,38 @@ def test_vllm_budget_matches_vllms_own_memory_profile() -> None:
         v = vllm_plan(spec, 8192, [h._replace(gpus=(g,) * tp)])
         d = v.devices[0]
         assert v.fits and len(v.devices) == tp
-        ours_weights = (d["bytes"] - kv / tp) / gib
+        ours_weights = (d.bytes - kv / tp) / gib
         assert abs(ours_weights - weights) < 0.01, (tp, ours_weights)
-        assert abs((d["budget_bytes"] / gib - ours_weights) - kv_room) < 0.02, (tp, d["budget_bytes"] / gib)
+        assert abs((d.budget_bytes / gib - ours_weights) - kv_room) < 0.02, (tp, d.budget_bytes / gib)
 
 
 def test_a_head_without_a_gpu_drives_the_workers() -> None:
     """`laptop:cpu`: llama.cpp's devices are then the workers' alone; the output layer runs on the last one and
     the logits come back over the network; each worker needs RAM for the largest tensor it is sent."""
-    spec = resolve("llama3.1:70b").spec
+    spec = catalog.resolve("llama3.1:70b")
     hosts = [parse_host("laptop:cpu,32"), parse_host("w1:RTX 3090x2,64"), parse_host("w2:RTX 4090,64")]
     assert hosts[0].gpus == ()
     p = rpc_plan(spec, "Q4_K_M", 8192, hosts)
-    assert p.fits and [d["device"] for d in p.devices] == ["RPC0", "RPC1", "RPC2"]
+    assert p.fits and [d.device for d in p.devices] == ["RPC0", "RPC1", "RPC2"]
     assert p.commands[-1].startswith("# on laptop: llama-server ") and "--rpc w1:50052,w2:50052 -ts 27,27,27" in \
         p.commands[-1]
     assert any("logits" in n for n in p.notes)
-    rows = {h["host"]: h for h in p.hosts}
-    assert rows["laptop"]["layers"] == 0 and rows["laptop"]["gpu_bytes"] == 0
+    rows = {h.host: h for h in p.hosts}
+    assert rows["laptop"].layers == 0 and rows["laptop"].gpu_bytes == 0
     # w2 holds the output matrix (128256 x 8192 at Q6_K), the largest tensor of the file
     from catalog.core.model import repo_for, tensors_for
 
     out = next(t for t in tensors_for(spec, "Q4_K_M", repo=repo_for(spec, "Q4_K_M")) if t.name == "output.weight")
-    assert rows["w2"]["ram_needed_bytes"] == out.nbytes and 0 < rows["w1"]["ram_needed_bytes"] < out.nbytes
+    assert rows["w2"].ram_needed_bytes == out.nbytes and 0 < rows["w1"].ram_needed_bytes < out.nbytes
 
 
 def test_vllm_checkpoint_formats() -> None:
     """AutoAWQ's GEMM layout (group 128): per K x N linear matrix, qweight K x N/8 int32, scales K/128 x N f16,
     qzeros K/128 x N/8 int32; embedding, lm_head and norms stay 16-bit. Llama 3.1 8B's shapes from its
     config (hidden 4096, 32 heads, 8 KV heads, intermediate 14336, vocab 128256, 32 layers, untied)."""
-    from catalog.service.plan import vllm_weight_bytes
+    from catalog.core.plan_vllm import vllm_weight_bytes
 
-    spec = resolve("llama3.1:8b").spec
+    spec = catalog.resolve("llama3.1:8b")
     h, kv, ff, vocab, layers = 4096, 1024, 14336, 128256, 32
     mats = [(h, h), (h, kv), (h, kv), (h, h), (h, ff), (h, ff), (ff, h)]  # (K in, N out): q k v o gate up down
     awq = sum(k * n // 8 * 4 + k // 128 * n * 2 + k // 128 * n // 8 * 4 for k, n in mats) * layers
@@ -262,38 +264,38 @@ def test_rpc_link_model_against_real_llama_cpp() -> None:
     (61, 4, [15, 15, 16, 15]),
 ])
 def test_vllm_pipeline_stages(n_layer: int, pp: int, want: list[int]) -> None:
-    from catalog.service.plan import vllm_pp_partition
+    from catalog.core.plan_vllm import vllm_pp_partition
 
     assert vllm_pp_partition(n_layer, pp) == want
 
 
 def test_vllm_stages_hold_the_embedding_first_and_the_output_last() -> None:
-    from catalog.service.plan import vllm_weights
+    from catalog.core.plan_vllm import vllm_weights
 
-    spec = resolve("llama3.1:8b").spec
+    spec = catalog.resolve("llama3.1:8b")
     per_layer, embed, head = vllm_weights(spec)
     assert embed == 2 * 128256 * 4096 and head == embed + 2 * 4096  # untied: lm_head and the final norm
     hosts = [parse_host(f"h{i}:RTX 4090,64") for i in range(3)]
     v = vllm_plan(spec, 4096, hosts)
-    w = [d["weights_bytes"] for d in v.devices]
-    assert [d["layers"] for d in v.devices] == [11, 11, 10]
+    w = [d.weights_bytes for d in v.devices]
+    assert [d.layers for d in v.devices] == [11, 11, 10]
     assert w == [11 * per_layer[0] + embed, 11 * per_layer[0], 10 * per_layer[0] + head]
 
 
 def test_too_big_for_the_gpus_the_head_keeps_the_first_layers() -> None:
     """Qwen3 235B-A22B Q4_K_M (about 132 GiB) on three workstations of two 24 GB cards: the GPUs alone do not
     hold it, so -ngl leaves the first layers on the head's CPU, in its RAM, as llama.cpp's partial offload does."""
-    spec = resolve("qwen3:235b-a22b").spec
+    spec = catalog.resolve("qwen3:235b-a22b")
     hosts = [parse_host("a:RTX 4090x2,128"), parse_host("b:RTX 3090x2,128"), parse_host("c:RTX 3090x2,128")]
     p = rpc_plan(spec, "Q4_K_M", 8192, hosts)
     assert p.fits and p.cpu_layers > 0
-    assert all(d["bytes"] <= d["budget_bytes"] for d in p.devices)
+    assert all(d.bytes <= d.budget_bytes for d in p.devices)
     ngl = spec.arch.n_layer + 1 - p.cpu_layers
     head = p.commands[-1]
     assert f" -ngl {ngl} " in head
     ts = head.split(" -ts ")[1].split()[0]
-    assert sum(int(x) for x in ts.split(",")) == ngl == sum(d["layers"] for d in p.devices)
-    assert p.hosts[0]["ram_needed_bytes"] > 10 * 2**30  # the CPU layers' weights sit in the head's RAM
+    assert sum(int(x) for x in ts.split(",")) == ngl == sum(d.layers for d in p.devices)
+    assert p.hosts[0].ram_needed_bytes > 10 * 2**30  # the CPU layers' weights sit in the head's RAM
     small = rpc_plan(spec, "Q4_K_M", 8192, [parse_host("a:RTX 4090x2,8"), *hosts[1:]])
     assert not small.fits and small.cpu_layers == 0  # 8 GB of RAM cannot take them: no partial plan
 
@@ -301,7 +303,7 @@ def test_too_big_for_the_gpus_the_head_keeps_the_first_layers() -> None:
 def test_vllm_reserve_past_tp_2_follows_the_published_share() -> None:
     """Past TP 2 each GPU keeps back the larger of the TP 2 figure (3.58 GiB) and 2.10/39.39 of the card, the
     largest share published vLLM logs show (A100-40GB at TP 8); DeepSeek-R1 at TP 8 on H200 held 7.16 of 139.81."""
-    from catalog.service.plan import vllm_non_torch_bytes
+    from catalog.core.plan_vllm import vllm_non_torch_bytes
 
     gib = 2**30
     assert vllm_non_torch_bytes(1, 80 * gib) == int(1.79 * gib) and vllm_non_torch_bytes(2, 24 * gib) == int(3.58 * gib)

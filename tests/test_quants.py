@@ -6,8 +6,9 @@ import gguf
 import pytest
 
 from catalog.core.arch import from_hf_config, hf_tensors
+from catalog.core.ggml import GGML_TYPES, PRESETS, Tensor, normalize_preset, tensor_bytes
 from catalog.core.model import quant_context
-from catalog.core.quants import GGML_TYPES, PRESETS, Tensor, normalize_preset, quantize, tensor_bytes
+from catalog.core.quantize import quantize
 
 LLAMA31_8B = {  # meta-llama/Llama-3.1-8B config.json (see data/models.jsonl for the source)
     "architectures": ["LlamaForCausalLM"], "hidden_size": 4096, "intermediate_size": 14336,

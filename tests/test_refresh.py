@@ -14,7 +14,7 @@ import pytest
 from hub_server import HubServer
 
 from catalog.errors import BadModelFile, RemoteUnavailable
-from catalog.sources import cache, hub, refresh
+from catalog.sources import cache, http, hub, refresh
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = json.dumps(json.loads((ROOT / "tests/data/configs/qwen25_7b.json").read_text())["config"]).encode()
@@ -35,7 +35,7 @@ def hubenv(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-
         monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
         monkeypatch.setenv("LLM_CATALOG_CACHE_DIR", str(tmp_path / "cache"))
         monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
-        monkeypatch.setattr(hub, "BACKOFF_S", 0.01)
+        monkeypatch.setattr(http, "BACKOFF_S", 0.01)
         import huggingface_hub.constants as hc
 
         monkeypatch.setattr(hc, "HF_HUB_OFFLINE", False)
@@ -84,7 +84,7 @@ def test_a_long_retry_after_or_a_persistent_failure_is_reported_not_waited(huben
     out = refresh.refresh(_repos(3), jobs=3)
     assert out[0].status == "failed" and "HTTP 500" in out[0].detail and out[0].exit_code == 3
     assert [o.status for o in out[1:]] == ["updated", "updated"]  # one failure never stops the others
-    assert len(srv.requests_to("/api/models/org/m0")) == hub.RETRIES + 1
+    assert len(srv.requests_to("/api/models/org/m0")) == http.RETRIES + 1
     srv.status_for["/api/models/org/m1"] = 429  # answered with Retry-After: 0, for ever
     with pytest.raises(RemoteUnavailable) as exc:
         hub.record("org/m1", refresh=True)
@@ -104,15 +104,15 @@ def test_retry_after_is_honoured_and_capped() -> None:
             raise errors.pop(0)
         return "ok"
 
-    assert hub.with_retries(fn, sleep=calls.append) == "ok"
-    assert calls == [2.0, hub.BACKOFF_S * 2]
+    assert http.with_retries(fn, sleep=calls.append) == "ok"
+    assert calls == [2.0, http.BACKOFF_S * 2]
     with pytest.raises(RemoteUnavailable) as exc:
-        hub.with_retries(lambda: (_ for _ in ()).throw(RemoteUnavailable("x", status=429, retry_after_s=600)),
+        http.with_retries(lambda: (_ for _ in ()).throw(RemoteUnavailable("x", status=429, retry_after_s=600)),
                          sleep=_no_sleep)
     assert exc.value.line() == "x (rate limited by the Hub; try again in 600 s)"
     # a 404 or a 401 is an answer, not a hiccup: never retried
     with pytest.raises(RemoteUnavailable):
-        hub.with_retries(lambda: (_ for _ in ()).throw(RemoteUnavailable("x", status=404)), sleep=_no_sleep)
+        http.with_retries(lambda: (_ for _ in ()).throw(RemoteUnavailable("x", status=404)), sleep=_no_sleep)
 
 
 def test_a_body_cut_off_or_a_lying_length_leaves_no_half_entry(hubenv) -> None:  # type: ignore[no-untyped-def]
@@ -137,7 +137,7 @@ def test_a_body_cut_off_or_a_lying_length_leaves_no_half_entry(hubenv) -> None: 
 def test_slow_answers_time_out_into_one_clear_error(hubenv, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
     srv = hubenv
     monkeypatch.setenv("LLM_CATALOG_HTTP_TIMEOUT", "0.2")
-    monkeypatch.setattr(hub, "RETRIES", 1)
+    monkeypatch.setattr(http, "RETRIES", 1)
     srv.delay_s = 0.6
     with pytest.raises(RemoteUnavailable, match="did not answer|Timeout"):
         hub.record("org/m0")
@@ -203,7 +203,7 @@ def test_the_gguf_children_are_asked_again_only_when_the_hubs_children_count_mov
 
 
 def test_the_tui_lists_cached_hub_repos_beside_the_catalog(hubenv) -> None:  # type: ignore[no-untyped-def]
-    from tui.app import cached_specs
+    from catalog.service.search import cached_specs
 
     assert cached_specs() == []
     refresh.refresh(_repos(3), jobs=3)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+import catalog
 from catalog.errors import ModelNotFound
-from catalog.sources.bundled import entries, resolve
+from catalog.sources.bundled import entries
 
 
 @pytest.mark.parametrize(("name", "model_id", "quant"), [
@@ -35,9 +36,9 @@ from catalog.sources.bundled import entries, resolve
     ("Qwen/Qwen2.5-72B", "qwen2.5-72b", None),
 ])
 def test_resolves(name: str, model_id: str, quant: str | None) -> None:
-    r = resolve(name)
-    assert r.spec.id == model_id
-    assert r.quant == quant
+    spec = catalog.resolve(name, offline=True)
+    assert spec.id == model_id
+    assert spec.pinned_quant == quant
 
 
 def test_base_models_never_resolve_to_instruct_tags() -> None:
@@ -49,7 +50,7 @@ def test_base_models_never_resolve_to_instruct_tags() -> None:
             assert not any("-text" in t for t in tags), e["id"]
     # Ollama's mistral:7b-text is v0.2, which is not in the catalog: it must not become v0.3 Instruct
     with pytest.raises(ModelNotFound):
-        resolve("mistral:7b-text")
+        catalog.resolve("mistral:7b-text", offline=True)
 
 
 def test_every_entry_is_sourced() -> None:

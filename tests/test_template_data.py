@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from template_overhead import measure
 
+import catalog
 from catalog.sources.bundled import entries
 
 TEMPLATES = sorted((Path(__file__).resolve().parent.parent / "data" / "templates").glob("*.json"))
@@ -92,16 +93,16 @@ def test_ollama_layers_are_recorded_for_llama_31_32_and_qwen3() -> None:
 
 
 def test_run_time_templates_are_counted_with_the_real_tokenizer_where_one_is_bundled() -> None:
-    from catalog.service.check import _with_template_overhead
-    from catalog.sources.bundled import resolve
+    from catalog.core.template import record
+    from catalog.sources.templates.measure import TemplateText, measure
     from catalog.sources.tokenizer import encoding_for
 
     assert encoding_for("llama", 128256) == "llama3" and encoding_for("qwen2", 152064) == "qwen3"
     assert encoding_for("llama", 32000) is None and encoding_for("gemma2", 256000) is None
-    llama = resolve("llama-3.1-8b-instruct").spec
+    llama = catalog.resolve("llama-3.1-8b-instruct")
     doc = json.loads((TEMPLATES[0].parent / "llama3.1.json").read_text())
     # the same template arriving from a repo (its source, not the stored numbers): rendered and counted now
-    fresh = llama._replace(chat_template={"present": True, "source": doc["template"], "bos_token": doc["bos_token"]})
-    got = _with_template_overhead(fresh).chat_template
+    text = TemplateText(True, doc["template"], doc["bos_token"])
+    got = record(measure(llama, text, ("llama.cpp",)).template.jinja)  # type: ignore[arg-type]
     assert got["counted_with"] == doc["overhead"]["counted_with"]
     assert {k: got[k] for k in doc["overhead"]} == doc["overhead"]

@@ -66,18 +66,18 @@ QWEN = ("{%- if messages[0]['role'] == 'system' %}{{- '<|im_start|>system\\n' + 
 
 
 def test_overhead_separates_the_default_system_prompt_from_each_turn() -> None:
-    from catalog.sources.templates.sandbox import TYPICAL_TURNS, estimate_tokens, overhead
+    from catalog.sources.templates.measure import TYPICAL_TURNS, estimate_tokens, overhead
 
     plain, qwen = overhead(CHATML), overhead(QWEN)
-    assert plain["system_prompt_tokens"] == 0 and qwen["system_prompt_tokens"] > 15
+    assert plain.system_prompt_tokens == 0 and qwen.system_prompt_tokens > 15
     # "<|im_start|>system\nYou are Qwen, ... assistant.<|im_end|>\n" is the whole difference
     injected = "<|im_start|>system\nYou are Qwen, created by Alibaba Cloud. You are a helpful assistant.<|im_end|>\n"
-    assert qwen["system_prompt_tokens"] == estimate_tokens(injected)
-    assert qwen["per_turn_tokens"] == plain["per_turn_tokens"] > 0
-    assert qwen["overhead_tokens"] == (qwen["system_prompt_tokens"] + TYPICAL_TURNS * qwen["per_turn_tokens"]
-                                       + qwen["generation_prompt_tokens"])
+    assert qwen.system_prompt_tokens == estimate_tokens(injected)
+    assert qwen.per_turn_tokens == plain.per_turn_tokens > 0
+    assert qwen.overhead_tokens == (qwen.system_prompt_tokens + TYPICAL_TURNS * qwen.per_turn_tokens
+                                       + qwen.generation_prompt_tokens)
     exact = overhead(QWEN, count=lambda text: len(text))  # any tokenizer plugs in: here, one per character
-    assert exact["counted_with"] == "the model's tokenizer" and exact["system_prompt_tokens"] == len(injected)
+    assert exact.counted_with == "the model's tokenizer" and exact.system_prompt_tokens == len(injected)
 
 
 def test_a_hostile_template_is_reported_and_the_rest_of_the_answer_comes_out(tmp_path, cli) -> None:  # type: ignore[no-untyped-def]
@@ -114,10 +114,10 @@ def test_content_tokens_size_the_context_with_the_templates_overhead(tmp_path, c
 
 
 def test_named_template_variants_are_listed_and_the_default_is_measured() -> None:
-    from catalog.sources.local import template_info
+    from catalog.sources.local import template_text
 
     meta = {"tokenizer.chat_template": CHATML, "tokenizer.chat_template.tool_use": "{{ tools }}",
             "tokenizer.chat_template.rag": "{{ documents }}"}
-    info = template_info(CHATML, meta)
-    assert info["present"] is True and info["variants"] == ["rag", "tool_use"] and info["source"] == CHATML
-    assert template_info(None, {}) == {"present": False}
+    text = template_text(CHATML, meta)
+    assert text.present is True and text.variants == ("rag", "tool_use") and text.jinja == CHATML
+    assert template_text(None, {}).present is False

@@ -8,11 +8,11 @@ import random
 
 import pytest
 
+import catalog
 from catalog.core import tensor_split as tsp
 from catalog.core.memory import RuntimeOptions, estimate, kv_cache_by_layer
 from catalog.core.model import repo_for, tensors_for, weight_layout
 from catalog.service.plan import parse_host, tensor_plan
-from catalog.sources.bundled import resolve
 
 
 @pytest.mark.parametrize(("ne", "g", "n", "rot", "ts", "want"), [
@@ -49,7 +49,7 @@ def test_split_points_cover_every_element_once() -> None:
 
 
 def _parts(model: str, quant: str) -> tuple:  # type: ignore[type-arg]
-    spec = resolve(model).spec
+    spec = catalog.resolve(model)
     t = tensors_for(spec, quant, repo=repo_for(spec, quant))
     return spec, t, weight_layout(spec, t)
 
@@ -90,17 +90,17 @@ def test_tensor_plan_for_two_cards() -> None:
     spec, t, lay = _parts("llama3.1:70b", "Q4_K_M")
     p = tensor_plan(spec, "Q4_K_M", 8192, parse_host("a:RTX 4090x2,64"))
     assert p.fits and len(p.devices) == 2
-    assert all(d["bytes"] <= d["budget_bytes"] for d in p.devices)
+    assert all(d.bytes <= d.budget_bytes for d in p.devices)
     assert p.commands[0].endswith("-ngl all -fa on -sm tensor")
     layer_mode = estimate(spec.arch, t, RuntimeOptions(8192), None, True, lay=lay, gpu_shares=(1, 1))
     # each GPU holds about half the weights and KV, but the whole compute buffer
-    assert p.devices[0]["weights_bytes"] < 0.51 * layer_mode.weights_gpu_bytes
+    assert p.devices[0].weights_bytes < 0.51 * layer_mode.weights_gpu_bytes
     uneven = tensor_plan(spec, "Q4_K_M", 8192, parse_host("a:RTX 3090+RTX 4060 Ti 16GB,64"))
     assert " -ts 22.1,14.6" in uneven.commands[0] and not uneven.fits
 
 
 def test_tensor_plan_refuses_what_llama_cpp_refuses() -> None:
-    spec = resolve("deepseek-v2:16b").spec  # deepseek2: on llama.cpp's deny list (llm_arch_supports_sm_tensor)
+    spec = catalog.resolve("deepseek-v2:16b")  # deepseek2: on llama.cpp's deny list (llm_arch_supports_sm_tensor)
     p = tensor_plan(spec, "Q4_K_M", 8192, parse_host("a:RTX 3090x2,64"))
     assert not p.fits and not p.commands and "deepseek2" in p.notes[-1]
 

@@ -17,8 +17,10 @@ from pathlib import Path
 import pytest
 from synth_gguf import spm_vocab, write
 
+import catalog
 from catalog.sources.bundled import entries
 from catalog.sources.gguf_reader import ArrayInfo, parse
+from catalog.sources.templates import measure
 from catalog.sources.templates import sandbox as templates
 from catalog.sources.tokenizer import Vocab, gguf_vocab, sentencepiece_vocab
 
@@ -68,9 +70,9 @@ def test_llama_cpps_token_ids_for_a_mistral_v03_exchange() -> None:
     doc = DOCS["mistral-v0.3"]
     vocab = _vocab_of(doc)
     assert vocab is not None
-    msgs = [{"role": "user", "content": templates.SAMPLE_USER[0]},
-            {"role": "assistant", "content": templates.SAMPLE_ASSISTANT},
-            {"role": "user", "content": templates.SAMPLE_USER[1]}]
+    msgs = [{"role": "user", "content": measure.SAMPLE_USER[0]},
+            {"role": "assistant", "content": measure.SAMPLE_ASSISTANT},
+            {"role": "user", "content": measure.SAMPLE_USER[1]}]
     text = templates.render_here(doc["template"], msgs, "<s>", "</s>", False).text
     assert text == ("<s>[INST] What is the capital of France?[/INST] The capital of France is Paris.</s>"
                     "[INST] And of Italy?[/INST]")
@@ -91,14 +93,14 @@ def test_mistrals_reference_encoder_counts_no_space_after_special_tokens() -> No
     name = next(f.name for f in MC_DATA.iterdir() if hashlib.sha256(f.read_bytes()).hexdigest()
                 == doc["vocabulary"]["sha256"]) if MC_DATA else ""
     mt = MistralTokenizer.from_file(str(MC_DATA / name))
-    req = InstructRequest(messages=[UserMessage(content=templates.SAMPLE_USER[0]),
-                                    AssistantMessage(content=templates.SAMPLE_ASSISTANT),
-                                    UserMessage(content=templates.SAMPLE_USER[1])])
+    req = InstructRequest(messages=[UserMessage(content=measure.SAMPLE_USER[0]),
+                                    AssistantMessage(content=measure.SAMPLE_ASSISTANT),
+                                    UserMessage(content=measure.SAMPLE_USER[1])])
     reference = mt.instruct_tokenizer.encode_instruct(req).tokens
     ours = _vocab_of(doc).encode(templates.render_here(doc["template"], [
-        {"role": "user", "content": templates.SAMPLE_USER[0]},
-        {"role": "assistant", "content": templates.SAMPLE_ASSISTANT},
-        {"role": "user", "content": templates.SAMPLE_USER[1]}], "<s>", "</s>", False).text or "")
+        {"role": "user", "content": measure.SAMPLE_USER[0]},
+        {"role": "assistant", "content": measure.SAMPLE_ASSISTANT},
+        {"role": "user", "content": measure.SAMPLE_USER[1]}], "<s>", "</s>", False).text or "")
     assert len(reference) == 24 and len(ours) == 27
     assert [t for t in ours if t != 29473] == reference
 
@@ -222,8 +224,8 @@ def test_a_hub_repos_tokenizer_json_is_fetched_once_and_counted(tmp_path: Path,
     from hub_server import HubServer
 
     import hardware
-    from catalog.service.check import CheckRequest, check
     from catalog.sources import hub
+    from catalog.sources.hub.files import MAX_TOKENIZER_BYTES
 
     doc = DOCS["mistral-v0.3"]
     v = _vocab_of(doc)
@@ -236,26 +238,28 @@ def test_a_hub_repos_tokenizer_json_is_fetched_once_and_counted(tmp_path: Path,
     with HubServer() as srv:
         srv.add("test-org/Mistral-Instruct", {"tags": ["mistral", "conversational"]}, files)
         srv.add("test-org/Huge-Tokenizer", {"tags": ["mistral", "conversational"]},
-                {**files, "tokenizer.json": b" " * (hub.MAX_TOKENIZER_BYTES + 1)})
+                {**files, "tokenizer.json": b" " * (MAX_TOKENIZER_BYTES + 1)})
         _online_hub(srv.url, tmp_path, monkeypatch)
-        spec, _ = hub.load("test-org/Mistral-Instruct")
-        ct = check(spec, None, CheckRequest(), hardware.budget(12, 32))["model"]["chat_template"]
+        spec = catalog.resolve("test-org/Mistral-Instruct")
+        ct = catalog.document(catalog.check(spec, catalog.CheckRequest(),
+                                            hardware.budget(12, 32)))["model"]["chat_template"]
         assert "test-org/Mistral-Instruct's tokenizer.json from the Hub" in ct["counted_with"]
         assert (ct["per_user_turn_tokens"], ct["per_assistant_turn_tokens"]) == (2, 1)
         assert len(srv.requests_to("/tokenizer.json")) == 1
         again, _ = hub.load("test-org/Mistral-Instruct", offline=True)  # from the cache, no request
-        assert again.sources["tokenizer_json"] == spec.sources["tokenizer_json"]
+        assert again.provenance.tokenizer_json == spec.provenance.tokenizer_json is not None
         assert len(srv.requests_to("/tokenizer.json")) == 1
         # newer transformers releases save the template as chat_template.jinja: it is read, and wins
         srv.add("test-org/Jinja-Template", {"tags": ["mistral", "conversational"]},
                 {**files, "tokenizer_config.json": json.dumps({"bos_token": "<s>", "eos_token": "</s>"}).encode(),
                  "chat_template.jinja": doc["template"].encode()})
-        jinja, _ = hub.load("test-org/Jinja-Template")
-        ct = check(jinja, None, CheckRequest(), hardware.budget(12, 32))["model"]["chat_template"]
+        jinja = catalog.resolve("test-org/Jinja-Template")
+        ct = catalog.document(catalog.check(jinja, catalog.CheckRequest(),
+                                            hardware.budget(12, 32)))["model"]["chat_template"]
         assert ct["safe"] and (ct["per_user_turn_tokens"], ct["per_assistant_turn_tokens"]) == (2, 1)
         big, _ = hub.load("test-org/Huge-Tokenizer")
-        assert "tokenizer_json" not in big.sources  # larger than the cap: not even asked for
-        assert not any(r["path"].endswith("Huge-Tokenizer/resolve/" + (big.sources.get("revision") or "main")
+        assert big.provenance.tokenizer_json is None  # larger than the cap: not even asked for
+        assert not any(r["path"].endswith("Huge-Tokenizer/resolve/" + (big.provenance.revision or "main")
                                           + "/tokenizer.json") for r in srv.log)
 
 
@@ -314,10 +318,10 @@ def test_a_broken_tokenizer_file_falls_back_to_the_estimate(cli, tmp_path: Path)
 
 
 def test_a_repos_tokenizer_is_found_in_the_hugging_face_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from catalog.sources.bundled import resolve
+    import catalog
     from catalog.sources.tokenizer import counter_for
 
-    spec = resolve("mistral-7b-instruct-v0.3").spec
+    spec = catalog.resolve("mistral-7b-instruct-v0.3")
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))
     assert counter_for(spec) is None  # nothing cached, no bundled encoding for a 32768-token Mistral
     snap = tmp_path / "models--mistralai--Mistral-7B-Instruct-v0.3" / "snapshots" / "0d4b76e1"
@@ -375,7 +379,6 @@ def test_a_hub_ggufs_vocabulary_is_kept_from_its_header_and_counts_the_template(
     from hub_server import HubServer
 
     import hardware
-    from catalog.service.check import CheckRequest, check
     from catalog.sources import hub
 
     doc = DOCS["mistral-v0.3"]
@@ -391,12 +394,13 @@ def test_a_hub_ggufs_vocabulary_is_kept_from_its_header_and_counts_the_template(
         }, {gguf.name: gguf.read_bytes()})
         _online_hub(srv.url, tmp_path, monkeypatch)
         spec, _ = hub.load("test-org/Mistral-Tiny-Instruct-GGUF")
-        assert spec.tokenizer == "llama" and Path(spec.sources["gguf_vocab"]).is_file()
+        assert spec.tokenizer == "llama" and Path(spec.provenance.gguf_vocab or "").is_file()
         cached = (tmp_path / "cache" / "gguf").glob("*.json")
         assert all(p.stat().st_size < 200_000 for p in cached)  # the header's entry stays small
         for offline in (False, True):
-            spec, _ = hub.load("test-org/Mistral-Tiny-Instruct-GGUF", offline=offline)
-            ct = check(spec, None, CheckRequest(runtime="llama.cpp"), hardware.budget(12, 32))["model"]["chat_template"]
+            spec = catalog.resolve("test-org/Mistral-Tiny-Instruct-GGUF", offline=offline, runtimes=("llama.cpp",))
+            res = catalog.check(spec, catalog.CheckRequest(runtime="llama.cpp"), hardware.budget(12, 32))
+            ct = catalog.document(res)["model"]["chat_template"]
             assert "the GGUF's vocabulary, read from the Hub" in ct["counted_with"]
             stored = doc["overhead"]
             assert (ct["system_prompt_tokens"], ct["per_user_turn_tokens"], ct["per_assistant_turn_tokens"],

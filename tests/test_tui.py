@@ -4,7 +4,6 @@ model's detail, copy a command, quit; the rows are the advisor's, so a row equal
 from __future__ import annotations
 
 import asyncio
-import copy
 
 import hardware
 from catalog.sources.bundled import entries, to_spec
@@ -37,40 +36,41 @@ def test_browse_filter_detail_copy_quit() -> None:
             assert app.focused is table  # a key acts at once, not typed into the hidden search box
             # the rows are the advisor's: the same verdict `check` gives
             r = app.rows["qwen2.5-72b-instruct"]
-            assert r["verdict"] != "full_gpu" and app.rows["smollm2-360m-instruct"]["verdict"] == "full_gpu"
+            assert r.verdict != "full_gpu" and app.rows["smollm2-360m-instruct"].verdict == "full_gpu"
             await pilot.press("slash", *"qwen")
             assert app.text == "qwen", app.text
-            assert table.row_count == 2 and all("qwen" in x["id"] for x in app.shown_rows())
+            assert table.row_count == 2 and all("qwen" in x.spec.id for x in app.shown_rows())
             await pilot.press("escape")
             assert table.row_count == len(IDS) and app.text == ""
             await pilot.press("f")
-            assert {x["verdict"] for x in app.shown_rows()} == {"full_gpu"} and table.row_count < len(IDS)
+            assert {x.verdict for x in app.shown_rows()} == {"full_gpu"} and table.row_count < len(IDS)
             await pilot.press("f", "k")  # fits off; kind: base
-            assert [x["id"] for x in app.shown_rows()] == ["llama-3.1-8b"]
+            assert [x.spec.id for x in app.shown_rows()] == ["llama-3.1-8b"]
             await pilot.press("k", "k")  # de-aligned
-            assert [x["id"] for x in app.shown_rows()] == ["meta-llama-3.1-8b-instruct-abliterated"]
+            assert [x.spec.id for x in app.shown_rows()] == ["meta-llama-3.1-8b-instruct-abliterated"]
             await pilot.press("k")  # all again
             # a click on the "params" header sorts by parameters, smallest first
             await pilot.click("#models", offset=(61, 0))
             assert app.sort_i == 2
-            sizes = [x["parameters"] for x in app.shown_rows()]
-            assert sizes == sorted(sizes) and app.matches[0]["id"] == "smollm2-360m-instruct"
+            sizes = [x.spec.parameters for x in app.shown_rows()]
+            assert sizes == sorted(sizes) and app.matches[0].spec.id == "smollm2-360m-instruct"
             table.focus()
             await pilot.press("home", "down", "enter")  # the second row's detail, not the first's
             await pilot.pause()
-            assert isinstance(app.screen, DetailScreen) and app.screen.row["id"] == app.matches[1]["id"]
+            assert isinstance(app.screen, DetailScreen) and app.screen.row.spec.id == app.matches[1].spec.id
             await pilot.press("escape")
             await pilot.press("enter")
             await pilot.pause()
             assert isinstance(app.screen, DetailScreen)
             detail = app.screen
             await pilot.press("2")
-            assert app.last_copied == detail.rec["commands"]["llama_cpp"] and app.last_copied.startswith("llama-server")
+            assert detail.rec is not None and app.last_copied == detail.rec.commands.llama_cpp
+            assert app.last_copied.startswith("llama-server")
             await pilot.press("escape")
             assert not isinstance(app.screen, DetailScreen)
             await pilot.press("t")  # KV q8_0: every row estimated again
             await _loaded(app, pilot)
-            assert {x["check"]["options"]["kv_type"] for x in app.rows.values()} == {"q8_0"}
+            assert {x.result.options.kv_type for x in app.rows.values()} == {"q8_0"}
             await pilot.press("q")
         assert app.return_code == 0  # `q` quit the app (None: it never exited)
 
@@ -107,8 +107,10 @@ def test_detail_shows_evidence_text_as_text() -> None:
         app = _app()
         async with app.run_test(size=(150, 40)) as pilot:
             await _loaded(app, pilot)
-            row = copy.deepcopy(app.rows["llama-3.1-8b-instruct"])
-            row["check"]["model"]["alignment"]["evidence"][0]["value"] = "wraps turns in [INST] ... [/INST]"
+            row = app.rows["llama-3.1-8b-instruct"]
+            al = row.result.alignment
+            ev = (al.evidence[0]._replace(value="wraps turns in [INST] ... [/INST]"), *al.evidence[1:])
+            row = row._replace(result=row.result._replace(alignment=al._replace(evidence=ev)))
             app.push_screen(DetailScreen(row))
             await pilot.pause()
             head = str(app.screen.query_one("#detail-head").render())

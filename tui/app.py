@@ -1,8 +1,9 @@
 """`catalog tui`: browse the embedded catalog against the detected (or named) hardware.
 
-The table's rows come from `catalog.service.check.summary`, the service `catalog search --fits` uses:
-no rule lives here. Estimates run in a worker thread and fill the table as they come; changing
-the context or KV type re-runs them.
+A client of the library: the models come from `catalog.search` (with the Hub repos looked up
+before), each row from `catalog.summarize` (what `catalog search --fits` uses), the filter is
+`catalog.search`'s own `matches`: no rule lives here. Estimates run in a worker thread and fill the
+table as they come; changing the context or KV type re-runs them.
 """
 
 from __future__ import annotations
@@ -20,46 +21,39 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static
 
+import catalog
 from catalog.cli.render import VERDICT_TEXT, gib
+from catalog.core.model import ModelSpec
+from catalog.core.options import ALIGNMENT_KINDS, KV_CHOICES
+from catalog.service.search import Summary
+from hardware.types import Hardware
 from tui.table import ModelTable
 
-KINDS = (None, "base", "aligned", "de-aligned")
+KINDS: tuple[str | None, ...] = (None, *ALIGNMENT_KINDS)
 CONTEXTS = (None, 4096, 8192, 32768, 131072)  # None: the runtime's default
-KV_TYPES = ("f16", "q8_0", "q4_0")
+KV_TYPES = KV_CHOICES
 COLUMNS = ("model", "family", "params", "kind", "best quant", "GPU GiB", "verdict", "tok/s")
 WIDTHS = (44, 14, 7, 10, 10, 7, 9, 5)
 RIGHT = (False, False, True, False, False, True, False, True)
 TONE = {"full_gpu": "good", "partial": "warn", "cpu_only": "bad", "no_fit": "bad"}
+SORT_KEYS = ("id", "family", "parameters", "kind", "best_quant", "gpu_bytes", "verdict", "tokens_per_second")
 
 
-def cached_specs() -> list[Any]:
-    """Hub repos read before (the cache), as specs, offline: the catalog plus what the user looked up."""
-    from catalog.errors import CatalogError
-    from catalog.sources import cache, hub
-
-    out = []
-    for key in cache.keys("hub"):
-        try:
-            out.append(hub.load(key.rpartition("@")[0], offline=True)[0])
-        except CatalogError:
-            continue  # a cached record without a usable model (a README-only repo)
-    return out
+def cells(r: Summary) -> tuple[str, ...]:
+    """One summary row as the table's cells."""
+    tps = r.tokens_per_second
+    return (r.spec.name, r.spec.family, f"{r.spec.parameters / 1e9:.1f}B", r.kind or "?", r.best_quant or "-",
+            gib(r.gpu_bytes), VERDICT_TEXT.get(r.verdict, r.verdict), "-" if tps is None else f"{tps:.0f}")
 
 
-def cells(r: dict[str, Any]) -> tuple[str, ...]:
-    """One summary row as the table's cells (formatted once per estimate, reused by every filter)."""
-    if "_cells" not in r:
-        tps = r["tokens_per_second"]
-        r["_cells"] = (r["name"], r["family"], f"{r['parameters'] / 1e9:.1f}B", r["kind"] or "?",
-                       r["best_quant"] or "-", gib(r["gpu_bytes"]), VERDICT_TEXT.get(r["verdict"], r["verdict"]),
-                       "-" if tps is None else f"{tps:.0f}")
-    return r["_cells"]  # type: ignore[no-any-return]
+def _sort_value(r: Summary, key: str) -> Any:
+    return getattr(r.spec, key) if key in ("id", "family", "parameters") else getattr(r, key)
 
 
 class Summaries(Message):
     """A batch of estimated rows from the worker (`generation` drops batches of older settings)."""
 
-    def __init__(self, rows: list[dict[str, Any]], generation: int, done: int, total: int) -> None:
+    def __init__(self, rows: list[Summary], generation: int, done: int, total: int) -> None:
         super().__init__()
         self.rows, self.generation, self.done, self.total = rows, generation, done, total
 
@@ -75,45 +69,40 @@ class DetailScreen(Screen[None]):
         Binding("3", "copy('lm_studio')", "copy LM Studio"),
     ]
 
-    def __init__(self, row: dict[str, Any]) -> None:
+    def __init__(self, row: Summary) -> None:
         super().__init__()
         self.row = row
-        self.check = row["check"]
-        rec = next((q for q in self.check["quants"] if q["quant"] == self.check["recommended"]), None)
-        self.rec = rec or (self.check["quants"][0] if self.check["quants"] else None)
+        self.check = row.result
+        self.rec = self.check.recommended_row or (self.check.rows[0] if self.check.rows else None)
 
     def compose(self) -> ComposeResult:
-        c, m = self.check, self.check["model"]
-        budget = c["hardware"]["gpu_budget_bytes"] or 1
-        al = m["alignment"]
+        c, spec, al = self.check, self.check.spec, self.check.alignment
+        budget = c.gpu_budget_bytes or 1
         # names and evidence quote cards and templates ("[INST]"): substituted as text, never markup
-        lines = [Content.from_markup("[b]$name[/b]  $rest", name=m["name"],
-                                     rest=f"{m['architecture']}, {m['parameters'] / 1e9:.2f} B parameters, "
-                                          f"{al['kind']} (confidence {al['confidence']})"),
-                 Content(f"context {c['options']['context']} ({c['options']['context_source']}), "
-                         f"KV {c['options']['kv_type']}")]
-        for ev in al["evidence"][:4]:
-            lines.append(Content.from_markup("  evidence: $signal: $value  [dim]($source)[/dim]", signal=ev["signal"],
-                                             value=ev["value"][:90], source=ev["source"][:60]))
-        ct = m.get("chat_template") or {}
-        if ct.get("overhead_tokens") is not None:
-            lines.append(Content(f"  chat template: system prompt {ct.get('system_prompt_tokens')} tokens, "
-                                 f"{ct.get('per_turn_tokens')} per exchange, {ct['overhead_tokens']} for a 5-turn "
-                                 "chat"))
+        lines = [Content.from_markup("[b]$name[/b]  $rest", name=spec.name,
+                                     rest=f"{spec.arch.arch}, {spec.parameters / 1e9:.2f} B parameters, "
+                                          f"{al.kind} (confidence {round(al.confidence, 2)})"),
+                 Content(f"context {c.options.context} ({c.options.context_source}), KV {c.options.kv_type}")]
+        for ev in al.evidence[:4]:
+            lines.append(Content.from_markup("  evidence: $signal: $value  [dim]($source)[/dim]", signal=ev.signal,
+                                             value=ev.value[:90], source=ev.source[:60]))
+        ct = c.template
+        if ct.overhead_tokens is not None:
+            lines.append(Content(f"  chat template: system prompt {ct.system_prompt_tokens} tokens, "
+                                 f"{ct.per_turn_tokens} per exchange, {ct.overhead_tokens} for a 5-turn chat"))
         yield Static(Content("\n").join(lines), id="detail-head")
         table: DataTable[str] = DataTable(id="quants", cursor_type="row", zebra_stripes=True)
         table.add_columns("quant", "GPU GiB", "weights █ KV ▓ template ▪ compute ▒ overhead ░ (30 = budget)",
                           "verdict", "layers")
-        for q in c["quants"]:
-            mem = q["memory"]
-            tmpl = min(mem.get("template_bytes") or 0, mem["kv_cache_gpu_bytes"])
-            parts = [mem["weights_gpu_bytes"], mem["kv_cache_gpu_bytes"] - tmpl, tmpl, mem["compute_bytes"],
-                     mem["overhead_bytes"]]
+        for q in c.rows:
+            mem = q.memory
+            tmpl = min(mem.template_bytes or 0, mem.kv_cache_gpu_bytes)
+            parts = [mem.weights_gpu_bytes, mem.kv_cache_gpu_bytes - tmpl, tmpl, mem.compute_bytes, mem.overhead_bytes]
             bar = "".join(ch * max(0, round(30 * p / budget)) for ch, p in zip("█▓▪▒░", parts, strict=True))[:40]
-            table.add_row(q["quant"] + ("*" if q["quant"] == c["recommended"] else ""), gib(mem["gpu_bytes"]),
-                          bar, VERDICT_TEXT[q["verdict"]], f"{q['gpu_layers']}/{q['total_layers']}")
+            table.add_row(q.quant + ("*" if q.quant == c.recommended else ""), gib(mem.gpu_bytes),
+                          bar, VERDICT_TEXT[q.verdict], f"{q.gpu_layers}/{q.total_layers}")
         yield table
-        cmds = self.rec["commands"] if self.rec else {}
+        cmds = self.rec.commands._asdict() if self.rec else {}
         yield Static("\n".join(f"[{i}] {label}: {cmds.get(key) or '-'}" for i, (label, key) in enumerate(
             (("Ollama", "ollama"), ("llama.cpp", "llama_cpp"), ("LM Studio", "lm_studio")), 1)), id="commands",
             markup=False)
@@ -121,7 +110,7 @@ class DetailScreen(Screen[None]):
         yield Footer()
 
     def action_copy(self, key: str) -> None:
-        text = (self.rec or {}).get("commands", {}).get(key) or ""
+        text = (self.rec.commands._asdict().get(key) if self.rec else "") or ""
         self.app.copy_to_clipboard(text)  # OSC 52: terminals that do not support it ignore it
         self.query_one("#copied", Static).update(
             f"copied the {key} command (if your terminal allows OSC 52 clipboard access)")
@@ -149,11 +138,12 @@ class CatalogApp(App[None]):
         Binding("q", "quit", "quit"),
     ]
 
-    def __init__(self, hardware: Any, specs: list[Any] | None = None) -> None:
+    def __init__(self, hardware: Hardware, specs: list[ModelSpec] | None = None) -> None:
         super().__init__()
         self.hardware = hardware
         self._specs = specs
-        self.rows: dict[str, dict[str, Any]] = {}
+        self.rows: dict[str, Summary] = {}
+        self._cells: dict[str, tuple[str, ...]] = {}
         self.text = ""
         self.fits_only = False
         self.kind_i = 0
@@ -163,7 +153,7 @@ class CatalogApp(App[None]):
         self.generation = 0
         self.loading = True
         self.last_copied = ""
-        self.matches: list[dict[str, Any]] = []
+        self.matches: list[Summary] = []
         self.progress = (0, 0)  # models estimated, of how many (for the current settings)
         self._painted = 0.0
 
@@ -185,24 +175,19 @@ class CatalogApp(App[None]):
         gc.unfreeze()
 
     # -- estimates, off the UI thread ---------------------------------------------------------------------------
-    def request(self) -> Any:
-        from catalog.service.check import CheckRequest
-
-        return CheckRequest(ctx=CONTEXTS[self.ctx_i], kv_type=KV_TYPES[self.kv_i])
+    def request(self) -> catalog.CheckRequest:
+        return catalog.CheckRequest(ctx=CONTEXTS[self.ctx_i], kv_type=KV_TYPES[self.kv_i])
 
     @work(thread=True, exclusive=True)
     def estimate_all(self) -> None:
-        from catalog.service.check import summary
-        from catalog.sources.bundled import all_specs
-
         generation = self.generation
-        specs = self._specs if self._specs is not None else all_specs() + cached_specs()
+        specs = self._specs if self._specs is not None else catalog.search(cached=True)
         req = self.request()
-        batch: list[dict[str, Any]] = []
+        batch: list[Summary] = []
         if not specs:
             self.post_message(Summaries([], generation, 0, 0))
         for i, spec in enumerate(specs):
-            batch.append(summary(spec, req, self.hardware))
+            batch.append(catalog.summarize(spec, req, self.hardware))
             if len(batch) == 16 or i == len(specs) - 1:
                 self.post_message(Summaries(batch, generation, i + 1, len(specs)))
                 batch = []
@@ -211,7 +196,8 @@ class CatalogApp(App[None]):
         if msg.generation != self.generation:
             return
         for r in msg.rows:
-            self.rows[r["id"]] = r
+            self.rows[r.spec.id] = r
+            self._cells[r.spec.id] = cells(r)  # formatted once per estimate, reused by every filter
         self.loading = msg.done < msg.total
         self.progress = (msg.done, msg.total)
         now = time.monotonic()
@@ -226,28 +212,19 @@ class CatalogApp(App[None]):
             self._status()  # the count moves with every batch; the table at most 4 times a second
 
     # -- the table ----------------------------------------------------------------------------------------------
-    def shown_rows(self) -> list[dict[str, Any]]:
+    def shown_rows(self) -> list[Summary]:
         kind = KINDS[self.kind_i]
-        terms = self.text.split()
-        out = []
-        for r in self.rows.values():
-            hay = f"{r['id']} {r['name']} {r['family']} {r['kind']}".lower()
-            if any(t not in hay for t in terms):  # every word of the filter, anywhere
-                continue
-            if kind and r["kind"] != kind:
-                continue
-            if self.fits_only and r["verdict"] != "full_gpu":
-                continue
-            out.append(r)
-        key = ("id", "family", "parameters", "kind", "best_quant", "gpu_bytes", "verdict", "tokens_per_second")[
-            self.sort_i]
-        return sorted(out, key=lambda r: (r.get(key) is None, r.get(key) or 0) if key in
-                      ("parameters", "gpu_bytes", "tokens_per_second") else str(r.get(key) or ""))
+        out = [r for r in self.rows.values() if catalog.matches(r.spec, self.text, kind)
+               and (not self.fits_only or r.verdict == "full_gpu")]
+        key = SORT_KEYS[self.sort_i]
+        if key in ("parameters", "gpu_bytes", "tokens_per_second"):
+            return sorted(out, key=lambda r: (_sort_value(r, key) is None, _sort_value(r, key) or 0))
+        return sorted(out, key=lambda r: str(_sort_value(r, key) or ""))
 
     def refresh_table(self) -> None:
         """Show every matching row (the table draws only the visible lines, so this is cheap)."""
         self.matches = self.shown_rows()
-        self.query_one("#models", ModelTable).set_rows([(r["id"], cells(r), TONE.get(r["verdict"]))
+        self.query_one("#models", ModelTable).set_rows([(r.spec.id, self._cells[r.spec.id], TONE.get(r.verdict))
                                                        for r in self.matches], self.sort_i)
         self._status()
 

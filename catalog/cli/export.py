@@ -23,7 +23,9 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
+import catalog
 from catalog import __version__
+from catalog.errors import UsageError
 
 SCHEMA_PREFIX = "llm-catalog/export"
 # (id, label, GPUs as `--gpu` names, RAM GiB): common local machines, named by what they hold
@@ -47,8 +49,6 @@ def profiles_from_toml(path: str) -> tuple[tuple[str, str, tuple[str, ...], floa
         import tomllib
     except ImportError:  # Python 3.10
         import tomli as tomllib  # type: ignore[no-redef,import-not-found,unused-ignore]
-    from catalog.errors import UsageError
-
     try:
         with open(path, "rb") as f:
             doc = tomllib.load(f)
@@ -63,24 +63,19 @@ def profiles_from_toml(path: str) -> tuple[tuple[str, str, tuple[str, ...], floa
 
 
 def _hardware(profile: tuple[str, str, tuple[str, ...], float]) -> Any:
-    import hardware
-
     _, _, gpus, ram = profile
-    return hardware.profile(list(gpus), ram) if gpus else hardware.budget(None, ram)
+    return catalog.machine(list(gpus), None if gpus else 0, ram)  # no GPU: a zero budget, not this machine
 
 
 def _model_doc(args: tuple[str, tuple[tuple[str, str, tuple[str, ...], float], ...]]) -> dict[str, Any]:
     """One model on every profile (runs in a worker process)."""
-    from catalog.service.check import CheckRequest, check
-    from catalog.sources.bundled import entries, to_spec
-
     model_id, profiles = args
-    entry = next(e for e in entries() if e["id"] == model_id)
-    spec = to_spec(entry)
+    entry = next(e for e in catalog.entries() if e["id"] == model_id)
+    spec = catalog.resolve(model_id, offline=True)
     per: dict[str, Any] = {}
     model: dict[str, Any] = {}
     for p in profiles:
-        res = check(spec, None, CheckRequest(), _hardware(p))
+        res = catalog.document(catalog.check(spec, catalog.CheckRequest(), _hardware(p)))
         model = res["model"]
         per[p[0]] = {"hardware": res["hardware"], "options": res["options"], "recommended": res["recommended"],
                      "quants": res["quants"]}
@@ -130,15 +125,13 @@ GLOSSARY = (
 
 def glossary(entries: list[dict[str, Any]]) -> dict[str, Any]:
     """The glossary, each term with the models that show it (ids, sorted)."""
-    from catalog.sources.bundled import base_of
-
     terms = []
     for tid, term, definition, link in GLOSSARY:
         models: list[str] = []
         pairs: list[list[str]] = []
         if link == "pairs":
             for e in entries:
-                b = base_of(e)
+                b = catalog.base_of(e)
                 if b is not None and b["alignment"]["kind"] == "base" and e["alignment"]["kind"] != "base":
                     pairs.append([b["id"], e["id"]])
             models = sorted({m for p in pairs for m in p})
@@ -172,9 +165,7 @@ def export(out: str, profiles: tuple[tuple[str, str, tuple[str, ...], float], ..
         on_done: called with each model's id as it is finished (a progress bar).
         only: export just these catalog ids (the glossary still links every model).
     """
-    from catalog.sources.bundled import entries
-
-    everything = entries()
+    everything = catalog.entries()
     rows = [e for e in everything if not only or e["id"] in only]
     hws = {p[0]: _hardware(p) for p in profiles}  # unknown GPU names fail here, before any work
     os.makedirs(os.path.join(out, "models"), exist_ok=True)
@@ -234,11 +225,5 @@ def to_csv(index: dict[str, Any]) -> str:
 
 
 def schemas() -> dict[str, Any]:
-    """The JSON Schemas of the four files (data/schemas/*.json)."""
-    from catalog.sources.data import data_path
-
-    out = {}
-    for name in ("index", "model", "hardware", "glossary"):
-        with open(data_path(f"schemas/export-{name}.json"), encoding="utf-8") as f:
-            out[name] = json.load(f)
-    return out
+    """The JSON Schemas of the four files (data/schemas/export-*.json)."""
+    return catalog.schemas()

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+import sys
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
+
+if TYPE_CHECKING:  # read only: a check's table must not load the plan's or the list's types
+    from catalog.core.model import ModelSpec
+    from catalog.core.plan_types import PlanResult
+    from catalog.core.results import CheckResult, QuantRow, ResolvedOptions
+    from catalog.core.template import TemplateCost
+    from catalog.service.search import Summary
+    from hardware.types import Hardware
 
 VERDICT_TEXT = {"full_gpu": "full GPU", "partial": "partial", "cpu_only": "CPU only", "no_fit": "won't fit"}
 VERDICT = {k: f"[{colour}]{VERDICT_TEXT[k]}[/]" for k, colour in
@@ -17,18 +26,17 @@ def gib(n: int | None) -> str:
     return "-" if n is None else f"{n / (1 << 30):.2f}"
 
 
-def print_check(r: dict[str, Any]) -> None:
+def print_check(r: CheckResult) -> None:
     """The check result: model, hardware, one row per quantization, then the commands."""
     con = Console(highlight=False, width=max(110, Console().width))
-    m, hw, o = r["model"], r["hardware"], r["options"]
-    al = m["alignment"]
-    con.print(f"[bold]{m['name']}[/]  ({m['architecture']}, {m['parameters'] / 1e9:.2f} B parameters, "
-              f"{al['kind']}{' via ' + '+'.join(al['methods']) if al['methods'] else ''})")
-    gpus = ", ".join(f"{g['name']} ({gib(g['memory_total_bytes'])} GiB)" for g in hw["gpus"]) or "no GPU"
-    con.print(f"Hardware ({hw['source']}): {gpus}; RAM {gib(hw['ram_bytes'])} GiB; "
-              f"GPU budget {gib(hw['gpu_budget_bytes'])} GiB after margin")
-    con.print(f"Context {o['context']} ({o['context_source']}), KV {o['kv_type']}, "
-              f"flash attention {'on' if o['flash_attention'] else 'off'}, ubatch {o['ubatch']}")
+    spec, hw, o, al = r.spec, r.hardware, r.options, r.alignment
+    con.print(f"[bold]{spec.name}[/]  ({spec.arch.arch}, {spec.parameters / 1e9:.2f} B parameters, "
+              f"{al.kind}{' via ' + '+'.join(al.methods) if al.methods else ''})")
+    gpus = ", ".join(f"{g.name} ({gib(g.memory_total_bytes)} GiB)" for g in hw.gpus) or "no GPU"
+    con.print(f"Hardware ({hw.source}): {gpus}; RAM {gib(hw.ram_total_bytes)} GiB; "
+              f"GPU budget {gib(r.gpu_budget_bytes)} GiB after margin")
+    con.print(f"Context {o.context} ({o.context_source}), KV {o.kv_type}, "
+              f"flash attention {'on' if o.flash_attention else 'off'}, ubatch {o.ubatch}")
     t = Table(caption="GiB = 2^30 bytes; GPU = what nvidia-smi will show; "
               "breakdown = weights + KV + compute + overhead", caption_justify="left")
     t.add_column("quant", no_wrap=True)
@@ -38,77 +46,114 @@ def print_check(r: dict[str, Any]) -> None:
     t.add_column("layers", justify="right", no_wrap=True)
     t.add_column("tok/s", justify="right", no_wrap=True)
     t.add_column("breakdown", no_wrap=True)
-    for q in r["quants"]:
-        mem = q["memory"]
-        mark = "*" if q["quant"] == r["recommended"] else ""
-        breakdown = " + ".join(gib(mem[k]) for k in ("weights_bytes", "kv_cache_bytes", "compute_bytes",
-                                                       "overhead_bytes"))
-        t.add_row(q["quant"] + mark, gib(q["file_bytes"]), gib(mem["gpu_bytes"]), gib(mem["cpu_bytes"]),
-                  VERDICT[q["verdict"]], f"{q['gpu_layers']}/{q['total_layers']}"
-                  + (f" +{q['cpu_moe_layers']} MoE in RAM" if q.get("cpu_moe_layers") else ""),
-                  "-" if q["tokens_per_second"] is None else f"{q['tokens_per_second']:.0f}", breakdown)
+    for q in r.rows:
+        mem = q.memory
+        mark = "*" if q.quant == r.recommended else ""
+        breakdown = " + ".join(gib(b) for b in (mem.weights_bytes, mem.kv_cache_bytes, mem.compute_bytes,
+                                                mem.overhead_bytes))
+        t.add_row(q.quant + mark, gib(q.file_bytes), gib(mem.gpu_bytes), gib(mem.cpu_bytes),
+                  VERDICT[q.verdict], f"{q.gpu_layers}/{q.total_layers}"
+                  + (f" +{q.cpu_moe_layers} MoE in RAM" if q.cpu_moe_layers else ""),
+                  "-" if q.tokens_per_second is None else f"{q.tokens_per_second:.0f}", breakdown)
     con.print(t)
-    rec = next((q for q in r["quants"] if q["quant"] == r["recommended"]), None)
+    rec = r.recommended_row
     if rec is None:
         con.print("[red]No quantization runs on this machine at this context.[/] Try a smaller --ctx or model.")
         return
-    req = next((q for q in r["quants"] if q["quant"] == r.get("requested_quant")), None)
-    if req is not None and req is not rec and rec["verdict"] == "full_gpu":
-        con.print(f"The name you gave picks {req['quant']} ({VERDICT[req['verdict']]}); "
-                  f"{rec['quant']} is the best that fits.")
-    con.print(f"Recommended: [bold]{rec['quant']}[/] ({VERDICT[rec['verdict']]})")
-    for part in rec.get("gpu_split", ()):
-        con.print(f"  {part['gpu']}: {part['layers']} layers, {gib(part['bytes'])} of {gib(part['budget_bytes'])} GiB")
-    if rec.get("cpu_moe_layers"):
-        con.print(f"  experts of the first {rec['cpu_moe_layers']} layers stay in RAM (llama.cpp --n-cpu-moe)")
-    con.print(f"  tok/s is an estimate from memory bandwidth; safety margin: {hw['safety_margin']}")
-    for label, key in (("Ollama", "ollama"), ("llama.cpp", "llama_cpp"), ("LM Studio", "lm_studio")):
-        if rec["commands"].get(key):
-            con.print(f"  {label:10} {rec['commands'][key]}", soft_wrap=True, markup=False)
-    if rec["commands"].get("ollama_session"):
-        con.print(f"  {'':10} (or: {rec['commands']['ollama_session']})", soft_wrap=True, markup=False)
+    req = r.row(spec.pinned_quant)
+    if req is not None and req is not rec and rec.verdict == "full_gpu":
+        con.print(f"The name you gave picks {req.quant} ({VERDICT[req.verdict]}); "
+                  f"{rec.quant} is the best that fits.")
+    con.print(f"Recommended: [bold]{rec.quant}[/] ({VERDICT[rec.verdict]})")
+    for part in rec.gpu_split:
+        con.print(f"  {part.gpu}: {part.layers} layers, {gib(part.bytes)} of {gib(part.budget_bytes)} GiB")
+    if rec.cpu_moe_layers:
+        con.print(f"  experts of the first {rec.cpu_moe_layers} layers stay in RAM (llama.cpp --n-cpu-moe)")
+    con.print(f"  tok/s is an estimate from memory bandwidth; safety margin: {r.safety_margin}")
+    for label, cmd in (("Ollama", rec.commands.ollama), ("llama.cpp", rec.commands.llama_cpp),
+                       ("LM Studio", rec.commands.lm_studio)):
+        if cmd:
+            con.print(f"  {label:10} {cmd}", soft_wrap=True, markup=False)
+    if rec.commands.ollama_session:
+        con.print(f"  {'':10} (or: {rec.commands.ollama_session})", soft_wrap=True, markup=False)
     con.print("  llama.cpp pins -c and -ngl here: left out, it takes the full context and --fit shrinks it",
               soft_wrap=True, markup=False)
-    _print_template(con, m.get("chat_template") or {}, o, rec)
+    _print_template(con, r.template, o, rec)
 
 
-def _print_template(con: Any, ct: dict[str, Any], o: dict[str, Any], rec: dict[str, Any]) -> None:
+def _print_template(con: Any, ct: TemplateCost, o: ResolvedOptions, rec: QuantRow) -> None:
     """What the chat template costs: tokens, the KV they take, the context left for content."""
-    if not ct.get("present"):
+    if not ct.present:
         con.print("Chat template: none (a base model: every token of the context is yours)")
         return
-    if ct.get("safe") is False:
-        con.print(f"Chat template: [red]not rendered[/] ({ct.get('unsafe') or ct.get('error')})")
+    if ct.safe is False:
+        con.print(f"Chat template: [red]not rendered[/] ({ct.unsafe or ct.error})")
         return
-    if ct.get("overhead_tokens") is None:
+    if ct.overhead_tokens is None:
         con.print("Chat template: present, not measured (its text is not known here)")
         return
-    over = int(ct["overhead_tokens"])
-    kv = rec["memory"].get("template_bytes") or 0
-    turns = (ct.get("typical_conversation") or {}).get("turns", 5)
-    which = " (Ollama's template layer)" if ct.get("origin") == "Ollama template layer" else ""
-    sp = ct.get("system_prompt_tokens")
+    over = int(ct.overhead_tokens)
+    kv = rec.memory.template_bytes or 0
+    turns = ct.turns or 5
+    which = " (Ollama's template layer)" if ct.origin == "Ollama template layer" else ""
+    sp = ct.system_prompt_tokens
     con.print(f"Chat template{which}: default system prompt {sp} token{'' if sp == 1 else 's'}, "
-              f"{ct.get('per_user_turn_tokens')} per user turn, {ct.get('per_assistant_turn_tokens')} per reply; "
-              f"a {turns}-turn conversation adds {over} tokens = {kv / 2**20:.1f} MiB of {o['kv_type']} KV; "
-              f"{max(0, o['context'] - over)} of the {o['context']} context tokens are left for content "
-              f"(counted with {ct.get('counted_with')})")
+              f"{ct.per_user_turn_tokens} per user turn, {ct.per_assistant_turn_tokens} per reply; "
+              f"a {turns}-turn conversation adds {over} tokens = {kv / 2**20:.1f} MiB of {o.kv_type} KV; "
+              f"{max(0, o.context - over)} of the {o.context} context tokens are left for content "
+              f"(counted with {ct.counted_with})")
 
 
-def print_hw(doc: dict[str, Any]) -> None:
+def print_hw(hw: Hardware) -> None:
     """The detected hardware."""
     con = Console(highlight=False)
-    t = Table(title=f"Hardware ({doc['source']}, {doc['platform']})")
+    t = Table(title=f"Hardware ({hw.source}, {hw.platform})")
     for col in ("GPU", "total GiB", "free GiB", "bandwidth GB/s", "source"):
         t.add_column(col)
-    for g in doc["gpus"]:
-        bw = g.get("bandwidth_bytes_per_s")
-        t.add_row(g["name"], gib(g["memory_total_bytes"]), gib(g["memory_free_bytes"]),
-                  "-" if not bw else f"{bw / 1e9:.0f}", g.get("source", ""))
+    for g in hw.gpus:
+        bw = g.bandwidth_bytes_per_s
+        t.add_row(g.name, gib(g.memory_total_bytes), gib(g.memory_free_bytes), "-" if not bw else f"{bw / 1e9:.0f}",
+                  g.source)
     con.print(t)
-    con.print(f"RAM: {gib(doc['ram_total_bytes'])} GiB total, {gib(doc['ram_available_bytes'])} GiB available")
-    for n in doc["notes"]:
+    con.print(f"RAM: {gib(hw.ram_total_bytes)} GiB total, {gib(hw.ram_available_bytes)} GiB available")
+    for n in hw.notes:
         con.print(f"note: {n}")
+
+
+def print_search(specs: list[ModelSpec], summaries: dict[str, Summary] | None) -> None:
+    """`catalog search`: one line a model (with its recommended quantization when fitted)."""
+    for s in specs:
+        kind = s.alignment.kind if s.alignment else None
+        extra = f" {summaries[s.id].best_quant:7}" if summaries is not None else ""
+        sys.stdout.write(f"{s.id:40} {kind or '?':10} {s.parameters / 1e9:6.2f}B{extra} {s.hf_repo or ''}\n")
+
+
+def print_plan(res: PlanResult) -> None:
+    """`catalog plan`: each engine's devices, hosts, commands and notes, then the head alone."""
+    out = sys.stdout
+    out.write("GiB per GPU: total of budget (weights + KV cache, and for llama.cpp its compute buffer + "
+              "CUDA context and pool)\n")
+    head = res.head_alone
+    for p in res.plans:
+        out.write(f"{p.engine}: {'fits' if p.fits else 'does not fit'}"
+                  + (f", ~{p.tokens_per_second:g} tok/s" if p.tokens_per_second else "") + "\n")
+        for d in p.devices:
+            parts = " + ".join(f"{b / 2**30:.2f}" for b in (d.weights_bytes, d.kv_cache_bytes, d.compute_bytes,
+                                                            d.overhead_bytes) if b is not None)
+            out.write(f"  {d.host:12} {d.gpu:36} {d.layers:4} layers {d.bytes / 2**30:7.2f} of "
+                      f"{d.budget_bytes / 2**30:6.2f} GiB" + (f"  ({parts})" if parts else "") + "\n")
+        if p.cpu_layers:
+            out.write(f"  {head.host:12} {'CPU':36} {p.cpu_layers:4} layers (in RAM)\n")
+        for h in p.hosts:
+            if h.ram_needed_bytes:
+                out.write(f"  {h.host:12} RAM {h.ram_needed_bytes / 2**30:.2f} of {h.ram_bytes / 2**30:.2f} GiB\n")
+        for c in p.commands:
+            out.write(f"  {c}\n")
+        for n in p.notes:
+            out.write(f"  note: {n}\n")
+    alone = f"{head.host} alone: {head.verdict.replace('_', ' ')}" + (
+        f", ~{head.tokens_per_second:g} tok/s" if head.tokens_per_second else "")
+    out.write(alone + (f": {head.command}\n" if head.verdict != "no_fit" else "\n"))
 
 
 def print_ps(doc: dict[str, Any]) -> None:

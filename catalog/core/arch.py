@@ -12,7 +12,7 @@ be predicted per quantization from config.json alone.
 from functools import lru_cache
 from typing import Any, NamedTuple
 
-from catalog.core.quants import Tensor
+from catalog.core.ggml import Tensor
 
 
 class Architecture(NamedTuple):

@@ -1,18 +1,22 @@
-"""Exact runtime commands for an estimated configuration (pure strings).
+"""Every runtime command the product prints, for an estimated configuration (pure strings).
 
 Each command runs what was estimated: the same quantization, context, KV
 cache type, flash attention and GPU layers. Syntax follows the runtimes as of
 2026 (see ../shared/reference/runtimes-and-metadata.md): `llama-server` and
 `llama-cli` (not the long-gone `./main`) with `-hf USER/REPO:QUANT`; Ollama
 library tags (base models on their `-text` tags) or `hf.co/USER/REPO:QUANT`;
-LM Studio's `lms get USER/REPO@QUANT` and `lms load`.
+LM Studio's `lms get USER/REPO@QUANT` and `lms load`; for plans over several
+machines, llama.cpp's `ggml-rpc-server` and `llama-server --rpc`, and vLLM on Ray.
 """
 
 
+import os
 import shlex
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from catalog.core.memory import RuntimeOptions
+from catalog.core.model import ModelSpec, repo_for
+from catalog.core.results import Commands
 
 KV_FLAG = {"F16": "f16", "BF16": "bf16", "F32": "f32", "Q8_0": "q8_0", "Q4_0": "q4_0", "Q4_1": "q4_1",
            "Q5_0": "q5_0", "Q5_1": "q5_1", "IQ4_NL": "iq4_nl"}
@@ -133,12 +137,74 @@ def lm_studio(t: Target, quant: str, opts: RuntimeOptions, gpu_layers: int, tota
 
 
 def all_commands(t: Target, quant: str, opts: RuntimeOptions, gpu_layers: int, total_layers: int,
-                 ollama_default_ctx: int, cpu_moe_layers: int = 0, split: tuple[int, ...] = ()) -> dict[str, Any]:
+                 ollama_default_ctx: int, cpu_moe_layers: int = 0, split: tuple[int, ...] = ()) -> Commands:
     """The three runtimes' commands, plus the llama-cli form."""
-    return {
-        "ollama": ollama(t, quant, opts, ollama_default_ctx),
-        "ollama_session": ollama_session(t, quant, opts, ollama_default_ctx),
-        "llama_cpp": llama_cpp(t, quant, opts, gpu_layers, total_layers, "llama-server", cpu_moe_layers, split),
-        "llama_cpp_cli": llama_cpp(t, quant, opts, gpu_layers, total_layers, "llama-cli", cpu_moe_layers, split),
-        "lm_studio": lm_studio(t, quant, opts, gpu_layers, total_layers),
-    }
+    return Commands(
+        ollama=ollama(t, quant, opts, ollama_default_ctx),
+        ollama_session=ollama_session(t, quant, opts, ollama_default_ctx),
+        llama_cpp=llama_cpp(t, quant, opts, gpu_layers, total_layers, "llama-server", cpu_moe_layers, split),
+        llama_cpp_cli=llama_cpp(t, quant, opts, gpu_layers, total_layers, "llama-cli", cpu_moe_layers, split),
+        lm_studio=lm_studio(t, quant, opts, gpu_layers, total_layers),
+    )
+
+
+def download_target(spec: ModelSpec, quant: str) -> Target:
+    """Where `quant` of this model is pulled from: its Ollama tag, GGUF repo and file, a local path."""
+    tag = None
+    ol = spec.ollama
+    for t, q in ol.tags:
+        if q == quant and t not in ("latest",):
+            # prefer the explicit tag (8b-instruct-q4_K_M) over the bare size alias (8b)
+            if tag is None or len(t) > len(tag.split(":", 1)[1]):
+                tag = f"{ol.library}:{t}"
+    r = repo_for(spec, quant)
+    repo = r.repo if r else (spec.gguf_repos[0].repo if spec.gguf_repos else None)
+    listed = r.listed(quant) if r else None
+    fname = listed.file if listed else None
+    folder = os.path.dirname(spec.local_path) if spec.local_path and not spec.tensors else None
+    return Target(tag, repo, fname, spec.local_path if spec.tensors else None, spec.hf_repo, None, folder)
+
+
+def weights_args(spec: ModelSpec, quant: str) -> str:
+    """The weights' arguments of the llama.cpp command for this quant (`-hf REPO:QUANT`, `-m FILE`), as
+    `check` prints them; a model with nothing to download names the file a conversion makes."""
+    return shlex.join(source_args(download_target(spec, quant), quant) or ["-m", f"{spec.id}-{quant}.gguf"])
+
+
+# --- several machines ------------------------------------------------------------------------------------------
+
+RPC_PORT = 50052  # ggml-rpc-server's default
+RPC_SERVER = "ggml-rpc-server"  # `rpc-server` until llama.cpp renamed the binary (mid 2026)
+RAY_PORT = 6379
+
+
+def rpc_worker(host: str) -> str:
+    """What a worker host runs: one ggml-rpc-server serving all its GPUs, with its local cache (-c)."""
+    return f"# on {host}: {RPC_SERVER} --host 0.0.0.0 --port {RPC_PORT} -c"
+
+
+def rpc_head(host: str, weights: str, ctx: int, gpu_layers: str, workers: list[str], split: tuple[int, ...]) -> str:
+    """The head's llama-server over the workers' RPC servers, each device's layer count pinned with -ts."""
+    return (f"# on {host}: llama-server {weights} -c {ctx} -ngl {gpu_layers} -fa on"
+            + (f" --rpc {','.join(f'{w}:{RPC_PORT}' for w in workers)}" if workers else "")
+            + (f" -ts {','.join(str(n) for n in split)}" if len(split) > 1 else ""))
+
+
+def tensor_split_head(host: str, weights: str, ctx: int, ts: tuple[float, ...]) -> str:
+    """llama-server with every layer cut across one host's GPUs (-sm tensor), uneven cards in proportion."""
+    return f"# on {host}: llama-server {weights} -c {ctx} -ngl all -fa on -sm tensor" + (
+        f" -ts {','.join(f'{x:g}' for x in ts)}" if ts else "")
+
+
+def ray_cluster(hosts: list[str]) -> list[str]:
+    """Ray's head on the first host and a worker on each other (one host needs no cluster)."""
+    if len(hosts) < 2:
+        return []
+    return ([f"# on {hosts[0]}: ray start --head --port={RAY_PORT}"]
+            + [f"# on {h}: ray start --address={hosts[0]}:{RAY_PORT}" for h in hosts[1:]])
+
+
+def vllm_serve(host: str, model: str, tp: int, pp: int, ctx: int) -> str:
+    """`vllm serve` with tensor parallel within a host and pipeline parallel across hosts."""
+    return (f"# on {host}: vllm serve {model} --tensor-parallel-size {tp} "
+            f"--pipeline-parallel-size {pp} --max-model-len {ctx}")

@@ -20,7 +20,8 @@ Everything is an integer number of bytes.
 from typing import NamedTuple
 
 from catalog.core.arch import Architecture
-from catalog.core.quants import UNQUANTIZED, Tensor, block_index, tensor_bytes
+from catalog.core.ggml import UNQUANTIZED, Tensor, block_index, tensor_bytes
+from catalog.core.options import DEFAULT_BATCH, DEFAULT_FLASH_ATTN, DEFAULT_KV, DEFAULT_UBATCH, CheckRequest
 
 MIB = 1 << 20
 
@@ -36,20 +37,39 @@ POOL_SMALL_BYTES = 22 * MIB
 POOL_LARGE_BYTES = 138 * MIB
 # llama.cpp pads the context to a multiple of 256 cells (llama-context.cpp)
 CTX_PAD = 256
-KV_TYPES = ("F16", "BF16", "F32", "Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "IQ4_NL")
 
 
 class RuntimeOptions(NamedTuple):
     """What the runtime is told: context, cache types, attention kernel, batches."""
 
     n_ctx: int
-    type_k: str = "F16"
-    type_v: str = "F16"
-    flash_attn: bool = True
-    n_batch: int = 2048
-    n_ubatch: int = 512
+    type_k: str = DEFAULT_KV
+    type_v: str = DEFAULT_KV
+    flash_attn: bool = DEFAULT_FLASH_ATTN
+    n_batch: int = DEFAULT_BATCH
+    n_ubatch: int = DEFAULT_UBATCH
     n_seq: int = 1
     swa_full: bool = False
+
+
+class DeviceBytes(NamedTuple):
+    """One GPU's bytes, part by part."""
+
+    weights_bytes: int
+    kv_cache_bytes: int
+    compute_bytes: int
+    overhead_bytes: int
+
+    @property
+    def total_bytes(self) -> int:
+        return self.weights_bytes + self.kv_cache_bytes + self.compute_bytes + self.overhead_bytes
+
+
+def runtime_options(request: CheckRequest, ctx: int) -> RuntimeOptions:
+    """The options a check's request gives the runtime at context `ctx` (one cache type for K and V;
+    the physical batch never above the logical one, as llama.cpp clamps it)."""
+    kv = request.kv_type.upper()
+    return RuntimeOptions(ctx, kv, kv, request.flash_attn, request.batch, min(request.ubatch, request.batch))
 
 
 class MemoryEstimate(NamedTuple):
@@ -71,7 +91,7 @@ class MemoryEstimate(NamedTuple):
     per_gpu_bytes: tuple[int, ...] = ()  # each GPU's share, in the order given
     per_gpu_layers: tuple[int, ...] = ()
     cpu_moe_layers: int = 0  # leading layers whose experts stay in RAM (llama.cpp --n-cpu-moe)
-    per_gpu_parts: tuple[dict[str, int], ...] = ()  # each GPU's weights, kv_cache, compute and overhead bytes
+    per_gpu_parts: tuple[DeviceBytes, ...] = ()  # each GPU's weights, kv_cache, compute and overhead bytes
 
     def fits(self, budgets: tuple[int, ...]) -> bool:
         """Whether each GPU's share stays within its budget (one budget per GPU, in order)."""
@@ -252,6 +272,58 @@ def device_of_layers(n_layer: int, ngl: int, shares: tuple[int, ...]) -> list[in
     return out
 
 
+# where the weights and the KV cache land: per GPU weights, KV bytes and layers; the weights left in RAM (the
+# input layer, CPU layers, experts kept there), of which experts (--n-cpu-moe); the output layer's GPU (-1: CPU)
+_Placement = tuple[list[int], list[int], list[int], int, int, int]
+
+
+def _place(a: Architecture, lay: WeightLayout, kv: list[int], where: list[int], n_dev: int,
+           cpu_moe_layers: int) -> _Placement:
+    dev_w, dev_kv, dev_layers = [0] * n_dev, [0] * n_dev, [0] * n_dev
+    w_cpu = lay.input_bytes
+    out_dev = where[a.n_layer]
+    if out_dev >= 0:
+        dev_w[out_dev] += lay.output_bytes + lay.tied_copy_bytes
+        dev_layers[out_dev] += 1
+    else:
+        w_cpu += lay.output_bytes
+    moe_cpu = 0
+    for il in range(a.n_layer):
+        d = where[il]
+        if d < 0:
+            w_cpu += lay.layer_bytes[il]
+            continue
+        kept = lay.layer_expert_bytes[il] if il < cpu_moe_layers and lay.layer_expert_bytes else 0
+        moe_cpu += kept
+        w_cpu += kept
+        dev_w[d] += lay.layer_bytes[il] - kept
+        dev_kv[d] += kv[il]
+        dev_layers[d] += 1
+    return dev_w, dev_kv, dev_layers, w_cpu, moe_cpu, out_dev
+
+
+def _gpu_parts(a: Architecture, lay: WeightLayout, opts: RuntimeOptions, place: _Placement, compute: int,
+               pipeline: bool, context_overhead_bytes: int) -> tuple[DeviceBytes, ...]:
+    """Each GPU's weights, KV cache, compute buffer and fixed overhead."""
+    dev_w, dev_kv, _, _, _, out_dev = place
+    n_dev = len(dev_w)
+    large_pool = lay.float_weights or not opts.flash_attn or a.n_expert > 0
+    overhead_one = context_overhead_bytes + (POOL_LARGE_BYTES if large_pool else POOL_SMALL_BYTES)
+    # the device holding the output layer reserves the logits stage; the others only their layers' stages
+    inner = compute_buffer_bytes(a, opts, with_output=False)
+    dev_compute = [compute if d == out_dev or n_dev == 1 else inner for d in range(n_dev)]
+    if pipeline:
+        # llama.cpp's pipeline parallelism (several devices, every layer offloaded, split mode layer, no
+        # tensor overrides such as --n-cpu-moe: llama-context.cpp) keeps GGML_SCHED_MAX_COPIES = 4 copies of
+        # each device's inputs (the incoming hidden state and the attention mask) in its compute buffer
+        # (ggml-backend.cpp, "6.cpy"/"4.cpy"); the stage without the logits already holds one mask
+        hidden_in, mask = pipeline_inputs(a, opts)
+        counted = stage_mask_bytes(a, opts)  # a layer stage's peak already holds one mask
+        dev_compute = [c + PIPELINE_COPIES * (hidden_in + mask) - (counted if c == inner else 0)
+                       for c in dev_compute]
+    return tuple(DeviceBytes(dev_w[d], dev_kv[d], dev_compute[d], overhead_one) for d in range(n_dev))
+
+
 def estimate(a: Architecture, tensors: list[Tensor], opts: RuntimeOptions, gpu_layers: int | None = None,
              has_gpu: bool = True, context_overhead_bytes: int = CUDA_CONTEXT_BYTES,
              lay: WeightLayout | None = None, gpu_shares: tuple[int, ...] = (),
@@ -276,151 +348,26 @@ def estimate(a: Architecture, tensors: list[Tensor], opts: RuntimeOptions, gpu_l
         ngl = 0
     lay = lay or layout(tensors, a.n_layer)
     shares = gpu_shares or (1,)
-    n_dev = len(shares)
-    where = device_of_layers(a.n_layer, ngl, shares)
     kv = kv_cache_by_layer(a, opts)
-    dev_w = [0] * n_dev
-    dev_kv = [0] * n_dev
-    dev_layers = [0] * n_dev
-    w_cpu = lay.input_bytes
-    out_dev = where[a.n_layer]
-    if out_dev >= 0:
-        dev_w[out_dev] += lay.output_bytes + lay.tied_copy_bytes
-    else:
-        w_cpu += lay.output_bytes
-    moe_cpu = 0
-    for il in range(a.n_layer):
-        d = where[il]
-        if d < 0:
-            w_cpu += lay.layer_bytes[il]
-            continue
-        kept = lay.layer_expert_bytes[il] if il < cpu_moe_layers and lay.layer_expert_bytes else 0
-        moe_cpu += kept
-        w_cpu += kept
-        dev_w[d] += lay.layer_bytes[il] - kept
-        dev_kv[d] += kv[il]
-        dev_layers[d] += 1
-    if out_dev >= 0:
-        dev_layers[out_dev] += 1
-    kv_total = sum(kv)
-    kv_gpu = sum(dev_kv)
+    place = _place(a, lay, kv, device_of_layers(a.n_layer, ngl, shares), len(shares), cpu_moe_layers)
+    dev_w, dev_kv, dev_layers, w_cpu, moe_cpu, _ = place
+    kv_total, kv_gpu = sum(kv), sum(dev_kv)
     compute = compute_buffer_bytes(a, opts)
-    ub = min(opts.n_ubatch, opts.n_batch)
-    host_inputs = ub * a.n_embd * 4 * 2
+    host_inputs = min(opts.n_ubatch, opts.n_batch) * a.n_embd * 4 * 2
     output = a.n_vocab * 4 * max(1, opts.n_seq)
-    per_gpu: tuple[int, ...] = ()
-    parts: tuple[dict[str, int], ...] = ()
+    parts: tuple[DeviceBytes, ...] = ()
     if has_gpu:
-        large_pool = lay.float_weights or not opts.flash_attn or a.n_expert > 0
-        overhead_one = context_overhead_bytes + (POOL_LARGE_BYTES if large_pool else POOL_SMALL_BYTES)
-        # the device holding the output layer reserves the logits stage; the others only their layers' stages
-        inner = compute_buffer_bytes(a, opts, with_output=False)
-        dev_compute = [compute if d == out_dev or n_dev == 1 else inner for d in range(n_dev)]
-        if n_dev > 1 and ngl == total_layers and not cpu_moe_layers:
-            # llama.cpp's pipeline parallelism (several devices, every layer offloaded, split mode layer, no
-            # tensor overrides such as --n-cpu-moe: llama-context.cpp) keeps GGML_SCHED_MAX_COPIES = 4 copies of
-            # each device's inputs (the incoming hidden state and the attention mask) in its compute buffer
-            # (ggml-backend.cpp, "6.cpy"/"4.cpy"); the stage without the logits already holds one mask
-            hidden_in, mask = pipeline_inputs(a, opts)
-            counted = stage_mask_bytes(a, opts)  # a layer stage's peak already holds one mask
-            dev_compute = [c + PIPELINE_COPIES * (hidden_in + mask) - (counted if c == inner else 0)
-                           for c in dev_compute]
-        parts = tuple({"weights_bytes": dev_w[d], "kv_cache_bytes": dev_kv[d], "compute_bytes": dev_compute[d],
-                       "overhead_bytes": overhead_one} for d in range(n_dev))
-        per_gpu = tuple(sum(p.values()) for p in parts)
-        overhead = overhead_one * n_dev
-        compute_gpu = sum(dev_compute)
+        pipeline = len(shares) > 1 and ngl == total_layers and not cpu_moe_layers
+        parts = _gpu_parts(a, lay, opts, place, compute, pipeline, context_overhead_bytes)
+        overhead = sum(p.overhead_bytes for p in parts)
+        compute_gpu = sum(p.compute_bytes for p in parts)
         # CPU layers (or experts kept in RAM) need their own graph buffer
         compute_host = host_inputs + (compute if ngl < total_layers or moe_cpu else 0)
-        gpu = sum(per_gpu)
     else:
-        overhead = 0
-        compute_gpu = 0
+        overhead = compute_gpu = 0
         compute_host = compute + host_inputs
-        gpu = 0
+    per_gpu = tuple(p.total_bytes for p in parts)
     cpu = w_cpu + (kv_total - kv_gpu) + compute_host + output
-    return MemoryEstimate(lay.total_bytes, sum(dev_w), kv_total, kv_gpu, compute_gpu, compute_host, output, overhead,
-                          ngl, total_layers, gpu, cpu, pad(opts.n_ctx, CTX_PAD), per_gpu,
+    return MemoryEstimate(lay.total_bytes, sum(dev_w), kv_total, kv_gpu, compute_gpu, compute_host, output,
+                          overhead, ngl, total_layers, sum(per_gpu), cpu, pad(opts.n_ctx, CTX_PAD), per_gpu,
                           tuple(dev_layers) if has_gpu else (), cpu_moe_layers, parts)
-
-
-def split_layers(a: Architecture, tensors: list[Tensor], opts: RuntimeOptions, budgets: tuple[int, ...],
-                 context_overhead_bytes: int = CUDA_CONTEXT_BYTES, lay: WeightLayout | None = None,
-                 cpu_moe_layers: int = 0) -> tuple[int, ...]:
-    """Whole layers per GPU for a full offload, the output layer counted on the last: `-ts` pins them.
-
-    Starts from llama.cpp's default split (in proportion to each GPU's free memory, here its budget) and,
-    while a GPU is over its budget and another has room for a layer, moves one layer at a time from the
-    fullest to the emptiest. The default ignores what each GPU pays before any layer (CUDA context, compute
-    buffer, the output layer on the last), so uneven cards often fit only after this.
-    Passing the counts as `-ts` reproduces them exactly: llama.cpp puts layer `il` on the first device
-    whose cumulative share exceeds il / n_offloaded (llama-model.cpp load_tensors), and with integer
-    layer counts as shares both sides of that comparison are the same float quotient.
-    """
-    lay = lay or layout(tensors, a.n_layer)
-    n = a.n_layer + 1
-    where = device_of_layers(a.n_layer, n, budgets if any(budgets) else (1,) * len(budgets))
-    counts = [where.count(d) for d in range(len(budgets))]
-    per_layer = max(lay.layer_bytes) + max(kv_cache_by_layer(a, opts))
-    for _ in range(4 * n):
-        est = estimate(a, tensors, opts, None, True, context_overhead_bytes, lay, tuple(counts), cpu_moe_layers)
-        room = [b - used for b, used in zip(budgets, est.per_gpu_bytes, strict=True)]
-        worst = min(range(len(room)), key=lambda d: room[d])
-        best = max(range(len(room)), key=lambda d: room[d])
-        movable = counts[worst] - (1 if worst == len(counts) - 1 else 0)  # the output layer stays on the last
-        if room[worst] >= 0 or movable <= 0 or worst == best:
-            break
-        if room[best] < per_layer:
-            break
-        counts[worst] -= 1
-        counts[best] += 1
-    return tuple(counts)
-
-
-def fit_layers(a: Architecture, tensors: list[Tensor], opts: RuntimeOptions, gpu_budget_bytes: int | tuple[int, ...],
-               context_overhead_bytes: int = CUDA_CONTEXT_BYTES, lay: WeightLayout | None = None,
-               cpu_moe_layers: int = 0) -> int:
-    """The largest -ngl whose bytes stay within every GPU's budget (0 if none).
-
-    Args:
-        gpu_budget_bytes: one budget, or one per GPU (the layer split follows their proportions).
-    """
-    budgets = gpu_budget_bytes if isinstance(gpu_budget_bytes, tuple) else (gpu_budget_bytes,)
-    lay = lay or layout(tensors, a.n_layer)
-
-    def ok(ngl: int) -> bool:
-        return estimate(a, tensors, opts, ngl, True, context_overhead_bytes, lay, budgets, cpu_moe_layers).fits(budgets)
-
-    if not ok(1):
-        return 0
-    lo, hi = 1, a.n_layer + 1
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        if ok(mid):
-            lo = mid
-        else:
-            hi = mid - 1
-    return lo
-
-
-def fit_cpu_moe(a: Architecture, tensors: list[Tensor], opts: RuntimeOptions, budgets: tuple[int, ...],
-                context_overhead_bytes: int = CUDA_CONTEXT_BYTES, lay: WeightLayout | None = None) -> int | None:
-    """For a MoE model, the fewest leading layers whose experts must stay in RAM for everything
-    else to fit on the GPU(s) (llama.cpp `--n-cpu-moe N`); None if even all of them do not suffice."""
-    if not a.n_expert:
-        return None
-    lay = lay or layout(tensors, a.n_layer)
-
-    def ok(n: int) -> bool:
-        return estimate(a, tensors, opts, None, True, context_overhead_bytes, lay, budgets, n).fits(budgets)
-
-    if not ok(a.n_layer):
-        return None
-    lo, hi = 0, a.n_layer
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if ok(mid):
-            hi = mid
-        else:
-            lo = mid + 1
-    return lo

@@ -1,4 +1,9 @@
-"""The model description every source produces and the service consumes (pure).
+"""The model every source produces and the service consumes, with its typed parts (pure).
+
+A `ModelSpec` says what the model is (architecture, real or predicted tensor table), what is
+known of it (alignment evidence, what its chat template costs, Ollama tags, GGUF repos and
+their files) and where each fact came from (`Provenance`). Sources build it; nothing here reads
+a file or the network.
 
 Modules that define NamedTuples do not use `from __future__ import annotations`:
 typing would turn each string annotation into a ForwardRef and compile it at
@@ -8,9 +13,12 @@ import, which costs an offline `catalog check` about 2 ms.
 
 from typing import Any, NamedTuple
 
+from catalog.core.alignment import Alignment, classify
 from catalog.core.arch import Architecture, hf_tensors
+from catalog.core.ggml import PRESETS, Tensor
 from catalog.core.memory import WeightLayout, layout
-from catalog.core.quants import PRESETS, QuantContext, Tensor, quantize
+from catalog.core.quantize import QuantContext, quantize
+from catalog.core.template import ChatTemplate
 
 # GGUF header bytes per vocabulary entry: the token string with its u64 length
 # and its i32 type, plus a BPE's merges or a SentencePiece's f32 score. Read off
@@ -20,6 +28,76 @@ from catalog.core.quants import PRESETS, QuantContext, Tensor, quantize
 # difference: config.json does not say how many merges a tokenizer has.
 HEADER_BYTES_PER_TOKEN = {"gpt2": 52, "llama": 23.5}
 HEADER_FIXED_BYTES = 16 << 10  # general.* keys, hparams, a chat template
+
+
+class GgufFile(NamedTuple):
+    """One quantization a GGUF repo publishes."""
+
+    quant: str
+    file: str | None = None  # its path in the repo (the first part of a split file)
+    bytes: int | None = None  # all parts together
+    legacy_mix: bool = False  # written by an older llama-quantize whose tensor mix the predictor does not follow
+
+
+class GgufRepo(NamedTuple):
+    """A Hugging Face repo of GGUF files for the model."""
+
+    repo: str
+    files: tuple[GgufFile, ...] = ()  # empty: the files are not recorded
+    imatrix: bool = False  # quantized with an importance matrix (a few presets' mixes change)
+    untied_output: bool = False  # its converter wrote a separate output matrix for a tied model
+
+    def published(self, quant: str) -> GgufFile | None:
+        """The file at `quant` whose size is known and whose tensor mix the predictor follows."""
+        f = next((f for f in self.files if f.quant == quant), None)
+        return f if f is not None and f.bytes and not f.legacy_mix else None
+
+    def listed(self, quant: str) -> GgufFile | None:
+        """The file at `quant` the repo lists, if it lists one."""
+        return next((f for f in self.files if f.quant == quant), None)
+
+
+class OllamaInfo(NamedTuple):
+    """What Ollama's library serves of the model."""
+
+    library: str | None = None
+    tags: tuple[tuple[str, str | None], ...] = ()  # (tag, the quantization it serves)
+    num_ctx: int | None = None  # the num_ctx the model's params layer (Modelfile PARAMETER) sets
+
+
+class Fetched(NamedTuple):
+    """Where remote metadata was read this time: the source itself or the cache, and how old it is."""
+
+    origin: str  # "hub" | "registry" | "cache"
+    stale: bool
+    age_s: int
+    unchanged: bool | None = None  # re-read from the Hub: the repo's commit had not moved
+
+
+class GgufRead(NamedTuple):
+    """A remote GGUF header read by HTTP Range: which file, and what it cost."""
+
+    file: str
+    downloaded_bytes: int
+    requests: int
+    parts: int
+
+
+class Provenance(NamedTuple):
+    """Where the facts of a spec come from: addresses a person can open, and how fresh they are."""
+
+    hub: str | None = None  # the Hub repo's page
+    revision: str | None = None  # its commit
+    ollama_registry: str | None = None  # the registry manifest
+    model_layer: str | None = None  # the GGUF layer's digest
+    metadata: Fetched | None = None
+    config_blob: tuple[tuple[str, Any], ...] = ()  # the registry's config blob: family, size label, file type
+    gguf_header: GgufRead | None = None
+    gguf_vocab: str | None = None  # the remote GGUF's vocabulary, kept in the cache
+    config: Any = None  # config.json: a URL, a local path, or the catalog's recorded source
+    tokenizer_json: str | None = None  # a tokenizer.json fetched to count the template with
+    file: str | None = None  # a local GGUF
+    entry: str | None = None  # the catalog file
 
 
 class ModelSpec(NamedTuple):
@@ -37,14 +115,24 @@ class ModelSpec(NamedTuple):
     source_dtype: str = "BF16"
     tokenizer: str = "gpt2"  # GGUF tokenizer.ggml.model
     header_bytes: int | None = None  # a GGUF header's size, when read from a real or published file
-    alignment: dict[str, Any] = {}
-    chat_template: dict[str, Any] = {}
-    ollama: dict[str, Any] = {}
-    gguf_repos: tuple[dict[str, Any], ...] = ()
+    alignment: Alignment | None = None
+    template: ChatTemplate = ChatTemplate()
+    ollama: OllamaInfo = OllamaInfo()
+    gguf_repos: tuple[GgufRepo, ...] = ()
     license: str | None = None
     gated: bool | None = None
     local_path: str | None = None
-    sources: dict[str, Any] = {}
+    provenance: Provenance = Provenance()
+    pinned_quant: str | None = None  # the quantization the name chose (an Ollama tag, `:Q4_K_M`)
+
+
+def alignment_of(spec: ModelSpec) -> Alignment:
+    """The spec's alignment verdict; a model no source classified is classified by its name."""
+    if spec.alignment is not None:
+        return spec.alignment
+    p = spec.provenance
+    where = p.file or (p.config if isinstance(p.config, str) else None) or spec.id
+    return classify(spec.name, where, None, spec.template.present)
 
 
 def quant_context(a: Architecture, has_imatrix: bool = False) -> QuantContext:
@@ -53,42 +141,36 @@ def quant_context(a: Architecture, has_imatrix: bool = False) -> QuantContext:
     return QuantContext(a.arch, a.n_layer, a.n_expert, a.n_gqa, a.arch == "llama" and a.n_layer == 80, has_imatrix)
 
 
-def tensors_for(spec: ModelSpec, quant: str, has_imatrix: bool = False,
-                repo: dict[str, Any] | None = None) -> list[Tensor]:
-    """The tensor table of `spec` at `quant`: the real one, or predicted from the architecture.
+def tensors_for(spec: ModelSpec, quant: str, has_imatrix: bool = False, repo: GgufRepo | None = None) -> list[Tensor]:
+    """The tensor table of `spec` at `quant`: the real one, or predicted from the architecture as the GGUF
+    repo the commands download it from was quantized.
 
     Args:
         spec: the model.
         quant: a llama-quantize preset.
-        has_imatrix: whether the file was quantized with an importance matrix, which
-            changes a few tensors' types in Q4_0/Q5_0/IQ3_XXS/IQ4 presets.
-        repo: the GGUF repo whose file is meant (`repo_for`): its `imatrix` flag and its
-            `untied_output` (a converter that wrote a separate output matrix for a model
-            whose config ties it, as Qwen's own GGUF repos did) override the defaults.
+        has_imatrix: whether the file was quantized with an importance matrix, which changes a few
+            tensors' types in Q4_0/Q5_0/IQ3_XXS/IQ4 presets; the repo's own flag wins.
+        repo: the GGUF repo whose file is meant (default `repo_for(spec, quant)`): its `imatrix` flag and
+            its `untied_output` (a converter that wrote a separate output matrix for a model whose config
+            ties it, as Qwen's own GGUF repos did) apply.
     """
     if spec.tensors and (quant == spec.file_quant or spec.file_quant is None):
         return list(spec.tensors)
     a = spec.arch
+    repo = repo or repo_for(spec, quant)
     if repo is not None:
-        has_imatrix = bool(repo.get("imatrix", has_imatrix))
-        if repo.get("untied_output") and a.tied_embeddings:
+        has_imatrix = repo.imatrix or has_imatrix
+        if repo.untied_output and a.tied_embeddings:
             a = a._replace(tied_embeddings=False)
     src = "BF16" if quant == "BF16" else ("F32" if quant == "F32" else "F16")
     return quantize(hf_tensors(a, src), quant, quant_context(a, has_imatrix))
 
 
-def published_file(repo: dict[str, Any], quant: str) -> dict[str, Any] | None:
-    """A repo's published file at `quant`, unless it was written by an older llama-quantize
-    whose tensor mix the predictor does not follow (`legacy_mix` names the difference)."""
-    f = (repo.get("files") or {}).get(quant)
-    return f if f and f.get("bytes") and not f.get("legacy_mix") else None
-
-
-def repo_for(spec: ModelSpec, quant: str) -> dict[str, Any] | None:
+def repo_for(spec: ModelSpec, quant: str) -> GgufRepo | None:
     """The GGUF repo the commands download `quant` from: the first that publishes that file,
     else the first that lists no files at all (its files are not recorded)."""
     for r in spec.gguf_repos:
-        if published_file(r, quant) or not r.get("files"):
+        if r.published(quant) or not r.files:
             return r
     return None
 
@@ -106,8 +188,8 @@ def file_bytes(spec: ModelSpec, quant: str, lay: WeightLayout) -> int:
     if spec.file_bytes is not None and quant == spec.file_quant:
         return spec.file_bytes
     repo = repo_for(spec, quant)
-    f = published_file(repo, quant) if repo else None
-    return int(f["bytes"]) if f else predict_file_bytes(spec, lay)
+    f = repo.published(quant) if repo else None
+    return int(f.bytes) if f is not None and f.bytes else predict_file_bytes(spec, lay)
 
 
 def predict_file_bytes(spec: ModelSpec, lay: WeightLayout) -> int:
@@ -125,5 +207,6 @@ def known_quants(spec: ModelSpec) -> list[str]:
     """Quantizations for which a real file is known (a local file or a published repo)."""
     out = [spec.file_quant] if spec.file_quant else []
     for repo in spec.gguf_repos:
-        out.extend(q for q in repo.get("files", {}) if q in PRESETS and q not in out and published_file(repo, q))
+        out.extend(f.quant for f in repo.files
+                   if f.quant in PRESETS and f.quant not in out and repo.published(f.quant))
     return out

@@ -22,8 +22,8 @@ import math
 import re
 
 from catalog.core.arch import Architecture
+from catalog.core.ggml import GGML_TYPES, Tensor, tensor_bytes
 from catalog.core.memory import MIB, RuntimeOptions, compute_buffer_bytes, kv_cells
-from catalog.core.quants import GGML_TYPES, Tensor, tensor_bytes
 
 # src/llama-arch.cpp llm_arch_supports_sm_tensor at 0c1e570: these architectures refuse -sm tensor
 UNSUPPORTED = frozenset({

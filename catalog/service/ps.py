@@ -9,77 +9,37 @@ the catalog, else (online) the registry.
 
 from __future__ import annotations
 
-import json
 import os
 from typing import Any
 
+from catalog.core.model import ModelSpec
 from catalog.errors import CatalogError
 
 SCHEMA = "llm-catalog/ps/v1"
 LLAMA_SERVER_DEFAULTS = ("http://127.0.0.1:8080", "http://127.0.0.1:9931")  # the port is moving to 9931
 
 
-def _models_dir() -> str:
-    return os.path.expanduser(os.environ.get("OLLAMA_MODELS") or "~/.ollama/models")
-
-
-def local_blob(name: str) -> str | None:
-    """The GGUF blob of an installed Ollama model, from its manifest on this disk, if readable."""
-    from catalog.sources.ollama import MODEL_LAYER, parse_name
-
-    n = parse_name(name)
-    if n is None:
-        return None
-    root = _models_dir()
-    path = os.path.join(root, "manifests", n.host or "registry.ollama.ai", n.namespace, n.model, n.tag)
-    try:
-        with open(path, encoding="utf-8") as f:
-            manifest = json.load(f)
-    except (OSError, ValueError):
-        return None
-    for layer in manifest.get("layers") or ():
-        if isinstance(layer, dict) and layer.get("mediaType") == MODEL_LAYER:
-            digest = str(layer.get("digest", ""))
-            blob = os.path.join(root, "blobs", digest.replace(":", "-"))
-            if digest.startswith("sha256:") and os.path.isfile(blob):
-                return blob
-    return None
-
-
-def _spec_for(name: str, offline: bool) -> tuple[Any, str | None, str]:
-    """The model behind an Ollama name: (spec, quant, where it came from)."""
-    blob = local_blob(name)
-    if blob is not None:
-        from catalog.sources import local
-
-        spec = local.load_gguf(blob)
-        return spec, spec.file_quant, "the model's GGUF blob"
-    from catalog.sources import bundled
-
-    try:
-        r = bundled.resolve(name)
-        return r.spec, r.quant, "the embedded catalog"
-    except CatalogError:
-        if offline:
-            raise
-    from catalog.sources import ollama
-
-    spec, quant = ollama.load(name)
-    return spec, quant, "the Ollama registry"
+def _where(spec: ModelSpec) -> str:
+    p = spec.provenance
+    if p.file:
+        return "the model's GGUF blob"
+    return "the embedded catalog" if p.entry else "the Ollama registry"
 
 
 def _estimate(name: str, context: int | None, offline: bool) -> dict[str, Any]:
+    """Our estimate for a loaded model, as `catalog ps --json` gives it (or the one-line reason there is none)."""
     from catalog.service.check import estimate_loaded
+    from catalog.service.resolve import resolve
 
     try:
-        spec, quant, where = _spec_for(name, offline)
+        spec = resolve(name, offline=offline, runtimes=(), installed=True)
     except CatalogError as err:
         return {"error": err.line()}
-    if not quant:
+    if not spec.pinned_quant:
         return {"error": f"{name}: its quantization is unknown"}
-    est = estimate_loaded(spec, quant, context)
-    est["from"] = where
-    return est
+    ctx, mem = estimate_loaded(spec, spec.pinned_quant, context)
+    return {"model": spec.id, "quant": spec.pinned_quant, "context": ctx, "gpu_bytes": mem.gpu_bytes,
+            "total_bytes": mem.total_bytes, "memory": mem._asdict(), "from": _where(spec)}
 
 
 def ollama_state(base: str | None = None, offline: bool = False) -> dict[str, Any] | None:

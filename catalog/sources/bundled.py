@@ -9,21 +9,15 @@ quantization. A near miss raises ModelNotFound with the closest names.
 
 import json
 from functools import lru_cache
-from typing import Any, NamedTuple
+from typing import Any
 
+from catalog.core.alignment import from_catalog
 from catalog.core.arch import from_hf_config, hf_tensors, parameter_count
-from catalog.core.model import ModelSpec
-from catalog.core.quants import normalize_preset
+from catalog.core.ggml import normalize_preset
+from catalog.core.model import GgufFile, GgufRepo, ModelSpec, OllamaInfo, Provenance
+from catalog.core.template import ChatTemplate, TemplateCost, from_record
 from catalog.errors import ModelNotFound
 from catalog.sources.data import data_path
-
-
-class Resolved(NamedTuple):
-    """A catalog entry and the quantization the name pinned, if any."""
-
-    spec: ModelSpec
-    quant: str | None
-    how: str  # what matched: "id", "hf_repo", "gguf_repo", "ollama"
 
 
 @lru_cache(maxsize=1)
@@ -43,36 +37,57 @@ def _candidates(needle: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in _lines() if needle in line.lower()]
 
 
-def _template(ct: dict[str, Any]) -> dict[str, Any]:
-    """An entry's chat_template with the overhead measured from its real template
-    (data/templates/<key>.json, rendered and counted once by bench/template_overhead.py)."""
+def _template(ct: dict[str, Any]) -> ChatTemplate:
+    """An entry's chat template with the overhead measured from its real template (data/templates/<key>.json,
+    rendered and counted once by bench/template_overhead.py), and the overhead of the template layer Ollama's
+    library model applies instead, where recorded."""
+    present = ct.get("present")
     key = ct.get("template")
     if not isinstance(key, str) or not key.replace("-", "").replace(".", "").replace("_", "").isalnum():
-        return ct
+        note = ct.get("note")
+        return ChatTemplate(present, TemplateCost(present=present, note=note) if note else None)
     try:
         with open(data_path(f"templates/{key}.json"), encoding="utf-8") as f:
             doc = json.load(f)
     except (OSError, ValueError):
-        return ct
-    out = {**ct, **(doc.get("overhead") or {}), "template_source": doc.get("source")}
+        return ChatTemplate(present, TemplateCost(present=present, template_key=key))
+    jinja = from_record({"present": present, **(doc.get("overhead") or {})}, template_key=key,
+                        template_source=doc.get("source"))
     ollama = doc.get("ollama") or {}
-    if isinstance(ollama.get("overhead"), dict):  # the template layer Ollama's library model applies instead
-        out["ollama_overhead"] = {**ollama["overhead"], "template_source": ollama.get("source")}
-    return out
+    go = None
+    if isinstance(ollama.get("overhead"), dict):
+        go = from_record({"present": present, **ollama["overhead"]}, template_key=key,
+                         template_source=ollama.get("source"), origin="Ollama template layer")
+    return ChatTemplate(present, jinja, go)
 
 
-def to_spec(e: dict[str, Any]) -> ModelSpec:
-    """Turn a catalog entry into a ModelSpec."""
+def gguf_repo(r: dict[str, Any]) -> GgufRepo:
+    """A catalog entry's `gguf_repos` record as a GgufRepo."""
+    return GgufRepo(r["repo"], tuple(GgufFile(q, f.get("file"), f.get("bytes"), bool(f.get("legacy_mix")))
+                                     for q, f in (r.get("files") or {}).items()),
+                    bool(r.get("imatrix")), bool(r.get("untied_output")))
+
+
+def _repos(e: dict[str, Any]) -> tuple[GgufRepo, ...]:
+    return tuple(gguf_repo(r) for r in e.get("gguf_repos", ()))
+
+
+def _ollama(e: dict[str, Any]) -> OllamaInfo:
+    ol = e.get("ollama") or {}
+    return OllamaInfo(ol.get("library"), tuple((ol.get("tags") or {}).items()))
+
+
+def to_spec(e: dict[str, Any], pinned: str | None = None) -> ModelSpec:
+    """Turn a catalog entry into a ModelSpec (`pinned`: the quantization the name chose)."""
     arch = from_hf_config(e["config"])
     params = e.get("parameters") or parameter_count(hf_tensors(arch))
     return ModelSpec(
         id=e["id"], name=e["name"], family=e["family"], arch=arch, parameters=int(params),
         hf_repo=e.get("hf_repo"), source_dtype=e.get("torch_dtype", "BF16"),
         tokenizer=e.get("tokenizer", "gpt2"), header_bytes=e.get("gguf_header_bytes"),
-        alignment=e.get("alignment", {}), chat_template=_template(e.get("chat_template") or {}),
-        ollama=e.get("ollama") or {}, gguf_repos=tuple(e.get("gguf_repos", ())),
-        license=e.get("license"), gated=e.get("gated"),
-        sources={"config": e.get("config_source"), "entry": "data/models.jsonl"},
+        alignment=from_catalog(e.get("alignment", {})), template=_template(e.get("chat_template") or {}),
+        ollama=_ollama(e), gguf_repos=_repos(e), license=e.get("license"), gated=e.get("gated"),
+        provenance=Provenance(config=e.get("config_source"), entry="data/models.jsonl"), pinned_quant=pinned,
     )
 
 
@@ -101,19 +116,16 @@ def _index(pool: list[dict[str, Any]]) -> dict[str, tuple[int, str, str | None]]
     return idx
 
 
-def resolve(name: str) -> Resolved:
-    """Find a catalog entry by any of its names.
-
-    Raises:
-        ModelNotFound: nothing matches; the message lists the closest names.
-    """
+def lookup(name: str) -> ModelSpec | None:
+    """The catalog entry any of whose names is `name` (any case), with the quantization the name pins; None if
+    none is."""
     key = name.strip().lower()
     if key.startswith("hf.co/") or key.startswith("huggingface.co/"):
         repo, _, tag = key.split("/", 1)[1].partition(":")
         pool = _candidates(repo)
         hit = _index(pool).get(repo)
         if hit:
-            return Resolved(to_spec(pool[hit[0]]), normalize_preset(tag) if tag else None, "gguf_repo")
+            return to_spec(pool[hit[0]], normalize_preset(tag) if tag else None)
     lib, colon, tag = key.partition(":")
     pool = _candidates(f'"library": "{lib}"' if colon else key)
     idx = _index(pool)
@@ -124,15 +136,51 @@ def resolve(name: str) -> Resolved:
         q = normalize_preset(quant)
         hit2 = idx.get(f"{lib}:{base}") if base and q else None
         if hit2:
-            return Resolved(to_spec(pool[hit2[0]]), q, "ollama")
+            return to_spec(pool[hit2[0]], q)
     if hit is None:
-        import difflib
+        return None
+    i, _, pinned = hit
+    return to_spec(pool[i], pinned)
 
-        close = difflib.get_close_matches(key, list(_index(entries())), n=5, cutoff=0.6)
-        hint = "did you mean: " + ", ".join(close) if close else "try `catalog search`"
-        raise ModelNotFound(f"unknown model {name!r}", hint)
-    i, how, pinned = hit
-    return Resolved(to_spec(pool[i]), pinned, how)
+
+def not_found(name: str) -> ModelNotFound:
+    """The error for a name nothing knows, with the catalog's closest names."""
+    import difflib
+
+    close = difflib.get_close_matches(name.strip().lower(), list(_index(entries())), n=5, cutoff=0.6)
+    hint = "did you mean: " + ", ".join(close) if close else "try `catalog search`"
+    return ModelNotFound(f"unknown model {name!r}", hint)
+
+
+def typo_of(name: str) -> str | None:
+    """The catalog name `name` is one slip away from (a letter left out, added, changed or swapped in its
+    Ollama library part, the tag the same), e.g. `lama3.1:8b` for `llama3.1:8b`; None if none. Such a name
+    is answered from the catalog's suggestions without asking the registry."""
+    lib, colon, tag = name.strip().lower().partition(":")
+    if len(lib) < 4 or "/" in lib:
+        return None
+    libraries = {str((e.get("ollama") or {}).get("library") or "").lower() for e in entries()} - {""}
+    if lib in libraries:
+        return None
+    for other in sorted(libraries):
+        if _one_edit(lib, other):
+            candidate = f"{other}:{tag}" if colon else other
+            if lookup(candidate) is not None:
+                return candidate
+    return None
+
+
+def _one_edit(a: str, b: str) -> bool:
+    """Whether `a` becomes `b` by one insertion, deletion, substitution or swap of neighbours."""
+    if a == b or abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) == len(b):
+        diff = [i for i in range(len(a)) if a[i] != b[i]]
+        return len(diff) == 1 or (len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == b[diff[1]]
+                                   and a[diff[1]] == b[diff[0]])
+    short, long_ = (a, b) if len(a) < len(b) else (b, a)
+    i = next((k for k in range(len(short)) if short[k] != long_[k]), len(short))
+    return short[i:] == long_[i + 1:]
 
 
 def base_of(e: dict[str, Any]) -> dict[str, Any] | None:

@@ -69,12 +69,12 @@ def _ask(c: Any, base: str, api: str, model: str, prompt: str) -> str:
 
 def run(base: str, model: str, api: str = "auto", client: Any = None) -> tuple[str, list[Reply]]:
     """Send every probe prompt; return the API used and the classified replies."""
-    from catalog.sources.ollama import client as make_client
+    from catalog.sources.http import client as make_client
 
     base = base.rstrip("/")
     if urlparse(base).scheme not in ("http", "https"):
         raise UsageError(f"{base!r} is not an http(s) URL")
-    c = client or make_client(timeout_s=120.0)
+    c = client or make_client(120.0)
     try:
         api = detect_api(c, base) if api == "auto" else api
         out = []

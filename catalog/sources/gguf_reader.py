@@ -15,7 +15,7 @@ import struct
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from catalog.core.quants import GGML_TYPES, TYPE_BY_ID, Tensor
+from catalog.core.ggml import GGML_TYPES, TYPE_BY_ID, Tensor
 
 MAGIC = b"GGUF"
 MAX_STRING = 8 << 20  # bytes in one string (chat templates run to tens of KiB)
@@ -224,3 +224,17 @@ def parse_file(path: str, keep: frozenset[str] = frozenset()) -> GGUFHeader:
 
         return parse(read, os.fstat(f.fileno()).st_size, keep)
 
+
+def header_to_json(h: GGUFHeader) -> dict[str, Any]:
+    """A parsed header as JSON for the cache (arrays kept as their type and length)."""
+    meta = {k: ({"__array__": [v.type, v.length]} if isinstance(v, ArrayInfo) else v) for k, v in h.metadata.items()}
+    return {"version": h.version, "metadata": meta, "tensors": [[t.name, list(t.shape), t.type] for t in h.tensors],
+            "offsets": h.offsets, "data_offset": h.data_offset, "alignment": h.alignment}
+
+
+def header_from_json(d: dict[str, Any]) -> GGUFHeader:
+    """`header_to_json` read back."""
+    meta = {k: (ArrayInfo(*v["__array__"]) if isinstance(v, dict) and "__array__" in v else v)
+            for k, v in d["metadata"].items()}
+    tensors = [Tensor(n, tuple(s), t) for n, s, t in d["tensors"]]
+    return GGUFHeader(d["version"], meta, tensors, list(d["offsets"]), d["data_offset"], d["alignment"])

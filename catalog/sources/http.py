@@ -1,11 +1,87 @@
-"""Small HTTP bodies read safely: one capped, streamed GET with the errors every adapter maps the
-same way (a 429/5xx keeps its status and Retry-After for `hub.with_retries`)."""
+"""Every HTTP request the sources make goes through here: the client, its timeouts, the retry policy, the
+offline switch, and small bodies read under a cap.
+
+- `offline_env()`: `HF_HUB_OFFLINE` asks for no network (the sources then answer from the cache).
+- `timeout_s()`: `LLM_CATALOG_HTTP_TIMEOUT` (default 30 s) for the next bytes of any answer.
+- `shared_client(headers)`: one pooled, thread-safe httpx client per set of headers and timeout (a TLS
+  context costs ~20 ms to build, which a refresh of hundreds of repos must not pay per repo).
+- `client(timeout_s)`: a client of its own (the Ollama registry, a local server).
+- `with_retries(fn)`: a transient failure (429, 5xx, no answer) is tried again after the server's
+  Retry-After or a doubling back-off; a 429 says who rate-limited us.
+- `fetch_capped(client, url, limit)`: a GET whose body may not pass `limit` bytes.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import atexit
+import contextlib
+import os
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from catalog.errors import BadModelFile, CatalogError, RemoteUnavailable
+
+T = TypeVar("T")
+RETRIES = 4  # further tries of a transient failure (429, 5xx, no answer)
+BACKOFF_S = 0.5  # the first wait without a Retry-After; doubled each try
+MAX_WAIT_S = 30.0  # a longer Retry-After is reported, not waited out
+DEFAULT_TIMEOUT_S = 30.0
+CONNECT_TIMEOUT_S = 10.0
+
+
+def offline_env() -> bool:
+    """Whether `HF_HUB_OFFLINE` asks for no network."""
+    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def timeout_s() -> float:
+    """Seconds to wait for a server's next bytes (`LLM_CATALOG_HTTP_TIMEOUT`, default 30)."""
+    raw = os.environ.get("LLM_CATALOG_HTTP_TIMEOUT", "")
+    try:
+        return max(0.05, float(raw)) if raw else DEFAULT_TIMEOUT_S
+    except ValueError:
+        return DEFAULT_TIMEOUT_S
+
+
+def _timeout(t: float) -> Any:
+    import httpx
+
+    return httpx.Timeout(t, connect=min(t, CONNECT_TIMEOUT_S))
+
+
+def client(timeout: float | None = None) -> Any:
+    """A client of its own (close it: `with client() as c:`), redirects followed (blobs live on a CDN)."""
+    import httpx
+
+    return httpx.Client(timeout=_timeout(timeout or timeout_s()), follow_redirects=True)
+
+
+_SHARED: dict[tuple[str, float], Any] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+@atexit.register
+def _close_shared() -> None:
+    """Close the pooled clients' keep-alive connections at exit, not leave them to the collector."""
+    with _SHARED_LOCK:
+        for c in _SHARED.values():
+            c.close()
+        _SHARED.clear()
+
+
+def shared_client(headers: dict[str, str]) -> Any:
+    """The process's pooled client for these headers and the current timeout, as a context manager that
+    leaves it open (`with shared_client(h) as c:`); a changed token or timeout gets a client of its own."""
+    import httpx
+
+    t = timeout_s()
+    key = (str(sorted(headers.items())), t)
+    with _SHARED_LOCK:
+        c = _SHARED.get(key)
+        if c is None or c.is_closed:
+            c = _SHARED[key] = httpx.Client(headers=headers, timeout=_timeout(t), follow_redirects=True)
+    return contextlib.nullcontext(c)
 
 
 def retry_after(headers: Any) -> float | None:
@@ -17,7 +93,28 @@ def retry_after(headers: Any) -> float | None:
         return None
 
 
-def fetch_capped(client: Any, url: str, limit: int, headers: dict[str, str] | None = None,
+def with_retries(fn: Callable[[], T], sleep: Callable[[float], None] | None = None, who: str = "the Hub") -> T:
+    """`fn()`, tried again on a transient RemoteUnavailable: after the server's Retry-After, else
+    after BACKOFF_S, doubling. A Retry-After past MAX_WAIT_S, or the last failure, is raised (a 429
+    with a hint naming `who` rate-limited us)."""
+    import time
+
+    wait_for = sleep or time.sleep
+    for attempt in range(RETRIES + 1):
+        try:
+            return fn()
+        except RemoteUnavailable as err:
+            wait = err.retry_after_s if err.retry_after_s is not None else BACKOFF_S * 2 ** attempt
+            if not err.transient or attempt == RETRIES or wait > MAX_WAIT_S:
+                if err.status == 429:
+                    err.hint = (f"rate limited by {who}; try again in {err.retry_after_s:.0f} s"
+                                if err.retry_after_s else f"rate limited by {who}; try again later")
+                raise
+            wait_for(wait)
+    raise AssertionError("unreachable")
+
+
+def fetch_capped(c: Any, url: str, limit: int, headers: dict[str, str] | None = None,
                  missing: CatalogError | None = None, denied: CatalogError | None = None,
                  who: str = "the server") -> bytes | None:
     """The body of a GET, at most `limit` bytes.
@@ -31,7 +128,7 @@ def fetch_capped(client: Any, url: str, limit: int, headers: dict[str, str] | No
         RemoteUnavailable: any other status, or no answer (with the status and Retry-After when there is one).
     """
     try:
-        with client.stream("GET", url, headers=headers or {}) as r:
+        with c.stream("GET", url, headers=headers or {}) as r:
             if r.status_code == 404:
                 if missing is None:
                     return None

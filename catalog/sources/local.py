@@ -12,16 +12,18 @@ import os
 from typing import Any
 
 from catalog.core.arch import UnsupportedArchitecture, from_gguf_metadata, from_hf_config, hf_tensors, parameter_count
-from catalog.core.model import ModelSpec
-from catalog.core.quants import PRESET_BY_FTYPE
+from catalog.core.ggml import PRESET_BY_FTYPE
+from catalog.core.model import ModelSpec, Provenance
+from catalog.core.template import ChatTemplate
 from catalog.errors import BadModelFile, ModelNotFound
 from catalog.sources.gguf_reader import GGUFError, GGUFHeader, parse_file
+from catalog.sources.templates.measure import TemplateText
 
 MAX_CONFIG_BYTES = 4 << 20
 
 
-def load(ref: str) -> ModelSpec:
-    """Load a local model description.
+def load(ref: str) -> tuple[ModelSpec, TemplateText]:
+    """Load a local model description, and its chat template's text to be measured.
 
     Raises:
         ModelNotFound: the path does not exist or holds no config.json / GGUF.
@@ -43,8 +45,8 @@ def load(ref: str) -> ModelSpec:
     return load_config(path)
 
 
-def load_config(path: str) -> ModelSpec:
-    """A Hugging Face config.json."""
+def load_config(path: str) -> tuple[ModelSpec, TemplateText]:
+    """A Hugging Face config.json, and the template its folder holds."""
     try:
         if os.path.getsize(path) > MAX_CONFIG_BYTES:
             raise BadModelFile(f"{path}: larger than {MAX_CONFIG_BYTES >> 20} MiB, not a config.json")
@@ -55,8 +57,10 @@ def load_config(path: str) -> ModelSpec:
             raise
         raise BadModelFile(f"{path}: not valid JSON ({type(exc).__name__})") from None
     name = os.path.basename(os.path.dirname(os.path.abspath(path))) or "model"
-    return spec_from_config(cfg, f"local:{name}", name, path, local_path=os.path.abspath(path),
-                            sources={"config": path}, chat_template=folder_template(os.path.dirname(path)))
+    text = folder_template(os.path.dirname(path))
+    spec = spec_from_config(cfg, f"local:{name}", name, path, local_path=os.path.abspath(path),
+                            provenance=Provenance(config=path))
+    return spec._replace(template=ChatTemplate(text.present)), text
 
 
 def tokenizer_config_template(tok: Any) -> tuple[Any, dict[str, str]]:
@@ -76,10 +80,11 @@ def tokenizer_config_template(tok: Any) -> tuple[Any, dict[str, str]]:
     return tmpl, special
 
 
-def folder_template(folder: str) -> dict[str, Any]:
-    """`chat_template` of a model folder: tokenizer_config.json's, or the chat_template.jinja /
+def folder_template(folder: str) -> TemplateText:
+    """The chat template of a model folder: tokenizer_config.json's, or the chat_template.jinja /
     chat_template.json that newer transformers releases save beside it (which then wins, as it
-    does in transformers); {} when the folder has no tokenizer_config.json and no template file."""
+    does in transformers); unknown (`present` None) when the folder has no tokenizer_config.json and
+    no template file."""
     tok: Any = None
     try:
         with open(os.path.join(folder, "tokenizer_config.json"), encoding="utf-8") as f:
@@ -102,11 +107,11 @@ def folder_template(folder: str) -> dict[str, Any]:
         tmpl = text
         break
     if tok is None and tmpl is None:
-        return {}
-    info = template_info(tmpl)
-    if "source" in info:
-        info.update(special)
-    return info
+        return TemplateText()
+    found = template_text(tmpl)
+    if found.jinja is not None:
+        found = found._replace(bos_token=special.get("bos_token"), eos_token=special.get("eos_token"))
+    return found
 
 
 def spec_from_config(cfg: Any, spec_id: str, name: str, where: str, parameters: int | None = None,
@@ -132,7 +137,7 @@ def spec_from_config(cfg: Any, spec_id: str, name: str, where: str, parameters: 
     )
 
 
-def load_gguf(path: str) -> ModelSpec:
+def load_gguf(path: str) -> tuple[ModelSpec, TemplateText]:
     """A GGUF file: header read with hard limits; tensor data must lie inside the file."""
     try:
         size = os.path.getsize(path)
@@ -142,29 +147,29 @@ def load_gguf(path: str) -> ModelSpec:
     except OSError as exc:
         raise BadModelFile(f"{path}: cannot read ({exc.strerror or type(exc).__name__})") from None
     return spec_from_header(header, f"local:{os.path.basename(path)}", os.path.basename(path), size, path,
-                            {"file": path}, local_path=os.path.abspath(path))
+                            Provenance(file=path), local_path=os.path.abspath(path))
 
 
 MAX_TEMPLATE = 64 << 10  # characters of a chat template kept to be rendered (the largest real ones are ~20k)
 
 
-def template_info(tmpl: Any, meta: dict[str, Any] | None = None) -> dict[str, Any]:
-    """`chat_template` of a spec: whether one ships, and its source and special tokens to render it."""
-    # named variants (tokenizer.chat_template.tool_use, .rag, ...): runtimes apply the default one
-    variants = sorted(k.split(".", 2)[2] for k in (meta or {}) if k.startswith("tokenizer.chat_template."))
+def template_text(tmpl: Any, meta: dict[str, Any] | None = None) -> TemplateText:
+    """A chat template as found: whether one ships, and its text to measure (a GGUF also names its BOS/EOS
+    ids, whose text its vocabulary spells, and may carry named variants: runtimes apply the default one)."""
+    variants = tuple(sorted(k.split(".", 2)[2] for k in (meta or {}) if k.startswith("tokenizer.chat_template.")))
     if not isinstance(tmpl, str):
-        return {"present": False, **({"variants": variants} if variants else {})}
-    info: dict[str, Any] = {"present": True}
-    if variants:
-        info["variants"] = variants
-    if len(tmpl) <= MAX_TEMPLATE:
-        info["source"] = tmpl
-    return info
+        return TemplateText(False, variants=variants)
+    text = TemplateText(True, tmpl if len(tmpl) <= MAX_TEMPLATE else None, variants=variants)
+    if text.jinja is not None and meta:
+        bos, eos = (v if isinstance(v := meta.get(f"tokenizer.ggml.{k}_token_id"), int) and not isinstance(v, bool)
+                    else None for k in ("bos", "eos"))
+        text = text._replace(bos_token_id=bos, eos_token_id=eos)
+    return text
 
 
 def spec_from_header(header: GGUFHeader, spec_id: str, fallback_name: str, size: int, where: str,
-                     sources: dict[str, Any], **extra: Any) -> ModelSpec:
-    """A ModelSpec from a parsed GGUF header (a local file, or a remote one read by Range).
+                     provenance: Provenance, **extra: Any) -> tuple[ModelSpec, TemplateText]:
+    """A ModelSpec from a parsed GGUF header (a local file, or a remote one read by Range), and its template.
 
     Raises:
         BadModelFile: the architecture is unsupported or its metadata inconsistent.
@@ -177,15 +182,11 @@ def spec_from_header(header: GGUFHeader, spec_id: str, fallback_name: str, size:
     ftype = meta.get("general.file_type")
     quant = PRESET_BY_FTYPE.get(ftype) if isinstance(ftype, int) else None
     name = meta.get("general.name") if isinstance(meta.get("general.name"), str) else fallback_name
-    tmpl = meta.get("tokenizer.chat_template")
-    info = template_info(tmpl, meta)
-    if "source" in info:  # the ids of the BOS/EOS its template renders (their text is in the vocabulary)
-        info.update({f"{k}_token_id": v for k in ("bos", "eos")
-                     if isinstance(v := meta.get(f"tokenizer.ggml.{k}_token_id"), int) and not isinstance(v, bool)})
-    return ModelSpec(
+    text = template_text(meta.get("tokenizer.chat_template"), meta)
+    spec = ModelSpec(
         id=spec_id, name=str(name)[:200], family=arch.arch, arch=arch,
         parameters=parameter_count(list(header.tensors)), tensors=tuple(header.tensors), file_quant=quant or "file",
-        file_bytes=size, header_bytes=header.data_offset,
-        tokenizer=str(meta.get("tokenizer.ggml.model", "gpt2")),
-        chat_template=info, sources=sources, **extra,
+        file_bytes=size, header_bytes=header.data_offset, tokenizer=str(meta.get("tokenizer.ggml.model", "gpt2")),
+        template=ChatTemplate(text.present), provenance=provenance, **extra,
     )
+    return spec, text

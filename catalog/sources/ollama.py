@@ -17,9 +17,17 @@ from __future__ import annotations
 import json
 import os
 import re
+from functools import partial
 from typing import Any, NamedTuple
 
+from catalog.core import alignment as align
+from catalog.core.model import Fetched, ModelSpec, OllamaInfo, Provenance
 from catalog.errors import BadModelFile, ModelNotFound, RemoteUnavailable
+from catalog.sources import http
+from catalog.sources.gguf_reader import header_from_json, header_to_json
+from catalog.sources.http import fetch_capped, with_retries
+from catalog.sources.local import spec_from_header
+from catalog.sources.templates.measure import TemplateText
 
 DEFAULT_REGISTRY = "https://registry.ollama.ai"
 MANIFEST_ACCEPT = "application/vnd.docker.distribution.manifest.v2+json"
@@ -84,8 +92,6 @@ def registry_url(host: str | None = None) -> str:
 
 
 def _get(client: Any, url: str, accept: str | None = None, limit: int = MAX_SMALL) -> bytes:
-    from catalog.sources.http import fetch_capped
-
     body = fetch_capped(client, url, limit, {"Accept": accept} if accept else None,
                         missing=ModelNotFound(f"{url}: not in the Ollama registry"),
                         denied=ModelNotFound(f"{url}: the registry refused access: a private model?"),
@@ -111,8 +117,6 @@ def registry_model(client: Any, name: Name) -> RegistryModel:
         ModelNotFound: no such model or tag; BadModelFile: a manifest without a GGUF layer;
         RemoteUnavailable: the registry failed.
     """
-    from catalog.sources.hub import with_retries
-
     base = f"{registry_url(name.host)}/v2/{name.namespace}/{name.model}"
     murl = f"{base}/manifests/{name.tag}"
     manifest = _json(with_retries(lambda: _get(client, murl, MANIFEST_ACCEPT), who=REGISTRY), murl)
@@ -133,7 +137,7 @@ def registry_model(client: Any, name: Name) -> RegistryModel:
         key = SMALL_LAYERS.get(media)
         if key and size <= MAX_SMALL:
             url = f"{base}/blobs/{digest}"
-            small[key] = with_retries(lambda url=url: _get(client, url), who=REGISTRY).decode("utf-8", "replace")
+            small[key] = with_retries(partial(_get, client, url), who=REGISTRY).decode("utf-8", "replace")
     params: dict[str, Any] = {}
     if "params" in small:
         try:
@@ -148,12 +152,7 @@ def registry_model(client: Any, name: Name) -> RegistryModel:
 
 def client(timeout_s: float | None = None) -> Any:
     """An httpx client for the registry or a local server (redirects followed: blobs live on a CDN)."""
-    import httpx
-
-    from catalog.sources.hub import http_timeout_s
-
-    t = timeout_s or http_timeout_s()
-    return httpx.Client(timeout=httpx.Timeout(t, connect=min(t, 10.0)), follow_redirects=True)
+    return http.client(timeout_s)
 
 
 # --- a running Ollama server ----------------------------------------------------------------------------------------
@@ -187,15 +186,38 @@ def server_json(c: Any, url: str, body: dict[str, Any] | None = None) -> dict[st
     return doc if isinstance(doc, dict) else None
 
 
-# --- a model from the registry, as the advisor sees it -----------------------------------------------------------
+# --- an installed Ollama's models on this disk -------------------------------------------------------------------
 
-def _spec_from_doc(name: Name, doc: dict[str, Any], got: dict[str, Any]) -> tuple[Any, str | None]:
-    from catalog.core import alignment as align
-    from catalog.sources.hub import _header_from_json
-    from catalog.sources.local import spec_from_header
+def _models_dir() -> str:
+    return os.path.expanduser(os.environ.get("OLLAMA_MODELS") or "~/.ollama/models")
 
+
+def local_blob(name: str) -> str | None:
+    """The GGUF blob of an installed Ollama model, from its manifest on this disk, if readable."""
+    n = parse_name(name)
+    if n is None:
+        return None
+    root = _models_dir()
+    path = os.path.join(root, "manifests", n.host or "registry.ollama.ai", n.namespace, n.model, n.tag)
+    try:
+        with open(path, encoding="utf-8") as f:
+            manifest = json.load(f)
+    except (OSError, ValueError):
+        return None
+    for layer in manifest.get("layers") or ():
+        if isinstance(layer, dict) and layer.get("mediaType") == MODEL_LAYER:
+            digest = str(layer.get("digest", ""))
+            blob = os.path.join(root, "blobs", digest.replace(":", "-"))
+            if digest.startswith("sha256:") and os.path.isfile(blob):
+                return blob
+    return None
+
+
+# --- a model from the registry, as the service sees it -----------------------------------------------------------
+
+def _spec_from_doc(name: Name, doc: dict[str, Any], got: Fetched) -> tuple[ModelSpec, TemplateText]:
     rm = doc["model"]
-    header = _header_from_json(doc["header"])
+    header = header_from_json(doc["header"])
     lib = str(name).rsplit(":", 1)[0]
     murl = f"{registry_url(name.host)}/v2/{name.namespace}/{name.model}/manifests/{name.tag}"
     meta = header.metadata
@@ -205,45 +227,44 @@ def _spec_from_doc(name: Name, doc: dict[str, Any], got: dict[str, Any]) -> tupl
     # the tag's words count as name tokens: "8b-text-q4_0" is a base model, "8b-instruct-q8_0" an aligned one
     verdict = align.classify_record({"repo": f"{name.namespace}/{name.model}-{name.tag}", "gguf": gguf,
                                      "chat_template": has_template})
-    sources = {"ollama_registry": murl, "model_layer": rm["model_digest"], "metadata": got,
-               "config_blob": {k: rm["config"].get(k) for k in ("model_family", "model_type", "file_type")
-                               if k in rm["config"]}}
-    spec = spec_from_header(header, f"ollama:{name}", str(name), int(rm["model_bytes"]), murl, sources)
+    prov = Provenance(ollama_registry=murl, model_layer=rm["model_digest"], metadata=got,
+                      config_blob=tuple((k, rm["config"].get(k)) for k in ("model_family", "model_type", "file_type")
+                                        if k in rm["config"]))
+    spec, text = spec_from_header(header, f"ollama:{name}", str(name), int(rm["model_bytes"]), murl, prov)
     quant = spec.file_quant if spec.file_quant != "file" else None
-    # `source` stays the GGUF's Jinja template; the overhead is measured from the template Ollama applies
-    # (`origin`): its Go template layer, with the system layer as the default system message, when it has one
-    template = {**(spec.chat_template or {}), "present": has_template,
-                "origin": "Ollama template layer" if rm.get("template") else "GGUF header"}
-    if isinstance(rm.get("template"), str):
-        template["ollama_template"] = rm["template"]
-    if rm.get("system"):
-        template["default_system_prompt"] = rm["system"][:2000]
-        template["ollama_system"] = rm["system"]
-    ollama_meta = {"library": lib, "tags": {name.tag: quant} if quant else {}, "params": rm.get("params") or {},
-                   "pull_bytes": rm["pull_bytes"], "source": {"url": murl}}
-    return spec._replace(alignment=verdict.to_json(), chat_template=template, ollama=ollama_meta), quant
+    # the Jinja template stays the GGUF's; Ollama applies its own Go template layer, with the system layer as
+    # the default system message, when it has one
+    template = rm.get("template") if isinstance(rm.get("template"), str) else None
+    text = text._replace(present=has_template, ollama=template, ollama_system=rm.get("system") or None,
+                         jinja_origin="GGUF header")
+    num_ctx = (rm.get("params") or {}).get("num_ctx")
+    info = OllamaInfo(lib, ((name.tag, quant),) if quant else (),
+                      num_ctx if isinstance(num_ctx, int) and not isinstance(num_ctx, bool) else None)
+    spec = spec._replace(alignment=verdict, ollama=info, pinned_quant=quant,
+                         template=spec.template._replace(present=has_template))
+    return spec, text
 
 
-def load(ref: str, offline: bool = False) -> tuple[Any, str | None]:
-    """A ModelSpec for an Ollama `model:tag` read from the registry: the GGUF layer's real header
-    (HTTP Range on the blob), the config blob, the template/system/params layers. Cached like Hub
-    records (`LLM_CATALOG_CACHE_TTL`); offline, the cache answers or nothing does.
+def load(ref: str, offline: bool = False) -> tuple[ModelSpec, TemplateText]:
+    """A ModelSpec for an Ollama `model:tag` read from the registry (its `pinned_quant` the tag's
+    quantization): the GGUF layer's real header (HTTP Range on the blob), the config blob, the
+    template/system/params layers. Cached like Hub records (`LLM_CATALOG_CACHE_TTL`); offline, the
+    cache answers or nothing does.
 
     Raises:
         ModelNotFound, BadModelFile, RemoteUnavailable.
     """
     from catalog.sources import cache
     from catalog.sources.gguf_remote import read_header
-    from catalog.sources.hub import _header_to_json, offline_env
 
     name = parse_name(ref)
     if name is None:
         raise ModelNotFound(f"{ref!r} is not an Ollama model name", "model[:tag], e.g. llama3.1:8b")
     key = f"{name.host or registry_url()}/{name.namespace}/{name.model}:{name.tag}"
     hit = cache.get("ollama", key)
-    offline = offline or offline_env()
+    offline = offline or http.offline_env()
     if hit is not None and (not hit.stale or offline):
-        return _spec_from_doc(name, hit.doc, {"from": "cache", "stale": hit.stale, "age_s": int(hit.age_s)})
+        return _spec_from_doc(name, hit.doc, Fetched("cache", hit.stale, int(hit.age_s)))
     if offline:
         raise RemoteUnavailable(f"{ref}: offline, and not in the catalog or the cache",
                                 "run once online, or use a catalog name")
@@ -253,9 +274,9 @@ def load(ref: str, offline: bool = False) -> tuple[Any, str | None]:
             header, reader = read_header(c, rm.blob_url)
     except RemoteUnavailable:
         if hit is not None:
-            return _spec_from_doc(name, hit.doc, {"from": "cache", "stale": True, "age_s": int(hit.age_s)})
+            return _spec_from_doc(name, hit.doc, Fetched("cache", True, int(hit.age_s)))
         raise
-    doc = {"model": rm._asdict(), "header": _header_to_json(header),
+    doc = {"model": rm._asdict(), "header": header_to_json(header),
            "cost": {"downloaded_bytes": reader.downloaded, "requests": reader.requests}}
     cache.put("ollama", key, doc)
-    return _spec_from_doc(name, doc, {"from": "registry", "stale": False, "age_s": 0})
+    return _spec_from_doc(name, doc, Fetched("registry", False, 0))

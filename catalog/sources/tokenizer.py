@@ -450,7 +450,7 @@ def counter_for(spec: Any) -> Counter | None:
         if vocab:
             return Counter(vocab.count, "the model's tokenizer (the GGUF's vocabulary, tokenized as llama.cpp does)",
                            vocab)
-    remote = (spec.sources or {}).get("gguf_vocab")
+    remote = spec.provenance.gguf_vocab
     if isinstance(remote, str) and spec.tokenizer in ("llama", "gpt2"):
         try:
             with open(remote, encoding="utf-8") as f:
@@ -464,7 +464,7 @@ def counter_for(spec: Any) -> Counter | None:
         found = _folder_counter(os.path.dirname(local), "the folder's")
         if found:
             return found
-    fetched = (spec.sources or {}).get("tokenizer_json")
+    fetched = spec.provenance.tokenizer_json
     if isinstance(fetched, str) and os.path.isfile(fetched):
         counts = _tokenizer_json(fetched)
         if counts:

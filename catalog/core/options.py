@@ -1,0 +1,97 @@
+"""Every closed set and every default the product applies, once (pure).
+
+A closed set is a `Literal` and its values come from `get_args`, so the set exists in one place
+(the CLI's choices, the validation and the types all read it here). A default that a runtime
+applies carries its source beside it.
+"""
+
+
+from typing import Literal, NamedTuple, get_args
+
+from catalog.errors import UsageError
+
+Runtime = Literal["ollama", "llama.cpp", "lmstudio"]
+RUNTIMES: tuple[Runtime, ...] = get_args(Runtime)
+# llama.cpp's cache types (`-ctk`/`-ctv`), upper case as ggml names them
+KvType = Literal["F16", "BF16", "F32", "Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "IQ4_NL"]
+KV_TYPES: tuple[KvType, ...] = get_args(KvType)
+# what `--kv-type` offers (the TUI cycles through the same), lower case as the runtimes spell them
+KvChoice = Literal["f16", "q8_0", "q4_0"]
+KV_CHOICES: tuple[KvChoice, ...] = get_args(KvChoice)
+Verdict = Literal["full_gpu", "partial", "cpu_only", "no_fit"]
+VERDICTS: tuple[Verdict, ...] = get_args(Verdict)
+AlignmentKind = Literal["base", "aligned", "de-aligned"]
+ALIGNMENT_KINDS: tuple[AlignmentKind, ...] = get_args(AlignmentKind)
+SplitMode = Literal["layer", "tensor", "row"]
+SPLIT_MODES: tuple[SplitMode, ...] = get_args(SplitMode)
+
+DEFAULT_RUNTIME: Runtime = "ollama"
+DEFAULT_KV: KvType = "F16"
+DEFAULT_FLASH_ATTN = True
+# llama.cpp's logical and physical batch (-b, -ub): common/common.h
+DEFAULT_BATCH = 2048
+DEFAULT_UBATCH = 512
+# a model that does not say its trained context is assumed to hold Ollama's smallest default
+FALLBACK_CONTEXT = 4096
+# LM Studio loads a model at 4096 tokens unless told otherwise (its API reports
+# loaded_context_length 4096 for a 131072-token model: zed-industries/zed issue #33938)
+LMSTUDIO_DEFAULT_CTX = 4096
+# Ollama's default num_ctx by total VRAM (server/routes.go): (at least this much, context), largest first
+OLLAMA_CTX_TIERS: tuple[tuple[int, int], ...] = ((47 << 30, 262144), (23 << 30, 32768))
+OLLAMA_CTX_SMALLEST = 4096
+# Ollama steps an automatic context down through these when the model does not fit (server/sched.go)
+OLLAMA_CTX_STEPS = (32768, 4096)
+# llama.cpp's --fit shrinks an unset -c, not below this (-fitc), before it gives up layers
+LLAMA_FIT_MIN_CTX = 4096
+# `catalog plan`: the quantization and context planned unless given, and the link between hosts assumed
+PLAN_QUANT = "Q4_K_M"
+PLAN_CTX = 8192
+PLAN_LINK_GBPS = 1.0
+PLAN_LINK_MS = 0.5
+# `catalog refresh`: repos read at once
+REFRESH_JOBS = 32
+
+
+class CheckRequest(NamedTuple):
+    """The user's question, as options (`catalog check`'s flags; the TUI's and export's defaults)."""
+
+    quants: tuple[str, ...] = ()
+    ctx: int | None = None
+    content_tokens: int | None = None
+    kv_type: str = "f16"
+    flash_attn: bool = DEFAULT_FLASH_ATTN
+    batch: int = DEFAULT_BATCH
+    ubatch: int = DEFAULT_UBATCH
+    runtime: str = DEFAULT_RUNTIME
+
+    def validate(self) -> None:
+        """`validate(self)`: refuse a request no runtime would run (before anything is looked up)."""
+        validate(self)
+
+
+def ollama_default_ctx(vram_total_bytes: int) -> int:
+    """Ollama's default num_ctx for this much total VRAM (server/routes.go)."""
+    for at_least, ctx in OLLAMA_CTX_TIERS:
+        if vram_total_bytes >= at_least:
+            return ctx
+    return OLLAMA_CTX_SMALLEST
+
+
+def validate(req: CheckRequest) -> None:
+    """Refuse a request no runtime would run.
+
+    Raises:
+        UsageError: a count that is not positive, an unknown runtime or cache type, or a quantized V cache
+            without flash attention.
+    """
+    for flag, v in (("--ctx", req.ctx), ("--content-tokens", req.content_tokens), ("--batch", req.batch),
+                    ("--ubatch", req.ubatch)):
+        if v is not None and v <= 0:
+            raise UsageError(f"{flag} must be positive")
+    if req.runtime not in RUNTIMES:
+        raise UsageError(f"unknown runtime {req.runtime!r}", "one of " + ", ".join(RUNTIMES))
+    kv = req.kv_type.upper()
+    if kv not in KV_TYPES:
+        raise UsageError(f"unknown KV cache type {req.kv_type!r}", "f16, q8_0 or q4_0")
+    if kv != DEFAULT_KV and not req.flash_attn:
+        raise UsageError("a quantized KV cache needs flash attention", "drop --flash-attn off")

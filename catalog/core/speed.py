@@ -1,0 +1,73 @@
+"""The decode-speed model, once for every face and engine (pure).
+
+Decoding is memory-bound: each generated token reads the active weights once (a MoE's used
+experts only) and the KV cache filled to half the context, from whichever memory holds them,
+and llama.cpp reaches about DECODE_EFFICIENCY of peak bandwidth. Several devices in a pipeline
+add up; devices that split every layer (tensor parallel) read at once, the slowest deciding.
+A GPU whose bandwidth no source gives has no speed estimate: the model never guesses one.
+"""
+
+
+from collections.abc import Iterable
+
+from catalog.core.arch import Architecture
+from catalog.core.memory import MemoryEstimate, WeightLayout
+from hardware.types import GPU
+
+DECODE_EFFICIENCY = 0.75
+# system RAM's bandwidth, assumed for the layers and KV cache a partial offload leaves on the CPU
+DEFAULT_RAM_BANDWIDTH = 60e9
+
+
+def read_seconds(nbytes: float, bandwidth_bytes_per_s: float) -> float:
+    """Seconds to read `nbytes` once at the share of peak bandwidth decoding reaches."""
+    return nbytes / (bandwidth_bytes_per_s * DECODE_EFFICIENCY)
+
+
+def ram_read_seconds(nbytes: float) -> float:
+    """`read_seconds` from system RAM."""
+    return read_seconds(nbytes, DEFAULT_RAM_BANDWIDTH)
+
+
+def slowest_bandwidth(gpus: Iterable[GPU]) -> float | None:
+    """The lowest known bandwidth of `gpus`; None if any of them has none (no speed is then claimed)."""
+    bws = [g.bandwidth_bytes_per_s for g in gpus]
+    if not bws or any(not b for b in bws):
+        return None
+    return float(min(b for b in bws if b))
+
+
+def per_second(seconds: float | None) -> float | None:
+    """Tokens a second for `seconds` a token, to one decimal; None for no time."""
+    return round(1.0 / seconds, 1) if seconds else None
+
+
+def check_seconds(est: MemoryEstimate, lay: WeightLayout, gpus: tuple[GPU, ...]) -> float | None:
+    """Seconds a decoded token takes for one check row: the GPUs' share at their (slowest) bandwidth, the
+    rest from RAM. None when a GPU's bandwidth is unknown."""
+    # the token embedding stays in RAM but only one row of it is read per token
+    read_once = lay.total_bytes - lay.input_bytes + lay.tied_copy_bytes
+    if read_once <= 0:
+        return None
+    frac_active = lay.active_bytes / read_once  # MoE: the used experts' share
+    kv_read = est.kv_cache_bytes // 2
+    kv_gpu_read = est.kv_gpu_bytes // 2
+    gpu_read = est.weights_gpu_bytes * frac_active + kv_gpu_read
+    cpu_read = max(0, read_once - est.weights_gpu_bytes) * frac_active + (kv_read - kv_gpu_read)
+    t = 0.0
+    if gpu_read > 0 and gpus:
+        bw = slowest_bandwidth(gpus)
+        if bw is None:
+            return None
+        t += read_seconds(gpu_read, bw)
+    if cpu_read > 0:
+        t += ram_read_seconds(cpu_read)
+    return t or None
+
+
+def layer_read_bytes(a: Architecture, lay: WeightLayout, il: int, kv_layer_bytes: int) -> float:
+    """Bytes one decoded token reads from layer `il`: its weights (a MoE's used experts only) and half its
+    KV cache (a conversation halfway through its context)."""
+    experts = lay.layer_expert_bytes[il] if lay.layer_expert_bytes else 0
+    used = a.n_expert_used / a.n_expert if a.n_expert else 1.0
+    return float(lay.layer_bytes[il] - experts * (1.0 - used) + kv_layer_bytes / 2)

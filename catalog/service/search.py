@@ -1,0 +1,85 @@
+"""`catalog.search` and `catalog.summarize`: the models a list shows, filtered one way for every face.
+
+`catalog search` and the TUI both list the embedded catalog (the TUI adds the Hub repos looked up
+before, from the cache), filter with `matches` and, against hardware, summarize each model by the
+recommended row of its check.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from catalog.core.model import ModelSpec
+from catalog.core.options import CheckRequest, Runtime, Verdict
+from catalog.core.results import CheckResult
+from catalog.errors import CatalogError
+from catalog.service.check import check
+from hardware.types import Hardware
+
+
+class Summary(NamedTuple):
+    """One model's line in a list (the TUI, `search --fits`): its recommended row on this hardware."""
+
+    spec: ModelSpec
+    kind: str | None
+    best_quant: str | None
+    verdict: Verdict
+    gpu_bytes: int | None
+    tokens_per_second: float | None
+    result: CheckResult
+
+
+def matches(spec: ModelSpec, text: str = "", kind: str | None = None, family: str | None = None,
+            max_params: float | None = None) -> bool:
+    """Whether a model passes the filters: every word of `text` somewhere in its id, name, family, kind or
+    repo; its alignment kind; its family (any case); at most `max_params` parameters."""
+    spec_kind = spec.alignment.kind if spec.alignment else None
+    hay = f"{spec.id} {spec.name} {spec.family} {spec_kind or ''} {spec.hf_repo or ''}".lower()
+    if any(word not in hay for word in text.lower().split()):
+        return False
+    if kind and spec_kind != kind:
+        return False
+    if family and family.lower() != spec.family.lower():
+        return False
+    return max_params is None or spec.parameters <= max_params
+
+
+def catalog_specs() -> list[ModelSpec]:
+    """Every model of the embedded catalog."""
+    from catalog.sources.bundled import all_specs
+
+    return all_specs()
+
+
+def cached_specs(runtimes: tuple[Runtime, ...] = ("ollama",)) -> list[ModelSpec]:
+    """The Hub repos looked up before, from the cache, offline (those the catalog holds are its own rows)."""
+    from catalog.service.resolve import resolve
+    from catalog.sources import cache
+
+    known = {s.id for s in catalog_specs()}
+    out = []
+    for key in cache.keys("hub"):
+        try:
+            spec = resolve(key.rpartition("@")[0], offline=True, runtimes=runtimes)
+        except CatalogError:
+            continue  # a cached record without a usable model (a README-only repo)
+        if spec.id not in known:
+            out.append(spec)
+    return out
+
+
+def search(text: str = "", *, kind: str | None = None, family: str | None = None,
+           max_params: float | None = None, cached: bool = False) -> list[ModelSpec]:
+    """The catalog's models (and with `cached` the Hub repos looked up before) that pass `matches`."""
+    specs = catalog_specs() + (cached_specs() if cached else [])
+    return [s for s in specs if matches(s, text, kind, family, max_params)]
+
+
+def summarize(spec: ModelSpec, request: CheckRequest, hw: Hardware) -> Summary:
+    """One model's line in a list: its recommended quantization on this hardware, with that row's GPU bytes,
+    verdict and speed, and the whole check."""
+    res = check(spec, request, hw)
+    best = res.recommended_row
+    return Summary(spec, spec.alignment.kind if spec.alignment else None, best.quant if best else None,
+                   best.verdict if best else "no_fit", best.memory.gpu_bytes if best else None,
+                   best.tokens_per_second if best else None, res)

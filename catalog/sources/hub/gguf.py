@@ -1,0 +1,108 @@
+"""A Hub repo's GGUF files: which quantization each file holds, and a file's header read by HTTP Range.
+
+A GGUF repo is estimated from the real tensor table of one of its files; its other files keep their
+published sizes. A header is cached by commit (it cannot change), its vocabulary in a cache file of
+its own, so a template is counted with the file's own tokenizer, online and offline.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from catalog.core.ggml import PRESETS, normalize_preset
+from catalog.errors import RemoteUnavailable
+from catalog.sources import cache
+from catalog.sources.gguf_reader import ArrayInfo, GGUFHeader, header_from_json, header_to_json
+from catalog.sources.gguf_remote import read_header, split_parts
+from catalog.sources.hub.records import endpoint, hub_client
+
+
+def quant_of_file(path: str) -> str | None:
+    """The llama-quantize preset named in a GGUF file name (`...-Q4_K_M.gguf`, `.../Q4_K_M/...-00001-of-00002.gguf`)."""
+    stem = re.sub(r"(-\d{5}-of-\d{5})?\.gguf$", "", path, flags=re.I)
+    for tok in reversed(re.split(r"[-./]", stem)):
+        q = normalize_preset(tok)
+        if q is not None and (q in PRESETS or q in ("F16", "BF16", "F32")):
+            return q
+    # two-part names such as Q4_K_M split by the separators above never reach here; UD-/imatrix labels do
+    return None
+
+
+def gguf_files(files: dict[str, int]) -> dict[str, dict[str, Any]]:
+    """Quantization -> {"file": first part, "parts": [...], "bytes": total} for a repo's model GGUFs."""
+    out: dict[str, dict[str, Any]] = {}
+    for path in sorted(files):
+        low = path.lower()
+        if not low.endswith(".gguf") or "mmproj" in low or "imatrix" in low:
+            continue
+        q = quant_of_file(path)
+        if q is None:
+            continue
+        group = re.sub(r"-\d{5}-of-\d{5}\.gguf$", "", path)
+        cur = out.get(q)
+        if cur is not None and cur["group"] != group:
+            continue  # a second file of the same quantization (e.g. another variant): keep the first
+        if cur is None:
+            cur = out[q] = {"file": path, "parts": [], "bytes": 0, "group": group}
+        cur["parts"].append(path)
+        cur["bytes"] += files[path]
+    for v in out.values():
+        parts = split_parts(v["parts"][0])
+        if parts is not None and len(v["parts"]) != parts[1]:
+            v["incomplete"] = True
+        v.pop("group")
+    return out
+
+
+def vocab_file(key: str) -> str:
+    """Where the vocabulary of the remote GGUF cached under `key` is kept (catalog cache)."""
+    return cache.file_path("vocab", key)
+
+
+def _keep_vocab(key: str, h: GGUFHeader) -> GGUFHeader:
+    """Store the header's vocabulary arrays beside the cached header (a file of its own: the header's
+    cache entry stays small), and return the header with them as counts again."""
+    from catalog.sources.tokenizer import VOCAB_KEYS
+
+    meta = h.metadata
+    kept = {k: meta[k] for k in VOCAB_KEYS if isinstance(meta.get(k), list)}
+    if kept.get("tokenizer.ggml.tokens"):
+        small = {k: v for k, v in meta.items() if k.startswith(("tokenizer.ggml.", "general.name"))
+                 and k not in VOCAB_KEYS and not isinstance(v, (list, ArrayInfo))}
+        cache.put_file("vocab", key, json.dumps({**small, **kept}, separators=(",", ":")).encode("utf-8"))
+    etype = {"tokenizer.ggml.tokens": 8, "tokenizer.ggml.scores": 6, "tokenizer.ggml.token_type": 5}
+    return h._replace(metadata={k: (ArrayInfo(etype[k], len(v)) if k in kept and len(v) > 4096 else v)
+                                for k, v in meta.items()})
+
+
+def gguf_header(repo: str, sha: str, parts: list[str], offline: bool = False) -> tuple[GGUFHeader, dict[str, Any]]:
+    """The merged header of a (possibly split) GGUF file: metadata of part 1, tensors of every part.
+
+    Cached by commit, so a cached header never goes stale.
+    """
+    key = f"{repo}@{sha}/{parts[0]}"
+    hit = cache.get("gguf", key)
+    if hit is not None:
+        return header_from_json(hit.doc["header"]), hit.doc["cost"]
+    if offline:
+        raise RemoteUnavailable(f"{repo}/{parts[0]}: offline, and its header is not cached")
+    from catalog.sources.tokenizer import VOCAB_KEYS
+
+    headers: list[GGUFHeader] = []
+    downloaded = requests = 0
+    with hub_client() as client:
+        for i, part in enumerate(parts):
+            # the vocabulary is in the bytes read anyway: part 1 keeps it, to count the template with
+            h, reader = read_header(client, f"{endpoint()}/{repo}/resolve/{sha}/{part}",
+                                    keep=VOCAB_KEYS if i == 0 else frozenset())
+            headers.append(h)
+            downloaded += reader.downloaded
+            requests += reader.requests
+    first = _keep_vocab(key, headers[0])
+    merged = first._replace(tensors=[t for h in headers for t in h.tensors],
+                            offsets=[o for h in headers for o in h.offsets])
+    cost = {"downloaded_bytes": downloaded, "requests": requests, "parts": len(parts)}
+    cache.put("gguf", key, {"header": header_to_json(merged), "cost": cost})
+    return merged, cost

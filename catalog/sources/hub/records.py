@@ -1,0 +1,306 @@
+"""Hugging Face Hub records: a repo's metadata, files and card, read once per commit and cached.
+
+Metadata comes through huggingface_hub (`HfApi.model_info` with `expand`, `list_repo_tree` for file
+sizes), which honours `HF_TOKEN` and the stored token; `HF_ENDPOINT` points it (and our own reads) at a
+mirror or a test server. Small files (config.json, tokenizer_config.json, README.md, chat_template.jinja)
+are read with httpx (catalog.sources.http), sending huggingface_hub's own headers. Nothing here prints
+or stores a token: error messages carry URLs only, and the cache holds metadata only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from typing import Any
+
+from catalog.core.ggml import normalize_preset
+from catalog.errors import BadModelFile, CatalogError, GatedModel, ModelNotFound, RemoteUnavailable
+from catalog.sources import cache, local
+from catalog.sources.http import fetch_capped, retry_after, shared_client, timeout_s, with_retries
+
+DEFAULT_ENDPOINT = "https://huggingface.co"
+EXPAND = ["author", "cardData", "childrenModelCount", "config", "gated", "gguf", "lastModified", "library_name",
+          "pipeline_tag", "safetensors", "sha", "siblings", "tags"]
+MAX_SMALL_FILE = 1 << 20  # config.json, tokenizer_config.json, README.md
+MAX_STATEMENTS = 12
+REPO_RE = re.compile(r"^[A-Za-z0-9][\w.\-]{0,95}/[\w.\-]{1,96}$")
+_STATEMENT = re.compile(
+    r"(instruct|instruction|chat|base model|pretrained|pre-trained|fine-?tun|rlhf|dpo|sft\b|preference|"
+    r"reinforcement|align|uncensor|abliterat|refusal|this (?:repo|repository|model) (?:contains|is)|post-train)",
+    re.I,
+)
+def endpoint() -> str:
+    """The Hub's base URL: `HF_ENDPOINT` or huggingface.co."""
+    return (os.environ.get("HF_ENDPOINT") or DEFAULT_ENDPOINT).rstrip("/")
+
+
+def parse_ref(ref: str) -> tuple[str, str | None, str | None] | None:
+    """(repo, quant, revision) of `owner/name[:QUANT][@revision]` or `hf.co/owner/name[:QUANT]`, else None."""
+    text = ref.strip()
+    for prefix in ("https://huggingface.co/", "huggingface.co/", "hf.co/"):
+        if text.lower().startswith(prefix):
+            text = text[len(prefix):]
+            break
+    revision = None
+    if "@" in text:
+        text, _, revision = text.partition("@")
+    repo, _, tag = text.partition(":")
+    if not REPO_RE.match(repo):
+        return None
+    quant = None
+    if tag:
+        quant = normalize_preset(tag)
+        if quant is None:
+            raise ModelNotFound(f"{ref}: {tag!r} is not a quantization", "e.g. :Q4_K_M, :Q8_0")
+    return repo, quant, revision or None
+
+
+
+def hub_client() -> Any:
+    """The shared client for file reads, with huggingface_hub's headers (its user agent and the token, if any)."""
+    from huggingface_hub import utils as hf_utils
+
+    return shared_client(hf_utils.build_hf_headers())  # type: ignore[attr-defined]
+
+
+def _api() -> Any:
+    """An HfApi on our endpoint, its shared session given a timeout (huggingface_hub's default is none:
+    a Hub that accepts the connection and never answers would hang `catalog check` for ever)."""
+    from huggingface_hub import HfApi, get_session
+
+    session = get_session()
+    t = timeout_s()
+    session.timeout = type(session.timeout)(t, connect=min(t, 10.0))
+    return HfApi(endpoint=endpoint())
+
+
+def _hub_error(exc: Exception, repo: str) -> CatalogError:
+    """Map huggingface_hub's exceptions to ours (one line each, no token)."""
+    from huggingface_hub import errors as hf_errors
+
+    if isinstance(exc, hf_errors.GatedRepoError):
+        return gated_error(repo)
+    if isinstance(exc, hf_errors.RevisionNotFoundError):
+        return ModelNotFound(f"{repo}: no such revision")
+    if isinstance(exc, hf_errors.RepositoryNotFoundError):
+        return ModelNotFound(f"{repo}: no such model repo on the Hub (or it is private)")
+    if isinstance(exc, hf_errors.OfflineModeIsEnabled):
+        return RemoteUnavailable(f"{repo}: HF_HUB_OFFLINE is set and nothing is cached")
+    response = getattr(exc, "response", None)
+    status = getattr(response, "status_code", None)
+    what = f"HTTP {status}" if status else type(exc).__name__
+    return RemoteUnavailable(f"{repo}: the Hub did not answer ({what})", "try again, or use --offline",
+                             status=status, retry_after_s=retry_after(getattr(response, "headers", None)))
+
+
+def gated_error(repo: str, info: Any = None) -> GatedModel:
+    """A gated repo: what it is (the metadata the Hub shows to anyone) and how to get in."""
+    what = []
+    if info is not None:
+        card = getattr(info, "card_data", None)
+        lic = getattr(card, "license", None) if card is not None else None
+        if lic:
+            what.append(f"licence {lic}")
+        if getattr(info, "pipeline_tag", None):
+            what.append(str(info.pipeline_tag))
+    about = f" ({', '.join(what)})" if what else ""
+    return GatedModel(f"{repo}{about} is gated: its files need a token whose account was granted access",
+                      f"request access at {endpoint()}/{repo}, then run `hf auth login` or set HF_TOKEN")
+
+
+def _get_small(client: Any, url: str) -> bytes | None:
+    """A small file's bytes, None when absent; capped at MAX_SMALL_FILE."""
+    return fetch_capped(client, url, MAX_SMALL_FILE,
+                        denied=GatedModel(f"{url}: access is gated", "accept the licence on the Hub and set HF_TOKEN"),
+                        who="the Hub")
+
+
+def _json_file(client: Any, url: str) -> dict[str, Any] | None:
+    data = _get_small(client, url)
+    if data is None:
+        return None
+    try:
+        doc = json.loads(data)
+    except ValueError:
+        raise BadModelFile(f"{url}: not valid JSON") from None
+    return doc if isinstance(doc, dict) else None
+
+
+def card_statements(readme: str) -> list[str]:
+    """Sentences of a model card (front matter and code blocks dropped) that speak of tuning or alignment."""
+    text = re.sub(r"\A---\n.*?\n---\n", "", readme, flags=re.S)
+    text = re.sub(r"```.*?```", " ", text, flags=re.S)
+    text = re.sub(r"<[^>]{0,200}>|!\[[^\]]*\]\([^)]*\)|\[([^\]]*)\]\([^)]*\)|[*_`#|>]", r"\1", text)
+    out: list[str] = []
+    for sentence in re.split(r"(?<=[.!?])\s+|\n\s*\n|\n(?=\s*[-\d])", text):
+        s = " ".join(sentence.split())
+        if 20 <= len(s) <= 400 and _STATEMENT.search(s) and s not in out:
+            out.append(s)
+            if len(out) >= MAX_STATEMENTS:
+                break
+    return out
+
+
+def _model_info(api: Any, repo: str, revision: str | None) -> Any:
+    try:
+        return api.model_info(repo, revision=revision, expand=EXPAND)
+    except Exception as exc:  # noqa: BLE001 - huggingface_hub and transport errors alike
+        raise _hub_error(exc, repo) from None
+
+
+def _info_fields(info: Any, revision: str | None) -> dict[str, Any]:
+    """The record's fields that model_info alone gives (they may change without a new commit)."""
+    card = info.card_data.to_dict() if info.card_data is not None else {}
+    return {
+        "repo": info.id, "sha": info.sha, "revision": revision or "main",
+        "last_modified": info.last_modified.isoformat() if info.last_modified else None,
+        "gated": info.gated, "author": info.author, "tags": list(info.tags or []), "pipeline_tag": info.pipeline_tag,
+        "library_name": info.library_name, "card": _jsonable(card),
+        "gguf": _jsonable(info.gguf) if info.gguf else None,
+        "children_count": getattr(info, "children_model_count", None),
+    }
+
+
+def _read_record(repo: str, revision: str | None, known: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Read a repo's record from the Hub. With `known` (a cached record) whose commit is still the
+    repo's, only model_info (and the GGUF-children query) is asked: files read at a commit cannot change.
+
+    The requests that do not depend on each other go out together (model_info's file list says which
+    files exist), so a repo costs two round trips, not six."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    api = _api()
+    info = _model_info(api, repo, revision)
+    if known is not None and known.get("sha") and known.get("sha") == info.sha and "files" in known:
+        same = {**known, **_info_fields(info, revision)}
+        if isinstance(same.get("gguf"), dict):
+            same["gguf"] = {k: v for k, v in same["gguf"].items() if k != "chat_template"}
+        count = same.get("children_count")
+        if "gguf_children" in known and (count is None or count != known.get("children_count")):
+            # a new quantization (or any derived repo) moves the Hub's children count: only then ask
+            same["gguf_children"] = _gguf_children(info.id)
+        return same
+    with ThreadPoolExecutor(max_workers=6, thread_name_prefix="hub") as ex:
+        listed = {s.rfilename for s in (info.siblings or ())}
+        tree = ex.submit(lambda: [(f.path, int(getattr(f, "size", 0) or 0))
+                                  for f in api.list_repo_tree(repo, revision=revision, recursive=True)
+                                  if hasattr(f, "size")])
+        children = None if any(p.endswith(".gguf") for p in listed) else ex.submit(_gguf_children, info.id)
+        base = f"{endpoint()}/{info.id}/resolve/{info.sha or revision or 'main'}"
+        with hub_client() as client:
+            wanted = {name: ex.submit(_json_file if name.endswith(".json") else _get_small, client, f"{base}/{name}")
+                      for name in ("config.json", "tokenizer_config.json", "README.md", "chat_template.jinja")
+                      if name in listed}
+            try:
+                got: dict[str, Any] = {name: f.result() for name, f in wanted.items()}
+            except GatedModel:
+                raise gated_error(info.id, info) from None
+        try:
+            files = dict(tree.result())
+        except CatalogError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - huggingface_hub and transport errors alike
+            raise _hub_error(exc, repo) from None
+        st = info.safetensors
+        if st is None and any(p.endswith(".safetensors") for p in files):
+            st = _safetensors_counts(api, repo, revision)
+        rec: dict[str, Any] = {**_info_fields(info, revision), "safetensors": _counts(st), "files": files}
+        if "config.json" in got:
+            rec["config"] = got["config.json"]
+        if "tokenizer_config.json" in got:
+            tmpl, special = local.tokenizer_config_template(got["tokenizer_config.json"])
+            rec["chat_template"] = bool(tmpl)
+            rec["special_tokens"] = special  # what a template renders, wherever the template itself lives
+            if isinstance(tmpl, str) and len(tmpl) <= local.MAX_TEMPLATE:
+                rec["chat_template_source"] = tmpl
+        if "chat_template.jinja" in files or "chat_template.json" in files:
+            rec["chat_template"] = True
+        jinja = got.get("chat_template.jinja")
+        if jinja and len(jinja) <= local.MAX_TEMPLATE:  # saved beside tokenizer_config.json, it wins (transformers)
+            rec["chat_template_source"] = jinja.decode("utf-8", "replace")
+        if "README.md" in got:
+            readme = got["README.md"]
+            rec["card_statements"] = card_statements(readme.decode("utf-8", "replace")) if readme else []
+        if not any(p.endswith(".gguf") for p in files):
+            rec["gguf_children"] = children.result() if children is not None else _gguf_children(info.id)
+    if "chat_template" not in rec and isinstance(rec["gguf"], dict) and "chat_template" in rec["gguf"]:
+        rec["chat_template"] = bool(rec["gguf"]["chat_template"])
+        rec["gguf"].pop("chat_template", None)
+    return rec
+
+
+def _counts(st: Any) -> dict[str, Any] | None:
+    """{"total", "parameters": {dtype: n}} from the Hub's SafeTensorsInfo or a SafetensorsRepoMetadata."""
+    if st is None:
+        return None
+    params = getattr(st, "parameter_count", None) or getattr(st, "parameters", None) or {}
+    total = getattr(st, "total", None) or sum(params.values())
+    return {"total": int(total), "parameters": {str(k): int(v) for k, v in params.items()}}
+
+
+def _safetensors_counts(api: Any, repo: str, revision: str | None) -> Any:
+    """Exact parameter counts read from the safetensors headers (ranged reads), when the Hub gave none."""
+    try:
+        return api.get_safetensors_metadata(repo, revision=revision)
+    except Exception:  # noqa: BLE001 - a count we cannot read is predicted from config.json instead
+        return None
+
+
+# quantizers whose GGUF repos people pull, in order of preference; the original's own org first
+QUANTIZERS = ("lmstudio-community", "bartowski", "unsloth", "ggml-org", "mradermacher", "QuantFactory", "TheBloke")
+
+
+def _gguf_children(repo: str) -> list[str]:
+    """GGUF quantizations of `repo` on the Hub (tag `base_model:quantized:<repo>`), best-known first.
+
+    One GET of the first page, under our own retry policy: huggingface_hub's list_models would wait
+    out its own backoff (up to ~23 s on a failing Hub) for what is only a hint."""
+    params = [("filter", "gguf"), ("filter", f"base_model:quantized:{repo}"), ("sort", "downloads"),
+              ("direction", "-1"), ("limit", "20")]
+    try:
+        with hub_client() as client:
+            r = client.get(f"{endpoint()}/api/models", params=params)
+        found = [str(m["id"]) for m in r.json() if isinstance(m, dict) and "id" in m] if r.status_code == 200 else []
+    except Exception:  # noqa: BLE001 - the model is still estimated; only the commands lose their GGUF repo
+        return []
+    owner = repo.split("/")[0].lower()
+
+    def rank(child: str) -> int:
+        org = child.split("/")[0]
+        if org.lower() == owner:
+            return -1
+        return QUANTIZERS.index(org) if org in QUANTIZERS else len(QUANTIZERS) + found.index(child)
+
+    return sorted(found, key=rank)[:5]
+
+
+def _jsonable(x: Any) -> Any:
+    return json.loads(json.dumps(x, default=str))
+
+
+def record(repo: str, revision: str | None = None, offline: bool = False, refresh: bool = False
+           ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A repo's metadata record and where it came from (`{"from": "hub"|"cache", "stale", "age_s"}`).
+
+    Raises:
+        ModelNotFound, GatedModel, RemoteUnavailable, BadModelFile.
+    """
+    key = f"{repo}@{revision or 'main'}"
+    hit = cache.get("hub", key)
+    if hit is not None and not refresh and (not hit.stale or offline):
+        return hit.doc, {"from": "cache", "stale": hit.stale, "age_s": int(hit.age_s)}
+    if offline:
+        if hit is not None:
+            return hit.doc, {"from": "cache", "stale": hit.stale, "age_s": int(hit.age_s)}
+        raise RemoteUnavailable(f"{repo}: offline, and not in the catalog or the cache",
+                                "run once online, or `catalog refresh` it")
+    try:
+        rec = with_retries(lambda: _read_record(repo, revision, hit.doc if hit is not None else None))
+    except RemoteUnavailable:
+        if hit is not None and not refresh:  # the network failed: a stale answer beats none, and says so
+            return hit.doc, {"from": "cache", "stale": True, "age_s": int(hit.age_s)}
+        raise
+    cache.put("hub", key, rec)
+    unchanged = hit is not None and hit.doc.get("sha") == rec.get("sha")
+    return rec, {"from": "hub", "stale": False, "age_s": 0, "unchanged": unchanged}
