@@ -25,7 +25,7 @@ import numpy as np  # noqa: E402
 from catalog.core.arch import Architecture, from_hf_config, hf_tensors  # noqa: E402
 from catalog.core.ggml import GGML_TYPES, PRESETS  # noqa: E402
 from catalog.core.quantize import QuantContext, quantize
-from catalog.sources.tokenizer import byte_decoder  # noqa: E402
+from catalog.sources.vocab import byte_decoder  # noqa: E402
 
 
 def _byte_tokens() -> list[str]:
@@ -119,7 +119,7 @@ def write_vocab(w: gguf.GGUFWriter, vocab: dict) -> None:
 
 def spm_vocab(model: bytes, added: dict[int, tuple[str, bool]] | None = None) -> dict:
     """write()'s `vocab` from a SentencePiece tokenizer.model (and tokenizer_config.json's added tokens)."""
-    from catalog.sources.tokenizer import sentencepiece_vocab
+    from catalog.sources.vocab import sentencepiece_vocab
 
     v = sentencepiece_vocab(model, added)
     assert v is not None, "not a SentencePiece BPE model"

@@ -10,7 +10,7 @@ tokenizer that counts it:
   its sha256) and found in --vocab-dir; each text the overhead needs is tokenized by real
   llama.cpp (llama-cpp-python, vocab_only, special tokens parsed, no BOS added) and the counts are
   stored in the doc's "llama_cpp_counts", so that the test suite re-derives the overhead from
-  them without the vocabulary. Our own tokenizer (catalog.sources.tokenizer.Vocab) must give
+  them without the vocabulary. Our own tokenizer (catalog.sources.vocab.Vocab) must give
   the same token ids, or the run stops;
 - none: the documented estimate.
 
@@ -103,7 +103,8 @@ def record(doc: dict, vocab_dir: Path) -> None:
     from llama_cpp import Llama  # a bench venv: pip install llama-cpp-python (builds llama.cpp)
     from synth_gguf import vocab_gguf
 
-    from catalog.sources.tokenizer import _added_tokens, gguf_vocab
+    from catalog.sources.vocab import added_tokens as _added_tokens
+    from catalog.sources.vocab import gguf_vocab
 
     v = doc["vocabulary"]
     path = vocab_dir / v["file"]

@@ -30,7 +30,8 @@ sys.path.insert(0, str(HERE))
 
 from catalog.sources.templates import measure  # noqa: E402
 from catalog.sources.templates import sandbox as templates  # noqa: E402
-from catalog.sources.tokenizer import _added_tokens, gguf_vocab  # noqa: E402
+from catalog.sources.vocab import added_tokens as _added_tokens  # noqa: E402
+from catalog.sources.vocab import gguf_vocab  # noqa: E402
 
 CONVERSATIONS = {
     "one user turn, generation prompt": ([("user", measure.SAMPLE_USER[0])], True),

@@ -1,4 +1,4 @@
-"""Our llama.cpp-style SentencePiece tokenizer (catalog.sources.tokenizer.Vocab) against
+"""Our llama.cpp-style SentencePiece tokenizer (catalog.sources.vocab.Vocab) against
 llama.cpp's own tokenizer test vectors: models/ggml-vocab-*.gguf with their .inp (texts) and .out
 (the token ids llama.cpp's test-tokenizer-0 wrote) files.
 
@@ -22,7 +22,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from catalog.sources.tokenizer import gguf_vocab  # noqa: E402
+from catalog.sources.vocab import gguf_vocab  # noqa: E402
 
 SEP = "\n__ggml_vocab_test__\n"
 

@@ -12,9 +12,10 @@ The library is the product; the command line, the TUI and the export are its cli
 
 The public API: `resolve`, `check`, `plan` (with `parse_host`, `hosts_from_toml`), `search` and
 `matches` (the one filter), `summarize`, `machine`, `document`, `entries` and `base_of` (the
-catalog's data and lineage), `schemas` (the export's), `running` (`catalog ps`), `probe`, the
-request and result types, and `CatalogError` (every error a face reports as one line). Attributes
-load on first use, so `import catalog` costs nothing the question does not need.
+catalog's data and lineage), `schemas` (the export's), `refresh` (the cache), `running`
+(`catalog ps`), `probe`, the request and result types, and `CatalogError` (every error a face
+reports as one line). Attributes load on first use, so `import catalog` costs nothing the question
+does not need.
 
 Layers (README, "Architecture"): catalog.core is pure (values and rules), catalog.service composes it
 into the questions above, catalog.sources does every read and request, catalog.cli and ../tui are faces.
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
     from catalog.core.options import CheckRequest
     from catalog.core.plan_types import Host, PlanRequest, PlanResult
     from catalog.core.results import CheckResult, QuantRow
-    from catalog.service.api import base_of, document, entries, probe, running, schemas
+    from catalog.service.api import base_of, document, entries, probe, refresh, running, schemas
     from catalog.service.check import check
     from catalog.service.machine import machine
     from catalog.service.plan import hosts_from_toml, parse_host, plan
@@ -44,6 +45,7 @@ _WHERE = {
     "search": "catalog.service.search", "matches": "catalog.service.search", "summarize": "catalog.service.search",
     "document": "catalog.service.api", "entries": "catalog.service.api", "base_of": "catalog.service.api",
     "schemas": "catalog.service.api", "running": "catalog.service.api", "probe": "catalog.service.api",
+    "refresh": "catalog.service.api",
     "CheckRequest": "catalog.core.options", "PlanRequest": "catalog.core.plan_types", "ModelSpec": "catalog.core.model",
     "CheckResult": "catalog.core.results", "QuantRow": "catalog.core.results", "Summary": "catalog.service.search",
     "Host": "catalog.core.plan_types", "PlanResult": "catalog.core.plan_types",
@@ -51,7 +53,7 @@ _WHERE = {
 __all__ = ["CatalogError", "CheckRequest", "CheckResult", "Host", "ModelSpec", "PlanRequest", "PlanResult", "QuantRow",
            "Summary", "base_of", "check", "document", "entries", "hosts_from_toml", "machine", "matches", "parse_host",
            "plan",
-           "probe", "resolve", "running", "schemas", "search", "summarize"]
+           "probe", "refresh", "resolve", "running", "schemas", "search", "summarize"]
 
 
 def __getattr__(name: str) -> Any:

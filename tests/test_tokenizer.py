@@ -1,5 +1,5 @@
 """The real tokenizers behind chat-template counts: llama.cpp's SentencePiece tokenization of a
-vocabulary (catalog.sources.tokenizer.Vocab), checked against token counts and ids that real
+vocabulary (catalog.sources.vocab.Vocab), checked against token counts and ids that real
 llama.cpp produced (recorded by bench/template_overhead.py and bench/tokenizer_llamacpp.py with
 llama-cpp-python 0.3.36), on real vocabularies: Mistral's tokenizer files as the mistral-common
 package ships them (byte-identical to Mistral-7B-Instruct-v0.3's tokenizer.model.v3 and to
@@ -22,7 +22,7 @@ from catalog.sources.bundled import entries
 from catalog.sources.gguf_reader import ArrayInfo, parse
 from catalog.sources.templates import measure
 from catalog.sources.templates import sandbox as templates
-from catalog.sources.tokenizer import Vocab, gguf_vocab, sentencepiece_vocab
+from catalog.sources.vocab import Vocab, gguf_vocab, sentencepiece_vocab
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = {p.stem: json.loads(p.read_text()) for p in (ROOT / "data" / "templates").glob("*.json")}
@@ -335,7 +335,7 @@ def test_a_repos_tokenizer_is_found_in_the_hugging_face_cache(tmp_path: Path, mo
 
 def _byte_level() -> dict[int, str]:
     """GPT-2's bytes_to_unicode: how a GGUF spells a byte-level BPE token's bytes."""
-    from catalog.sources.tokenizer import byte_decoder
+    from catalog.sources.vocab import byte_decoder
 
     return {b: c for c, b in byte_decoder().items()}
 
@@ -347,7 +347,7 @@ def test_a_byte_level_bpe_gguf_with_a_fine_tunes_added_tokens_counts_as_llama_cp
     vocabulary with these tokens), which quicktok alone would not: it spells <\uff5cUser\uff5c> in pieces."""
     import quicktok
 
-    from catalog.sources.tokenizer import vocab_from_metadata
+    from catalog.sources.vocab import vocab_from_metadata
 
     doc = DOCS["deepseek-r1-distill"]
     enc = quicktok.get_encoding("qwen3")

@@ -1,5 +1,5 @@
 """The Textual UI, driven by its pilot: start, filter, toggle fits, cycle kind and KV type, open a
-model's detail, copy a command, quit; the rows are the advisor's, so a row equals `check`."""
+model's detail, copy a command, quit; the rows are `catalog.summarize`'s, so a row equals `check`."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ def test_browse_filter_detail_copy_quit() -> None:
             table = app.query_one("#models")
             assert table.row_count == len(IDS)
             assert app.focused is table  # a key acts at once, not typed into the hidden search box
-            # the rows are the advisor's: the same verdict `check` gives
+            # the rows are catalog.summarize's: the same verdict `check` gives
             r = app.rows["qwen2.5-72b-instruct"]
             assert r.verdict != "full_gpu" and app.rows["smollm2-360m-instruct"].verdict == "full_gpu"
             await pilot.press("slash", *"qwen")

@@ -22,10 +22,10 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static
 
 import catalog
+from catalog import ModelSpec, Summary
 from catalog.cli.render import VERDICT_TEXT, gib
-from catalog.core.model import ModelSpec
 from catalog.core.options import ALIGNMENT_KINDS, KV_CHOICES
-from catalog.service.search import Summary
+from catalog.core.results import COMMAND_LABELS
 from hardware.types import Hardware
 from tui.table import ModelTable
 
@@ -64,9 +64,7 @@ class DetailScreen(Screen[None]):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,q", "app.pop_screen", "back"),
-        Binding("1", "copy('ollama')", "copy Ollama"),
-        Binding("2", "copy('llama_cpp')", "copy llama.cpp"),
-        Binding("3", "copy('lm_studio')", "copy LM Studio"),
+        *(Binding(str(i), f"copy('{key}')", f"copy {label}") for i, (label, key) in enumerate(COMMAND_LABELS, 1)),
     ]
 
     def __init__(self, row: Summary) -> None:
@@ -104,7 +102,7 @@ class DetailScreen(Screen[None]):
         yield table
         cmds = self.rec.commands._asdict() if self.rec else {}
         yield Static("\n".join(f"[{i}] {label}: {cmds.get(key) or '-'}" for i, (label, key) in enumerate(
-            (("Ollama", "ollama"), ("llama.cpp", "llama_cpp"), ("LM Studio", "lm_studio")), 1)), id="commands",
+            COMMAND_LABELS, 1)), id="commands",
             markup=False)
         yield Static("", id="copied")
         yield Footer()

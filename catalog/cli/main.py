@@ -74,22 +74,21 @@ def _search(args: Any) -> int:
 
 def _refresh(args: Any) -> int:
     from catalog.errors import EXIT_REMOTE
-    from catalog.service.api import refresh, refresh_targets
-    from catalog.sources.refresh import summary
 
-    repos = refresh_targets(args.models)
-    if not repos:
+    with _progress("refresh", with_description=True) as bar:
+        task = bar.add_task("", total=None)
+        outcomes = catalog.refresh(args.models, args.jobs, lambda o: bar.update(task, advance=1, description=o.repo),
+                                   lambda n: bar.update(task, total=n))
+    if not outcomes:
         sys.stdout.write("nothing cached yet\n")
         return 0
-    with _progress("refresh", with_description=True) as bar:
-        task = bar.add_task("", total=len(repos))
-        outcomes = refresh(repos, args.jobs, lambda o: bar.update(task, advance=1, description=o.repo))
+    counts: dict[str, int] = {}
     for o in outcomes:
+        counts[o.status] = counts.get(o.status, 0) + 1
         if o.status == "failed":
             sys.stderr.write(f"catalog: refresh failed: {o.detail}\n")
         else:
             sys.stdout.write(f"{o.repo}: {o.status} {o.detail}\n")
-    counts = summary(outcomes)
     sys.stderr.write("refreshed " + ", ".join(f"{n} {k}" for k, n in sorted(counts.items())) + "\n")
     failed = [o.exit_code for o in outcomes if o.status == "failed"]
     return 0 if not failed else (EXIT_REMOTE if EXIT_REMOTE in failed else failed[0])

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Console
 from rich.table import Table
 
+from catalog.core.results import COMMAND_LABELS
+
 if TYPE_CHECKING:  # read only: a check's table must not load the plan's or the list's types
     from catalog.core.model import ModelSpec
     from catalog.core.plan_types import PlanResult
@@ -70,8 +72,8 @@ def print_check(r: CheckResult) -> None:
     if rec.cpu_moe_layers:
         con.print(f"  experts of the first {rec.cpu_moe_layers} layers stay in RAM (llama.cpp --n-cpu-moe)")
     con.print(f"  tok/s is an estimate from memory bandwidth; safety margin: {r.safety_margin}")
-    for label, cmd in (("Ollama", rec.commands.ollama), ("llama.cpp", rec.commands.llama_cpp),
-                       ("LM Studio", rec.commands.lm_studio)):
+    for label, field in COMMAND_LABELS:
+        cmd = getattr(rec.commands, field)
         if cmd:
             con.print(f"  {label:10} {cmd}", soft_wrap=True, markup=False)
     if rec.commands.ollama_session:

@@ -148,6 +148,102 @@ def lineage(rec: dict[str, Any]) -> tuple[str | None, str | None]:
     return _lineage(rec)
 
 
+class _Tally:
+    """The evidence read so far, the methods it names, its weight (aligned > 0 > base) and whether it
+    shows a de-aligned model."""
+
+    def __init__(self) -> None:
+        self.ev: list[Evidence] = []
+        self.methods: list[str] = []
+        self.score = 0.0
+        self.dealigned = False
+
+    def add(self, signal: str, value: str, source: str, weight: float = 0.0) -> None:
+        self.ev.append(Evidence(signal, value[:300], source))
+        self.score += weight
+
+    def method(self, m: str) -> None:
+        if m not in self.methods:
+            self.methods.append(m)
+
+
+def _name_signals(t: _Tally, repo: str, gguf: dict[str, Any]) -> None:
+    """The repo's name and its GGUF file's own general.* words."""
+    name = repo.split("/")[-1]
+    if m := re.search(_DEALIGNED, f"{name} {gguf.get('general.name') or ''}", re.I):
+        t.add("name_token", m.group(1), repo)
+        t.dealigned = True
+    for m in re.finditer(_ALIGNED, name, re.I):
+        tok = m.group(1).lower()
+        t.add("name_token", m.group(1), repo, 3.0)
+        if tok in _METHODS:
+            t.method(_METHODS[tok])
+    if m := re.search(_CHAT_FAMILIES, name, re.I):
+        t.add("name_family", f"{m.group(1)} (a chat fine-tune series)", repo, 2.0)
+    if m := re.search(_BASE + r"|(?:^|[-_.])(pt)(?:$|[-_.])", name, re.I):
+        t.add("name_token", m.group(1) or m.group(2), repo, -3.0)
+    lineage_name = gguf.get("general.base_model.0.repo_url") or gguf.get("general.base_model.0.name")
+    if isinstance(lineage_name, str) and lineage_name:
+        t.add("gguf_base_model", f"general.base_model.0 = {lineage_name}", f"GGUF header of {repo}")
+    finetune = gguf.get("general.finetune")
+    if isinstance(finetune, str) and finetune:
+        w = 3.0 if re.search(_FINETUNE_ALIGNED, finetune, re.I) else (-3.0 if finetune.lower() == "base" else 0.0)
+        t.add("gguf_finetune", f"general.finetune = {finetune}", f"GGUF header of {repo}", w)
+
+
+def _tag_signals(t: _Tally, rec: dict[str, Any], src_tags: str) -> None:
+    """The Hub's tags and pipeline."""
+    for tag in rec.get("tags") or ():
+        low = str(tag).lower()
+        if low == "conversational":
+            t.add("tag", "conversational (set whenever a chat template ships; proves nothing)", src_tags)
+        elif re.fullmatch(r"(abliterated|uncensored)", low):
+            t.add("tag", low, src_tags)
+            t.dealigned = True
+        elif low in ("dpo", "rlhf", "sft", "orpo", "kto", "grpo", "ppo"):
+            t.add("tag", low, src_tags, 2.0)
+            t.method(low.upper())
+        elif low in ("instruct", "chat", "finetuned", "instruction-tuned", "assistant"):
+            t.add("tag", low, src_tags, 1.5)
+        elif low in ("base", "pretrained", "base-model"):
+            t.add("tag", low, src_tags, -1.5)
+    if rec.get("pipeline_tag"):
+        t.add("pipeline_tag", str(rec["pipeline_tag"]), src_tags)
+
+
+def _card_signals(t: _Tally, rec: dict[str, Any], src_card: str) -> list[str]:
+    """The card's datasets and statements; returns the methods the card names (they count only once the
+    repo is aligned: a card's method names describe the aligned variants)."""
+    datasets = (rec.get("card") or {}).get("datasets") or []
+    if isinstance(datasets, str):
+        datasets = [datasets]
+    for d in datasets[:20]:
+        d = str(d)
+        if re.search(_PREF_DATA, d, re.I):
+            t.add("dataset", f"{d} (preference data)", src_card, 2.0)
+            for tok, meth in (("dpo", "DPO"), ("rlhf", "RLHF")):
+                if tok in d.lower():
+                    t.method(meth)
+        elif re.search(_SFT_DATA, d, re.I):
+            t.add("dataset", f"{d} (instruction/chat data)", src_card, 1.5)
+    card_methods: list[str] = []
+    for sentence in rec.get("card_statements") or ():
+        s = str(sentence)
+        if re.search(_CARD_DEALIGNED, s, re.I):
+            t.add("model_card", s, src_card)
+            t.dealigned = True
+        elif re.search(_CARD_BASE, s, re.I):
+            t.add("model_card", s, src_card, -4.0)
+        elif re.search(_CARD_ALIGNED, s, re.I):
+            t.add("model_card", s, src_card, 4.0)
+        found = [meth for pat, meth in _CARD_METHODS if re.search(pat, s, re.I)]
+        if found:
+            if not any(e.value == s[:300] for e in t.ev):
+                t.add("model_card", s, src_card)
+            card_methods.extend(m for m in found if m not in card_methods)
+    return card_methods
+
+
 def classify_record(rec: dict[str, Any], original: "Alignment | None" = None) -> Alignment:
     """Classify a Hugging Face repo from its metadata, weighing every signal and recording each one.
 
@@ -161,102 +257,28 @@ def classify_record(rec: dict[str, Any], original: "Alignment | None" = None) ->
     """
     repo = str(rec.get("repo") or "")
     src_tags, src_card = f"hub tags of {repo}", f"model card of {repo}"
-    ev: list[Evidence] = []
-    methods: list[str] = []
-    score = 0.0
-    dealigned = False
-
-    def add(signal: str, value: str, source: str, weight: float = 0.0) -> None:
-        nonlocal score
-        ev.append(Evidence(signal, value[:300], source))
-        score += weight
-
-    name = repo.split("/")[-1]
-    gguf = rec.get("gguf") or {}
-    finetune = gguf.get("general.finetune")
     relation, base_repo = _lineage(rec)
     if relation == "quantized" and original is not None:
         # a quantization is the model it quantizes: its verdict, with the evidence read from the original
-        ev.extend(original.evidence)
-        ev.append(Evidence("base_model", f"quantized from {base_repo}", src_tags))
-        if m := re.search(_DEALIGNED, name, re.I):
+        ev = [*original.evidence, Evidence("base_model", f"quantized from {base_repo}", src_tags)]
+        if m := re.search(_DEALIGNED, repo.split("/")[-1], re.I):
             ev.append(Evidence("name_token", m.group(1), repo))
             return Alignment("de-aligned", original.methods, max(original.confidence, 0.8), tuple(ev))
         return Alignment(original.kind, original.methods, original.confidence, tuple(ev))
-    text = f"{name} {gguf.get('general.name') or ''}"
-    if m := re.search(_DEALIGNED, text, re.I):
-        add("name_token", m.group(1), repo)
-        dealigned = True
-    for m in re.finditer(_ALIGNED, name, re.I):
-        tok = m.group(1).lower()
-        add("name_token", m.group(1), repo, 3.0)
-        if tok in _METHODS and _METHODS[tok] not in methods:
-            methods.append(_METHODS[tok])
-    if m := re.search(_CHAT_FAMILIES, name, re.I):
-        add("name_family", f"{m.group(1)} (a chat fine-tune series)", repo, 2.0)
-    if m := re.search(_BASE + r"|(?:^|[-_.])(pt)(?:$|[-_.])", name, re.I):
-        add("name_token", m.group(1) or m.group(2), repo, -3.0)
-    lineage_name = gguf.get("general.base_model.0.repo_url") or gguf.get("general.base_model.0.name")
-    if isinstance(lineage_name, str) and lineage_name:
-        add("gguf_base_model", f"general.base_model.0 = {lineage_name}", f"GGUF header of {repo}")
-    if isinstance(finetune, str) and finetune:
-        w = 3.0 if re.search(_FINETUNE_ALIGNED, finetune, re.I) else (-3.0 if finetune.lower() == "base" else 0.0)
-        add("gguf_finetune", f"general.finetune = {finetune}", f"GGUF header of {repo}", w)
-    for tag in rec.get("tags") or ():
-        t = str(tag).lower()
-        if t == "conversational":
-            add("tag", "conversational (set whenever a chat template ships; proves nothing)", src_tags)
-        elif re.fullmatch(r"(abliterated|uncensored)", t):
-            add("tag", t, src_tags)
-            dealigned = True
-        elif t in ("dpo", "rlhf", "sft", "orpo", "kto", "grpo", "ppo"):
-            add("tag", t, src_tags, 2.0)
-            if t.upper() not in methods:
-                methods.append(t.upper())
-        elif t in ("instruct", "chat", "finetuned", "instruction-tuned", "assistant"):
-            add("tag", t, src_tags, 1.5)
-        elif t in ("base", "pretrained", "base-model"):
-            add("tag", t, src_tags, -1.5)
-    if rec.get("pipeline_tag"):
-        add("pipeline_tag", str(rec["pipeline_tag"]), src_tags)
+    t = _Tally()
+    _name_signals(t, repo, rec.get("gguf") or {})
+    _tag_signals(t, rec, src_tags)
     if relation and base_repo:
         # a fine-tune of any model is usually a chat/instruct tune; a merge or adapter says less
-        add("base_model", f"{relation} of {base_repo}", src_card, 1.0 if relation == "finetune" else 0.0)
-    datasets = (rec.get("card") or {}).get("datasets") or []
-    if isinstance(datasets, str):
-        datasets = [datasets]
-    for d in datasets[:20]:
-        d = str(d)
-        if re.search(_PREF_DATA, d, re.I):
-            add("dataset", f"{d} (preference data)", src_card, 2.0)
-            for tok, meth in (("dpo", "DPO"), ("rlhf", "RLHF")):
-                if tok in d.lower() and meth not in methods:
-                    methods.append(meth)
-        elif re.search(_SFT_DATA, d, re.I):
-            add("dataset", f"{d} (instruction/chat data)", src_card, 1.5)
-    card_methods: list[str] = []
-    for sentence in rec.get("card_statements") or ():
-        s = str(sentence)
-        if re.search(_CARD_DEALIGNED, s, re.I):
-            add("model_card", s, src_card)
-            dealigned = True
-        elif re.search(_CARD_BASE, s, re.I):
-            add("model_card", s, src_card, -4.0)
-        elif re.search(_CARD_ALIGNED, s, re.I):
-            add("model_card", s, src_card, 4.0)
-        found = [meth for pat, meth in _CARD_METHODS if re.search(pat, s, re.I)]
-        if found:
-            if not any(e.value == s[:300] for e in ev):
-                add("model_card", s, src_card)
-            card_methods.extend(m for m in found if m not in card_methods)
+        t.add("base_model", f"{relation} of {base_repo}", src_card, 1.0 if relation == "finetune" else 0.0)
+    card_methods = _card_signals(t, rec, src_card)
     if rec.get("chat_template") is not None:
-        add("chat_template", "present" if rec["chat_template"] else "absent", f"tokenizer files of {repo}")
-    if dealigned:
-        return Alignment("de-aligned", tuple(methods), 0.85, tuple(ev))
-    if score > 0:
-        # a card's method names describe the aligned variants; they count only once the repo is aligned
-        methods.extend(m for m in card_methods if m not in methods)
-        return Alignment("aligned", tuple(methods), min(0.95, 0.55 + 0.05 * score), tuple(ev))
-    if score == 0:
-        ev.append(Evidence("none", "no signal of instruction or preference tuning", repo))
-    return Alignment("base", (), min(0.95, 0.5 + 0.05 * -score) if score < 0 else 0.4, tuple(ev))
+        t.add("chat_template", "present" if rec["chat_template"] else "absent", f"tokenizer files of {repo}")
+    if t.dealigned:
+        return Alignment("de-aligned", tuple(t.methods), 0.85, tuple(t.ev))
+    if t.score > 0:
+        t.methods.extend(m for m in card_methods if m not in t.methods)
+        return Alignment("aligned", tuple(t.methods), min(0.95, 0.55 + 0.05 * t.score), tuple(t.ev))
+    if t.score == 0:
+        t.ev.append(Evidence("none", "no signal of instruction or preference tuning", repo))
+    return Alignment("base", (), min(0.95, 0.5 + 0.05 * -t.score) if t.score < 0 else 0.4, tuple(t.ev))

@@ -123,20 +123,34 @@ def from_hf_config(config: dict[str, Any]) -> Architecture:
     head_dim = int(c.get("head_dim") or n_embd // n_head)
     n_ff = int(c.get("intermediate_size") or 0)
     ctx = int(c.get("max_position_embeddings") or 0)
-    tied = bool(c.get("tie_word_embeddings", arch in ("gemma2", "gemma3")))
+    # llama.cpp always reads Command R's output matrix from the token embedding
+    tied = arch == "command-r" or bool(c.get("tie_word_embeddings", arch in ("gemma2", "gemma3")))
+    kw = _hf_flags(arch, c, n_layer)
+    ff, experts = _hf_experts(arch, c, n_ff, n_layer)
+    kw.update(experts)
+    if arch == "deepseek2":
+        # MLA caches one shared "head" holding the compressed latent and the rope part
+        head_k = int(c["kv_lora_rank"]) + int(c["qk_rope_head_dim"])
+        return Architecture(arch, n_layer, n_embd, n_head, (1,) * n_layer, head_k, int(c["v_head_dim"]),
+                            ff, n_vocab, ctx, tied, **kw)
+    return Architecture(arch, n_layer, n_embd, n_head, (n_kv,) * n_layer, head_dim, head_dim, ff,
+                        n_vocab, ctx, tied, **kw)
+
+
+def _hf_flags(arch: str, c: dict[str, Any], n_layer: int) -> dict[str, Any]:
+    """The extra tensors and the attention window a config implies (rope tables, biases, QK norms, SWA)."""
     kw: dict[str, Any] = {}
     rope = c.get("rope_scaling") or {}
     if arch == "llama" and isinstance(rope, dict) and rope.get("rope_type", rope.get("type")) == "llama3":
         kw["rope_freqs"] = True
     if arch == "phi3" and isinstance(rope, dict) and rope.get("long_factor"):
         kw["rope_factors"] = True
-    if arch == "qwen2":
+    if arch in ("qwen2", "gpt-oss"):
         kw["attn_bias"] = True
     if arch in ("qwen3", "qwen3moe", "gemma3", "olmo2") or (arch == "command-r" and c.get("use_qk_norm")):
         kw["qk_norm"] = True
-    if arch == "command-r":
-        tied = True  # llama.cpp always reads Command R's output matrix from the token embedding
     window = int(c.get("sliding_window") or 0)
+    # Mistral v0.1 declared a 4096 window; llama.cpp ignores it for llama and qwen2, so do we
     if arch in ("gemma2", "gemma3", "gpt-oss") and window:
         kw["sliding_window"] = window
         period = int(c.get("sliding_window_pattern") or DEFAULT_SWA_PERIOD[arch])
@@ -145,35 +159,26 @@ def from_hf_config(config: dict[str, Any]) -> Architecture:
             kw["swa_layers"] = tuple(t == "sliding_attention" for t in layer_types)
         else:
             kw["swa_layers"] = _swa_by_period(n_layer, period)
-    elif arch in ("llama", "qwen2") and window and c.get("use_sliding_window", arch == "llama"):
-        # Mistral v0.1 declared a 4096 window; llama.cpp ignores it for llama, so do we
-        pass
-    ff = (n_ff,) * n_layer
-    if arch == "llama" and c.get("num_local_experts"):
-        kw.update(n_expert=int(c["num_local_experts"]), n_expert_used=int(c["num_experts_per_tok"]),
-                  n_ff_exp=n_ff)
-        ff = (0,) * n_layer
-    elif arch == "qwen3moe":
-        kw.update(n_expert=int(c["num_experts"]), n_expert_used=int(c["num_experts_per_tok"]),
-                  n_ff_exp=int(c["moe_intermediate_size"]))
-        ff = (0,) * n_layer
-    elif arch == "gpt-oss":
-        kw.update(n_expert=int(c["num_local_experts"]), n_expert_used=int(c["num_experts_per_tok"]),
-                  n_ff_exp=n_ff, attn_bias=True)
-        ff = (0,) * n_layer
-    elif arch == "deepseek2":
+    return kw
+
+
+def _hf_experts(arch: str, c: dict[str, Any], n_ff: int, n_layer: int) -> tuple[tuple[int, ...], dict[str, Any]]:
+    """Each layer's dense feed-forward width, and a MoE's experts (and MLA's ranks for DeepSeek 2/3)."""
+    if arch not in ("qwen3moe", "gpt-oss", "deepseek2") and not (arch == "llama" and c.get("num_local_experts")):
+        return (n_ff,) * n_layer, {}
+    moe = {"n_expert_used": int(c["num_experts_per_tok"])}
+    if arch == "llama":
+        return (0,) * n_layer, {**moe, "n_expert": int(c["num_local_experts"]), "n_ff_exp": n_ff}
+    if arch == "qwen3moe":
+        return (0,) * n_layer, {**moe, "n_expert": int(c["num_experts"]), "n_ff_exp": int(c["moe_intermediate_size"])}
+    if arch == "deepseek2":
         lead = int(c.get("first_k_dense_replace") or 0)
-        kw.update(n_expert=int(c["n_routed_experts"]), n_expert_used=int(c["num_experts_per_tok"]),
-                  n_ff_exp=int(c["moe_intermediate_size"]), n_expert_shared=int(c.get("n_shared_experts") or 0),
-                  n_dense_lead=lead, kv_lora_rank=int(c["kv_lora_rank"]), q_lora_rank=int(c.get("q_lora_rank") or 0),
-                  qk_rope_dim=int(c["qk_rope_head_dim"]), qk_nope_dim=int(c["qk_nope_head_dim"]))
-        ff = tuple(n_ff if il < lead else 0 for il in range(n_layer))
-        # MLA caches one shared "head" holding the compressed latent and the rope part
-        head_k = int(c["kv_lora_rank"]) + int(c["qk_rope_head_dim"])
-        return Architecture(arch, n_layer, n_embd, n_head, (1,) * n_layer, head_k, int(c["v_head_dim"]),
-                            ff, n_vocab, ctx, tied, **kw)
-    return Architecture(arch, n_layer, n_embd, n_head, (n_kv,) * n_layer, head_dim, head_dim, ff,
-                        n_vocab, ctx, tied, **kw)
+        return tuple(n_ff if il < lead else 0 for il in range(n_layer)), {
+            **moe, "n_expert": int(c["n_routed_experts"]), "n_ff_exp": int(c["moe_intermediate_size"]),
+            "n_expert_shared": int(c.get("n_shared_experts") or 0), "n_dense_lead": lead,
+            "kv_lora_rank": int(c["kv_lora_rank"]), "q_lora_rank": int(c.get("q_lora_rank") or 0),
+            "qk_rope_dim": int(c["qk_rope_head_dim"]), "qk_nope_dim": int(c["qk_nope_head_dim"])}
+    return (0,) * n_layer, {**moe, "n_expert": int(c["num_local_experts"]), "n_ff_exp": n_ff}  # gpt-oss
 
 
 def parameter_count(tensors: list[Tensor]) -> int:

@@ -16,6 +16,7 @@ from typing import NamedTuple
 
 from catalog.core.memory import RuntimeOptions
 from catalog.core.model import ModelSpec, repo_for
+from catalog.core.options import DEFAULT_BATCH, DEFAULT_UBATCH
 from catalog.core.results import Commands
 
 KV_FLAG = {"F16": "f16", "BF16": "bf16", "F32": "f32", "Q8_0": "q8_0", "Q4_0": "q4_0", "Q4_1": "q4_1",
@@ -49,7 +50,7 @@ def ollama(t: Target, quant: str, opts: RuntimeOptions, default_ctx: int) -> str
     if opts.n_ctx != default_ctx:
         env.append(f"OLLAMA_CONTEXT_LENGTH={opts.n_ctx}")
     # Ollama turns flash attention on by itself where supported; a quantized cache needs it
-    # (the advisor refuses a quantized cache without flash attention, as llama.cpp does)
+    # (a check refuses a quantized cache without flash attention, as llama.cpp does)
     quantized_kv = opts.type_k != "F16" or opts.type_v != "F16"
     if not opts.flash_attn:
         env.append("OLLAMA_FLASH_ATTENTION=0")
@@ -99,9 +100,9 @@ def llama_cpp(t: Target, quant: str, opts: RuntimeOptions, gpu_layers: int, tota
         args += ["-ctk", KV_FLAG.get(opts.type_k, "f16")]
     if opts.type_v != "F16":
         args += ["-ctv", KV_FLAG.get(opts.type_v, "f16")]
-    if opts.n_batch != 2048:
+    if opts.n_batch != DEFAULT_BATCH:  # llama.cpp's own defaults need no flag
         args += ["-b", str(opts.n_batch)]
-    if opts.n_ubatch != 512:
+    if opts.n_ubatch != DEFAULT_UBATCH:
         args += ["-ub", str(opts.n_ubatch)]
     if cpu_moe_layers:
         args += ["--n-cpu-moe", str(cpu_moe_layers)]

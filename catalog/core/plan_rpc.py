@@ -25,6 +25,7 @@ from catalog.core.memory import (
     pad,
 )
 from catalog.core.model import ModelSpec, file_bytes, tensors_for, weight_layout
+from catalog.core.options import DEFAULT_UBATCH
 from catalog.core.plan_types import DevicePlan, EnginePlan, Host, HostPlan, Link, overfull
 from catalog.core.speed import DEFAULT_RAM_BANDWIDTH, layer_read_bytes, per_second, ram_read_seconds, read_seconds
 from catalog.errors import UsageError
@@ -32,7 +33,7 @@ from hardware.types import GPU
 
 # llama.cpp's device names by backend: ggml-cuda (CUDA, or ROCm when built with HIP), ggml-metal (MTL)
 DEVICE_PREFIX = {"nvidia": "CUDA", "amd": "ROCm", "apple": "MTL"}
-UBATCH_TOKENS = 512  # a prompt's micro-batch, for the link time the notes state
+UBATCH_TOKENS = DEFAULT_UBATCH  # a prompt's micro-batch, for the link time the notes state
 
 
 def local_device_name(gpu: GPU, index: int) -> str:

@@ -45,6 +45,10 @@ class Commands(NamedTuple):
     lm_studio: str
 
 
+# the three runtimes' commands as every face shows them, in this order (label, field of Commands)
+COMMAND_LABELS = (("Ollama", "ollama"), ("llama.cpp", "llama_cpp"), ("LM Studio", "lm_studio"))
+
+
 class GpuShare(NamedTuple):
     """One GPU's part of a split over several."""
 

@@ -96,20 +96,27 @@ def refresh_targets(names: list[str]) -> list[tuple[str, str | None]]:
     return out
 
 
-def refresh(repos: list[tuple[str, str | None]], jobs: int, on_done: Any = None) -> list[Any]:
-    """Re-read `repos` from the Hub into the cache, `jobs` at once (catalog.sources.refresh); each outcome
-    is passed to `on_done` as it comes.
+def refresh(names: list[str], jobs: int, on_done: Any = None, on_start: Any = None) -> list[Any]:
+    """Re-read Hub repos into the cache, `jobs` at once (catalog.sources.refresh): those `names` give (a
+    catalog name gives its repo), or with no names every repo in the cache. Each outcome (repo, status
+    "updated"/"unchanged"/"resumed"/"failed", detail, exit code) is passed to `on_done` as it comes; none
+    when nothing is cached. `on_start` is given the number of repos first.
 
     Raises:
-        UsageError: HF_HUB_OFFLINE is set, or `jobs` is below 1.
+        UsageError: a name that is no Hugging Face repo, HF_HUB_OFFLINE is set, or `jobs` is below 1.
     """
     from catalog.sources import refresh as refresher
     from catalog.sources.http import offline_env
 
+    repos = refresh_targets(names)
+    if not repos:
+        return []
     if offline_env():
         raise UsageError("HF_HUB_OFFLINE is set: refresh needs the network")
     if jobs < 1:
         raise UsageError("--jobs must be at least 1")
+    if on_start is not None:
+        on_start(len(repos))
     return refresher.refresh(repos, jobs=jobs, on_done=on_done)
 
 

@@ -24,7 +24,7 @@ def quant_of_file(path: str) -> str | None:
     stem = re.sub(r"(-\d{5}-of-\d{5})?\.gguf$", "", path, flags=re.I)
     for tok in reversed(re.split(r"[-./]", stem)):
         q = normalize_preset(tok)
-        if q is not None and (q in PRESETS or q in ("F16", "BF16", "F32")):
+        if q is not None and q in PRESETS:
             return q
     # two-part names such as Q4_K_M split by the separators above never reach here; UD-/imatrix labels do
     return None
@@ -64,7 +64,7 @@ def vocab_file(key: str) -> str:
 def _keep_vocab(key: str, h: GGUFHeader) -> GGUFHeader:
     """Store the header's vocabulary arrays beside the cached header (a file of its own: the header's
     cache entry stays small), and return the header with them as counts again."""
-    from catalog.sources.tokenizer import VOCAB_KEYS
+    from catalog.sources.vocab import VOCAB_KEYS
 
     meta = h.metadata
     kept = {k: meta[k] for k in VOCAB_KEYS if isinstance(meta.get(k), list)}
@@ -88,7 +88,7 @@ def gguf_header(repo: str, sha: str, parts: list[str], offline: bool = False) ->
         return header_from_json(hit.doc["header"]), hit.doc["cost"]
     if offline:
         raise RemoteUnavailable(f"{repo}/{parts[0]}: offline, and its header is not cached")
-    from catalog.sources.tokenizer import VOCAB_KEYS
+    from catalog.sources.vocab import VOCAB_KEYS
 
     headers: list[GGUFHeader] = []
     downloaded = requests = 0
