@@ -28,11 +28,12 @@ from catalog.errors import CatalogError
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
+    from catalog.core.documents import document
     from catalog.core.model import ModelSpec
     from catalog.core.options import CheckRequest
     from catalog.core.plan_types import Host, PlanRequest, PlanResult
     from catalog.core.results import CheckResult, QuantRow
-    from catalog.service.api import base_of, document, entries, probe, refresh, running, schemas
+    from catalog.service.api import base_of, entries, probe, refresh, running, schemas
     from catalog.service.check import check
     from catalog.service.machine import machine
     from catalog.service.plan import hosts_from_toml, parse_host, plan
@@ -43,7 +44,7 @@ _WHERE = {
     "resolve": "catalog.service.resolve", "check": "catalog.service.check", "machine": "catalog.service.machine",
     "plan": "catalog.service.plan", "parse_host": "catalog.service.plan", "hosts_from_toml": "catalog.service.plan",
     "search": "catalog.service.search", "matches": "catalog.service.search", "summarize": "catalog.service.search",
-    "document": "catalog.service.api", "entries": "catalog.service.api", "base_of": "catalog.service.api",
+    "document": "catalog.core.documents", "entries": "catalog.service.api", "base_of": "catalog.service.api",
     "schemas": "catalog.service.api", "running": "catalog.service.api", "probe": "catalog.service.api",
     "refresh": "catalog.service.api",
     "CheckRequest": "catalog.core.options", "PlanRequest": "catalog.core.plan_types", "ModelSpec": "catalog.core.model",

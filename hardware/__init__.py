@@ -3,17 +3,57 @@
 `detect()` asks the machine (NVML first, then the fallbacks); `profile()` builds a `Hardware`
 from the known-GPU database for a card the user names; `budget()` from raw numbers. Every
 figure carries where it came from. The package imports nothing of `catalog`: the estimate
-depends on these values, never the other way round. The functions are loaded on first use, so
-importing the types (hardware.types) costs nothing else.
+depends on these values (GPU, Hardware), never the other way round. The functions are loaded on
+first use, so importing the values costs nothing else.
 """
 
 
 import sys
 from collections.abc import Callable
 from types import ModuleType
-from typing import Any
+from typing import Any, NamedTuple
 
-from hardware.types import GPU, Hardware, UnknownGpu
+
+class GPU(NamedTuple):
+    """One GPU a process can use."""
+
+    name: str
+    vendor: str
+    memory_total_bytes: int
+    memory_free_bytes: int
+    bandwidth_bytes_per_s: int | None = None
+    compute_capability: str | None = None
+    driver_version: str | None = None
+    source: str = ""
+
+
+class Hardware(NamedTuple):
+    """The GPUs and system memory an estimate is fitted against."""
+
+    source: str  # "detected" | "profile" | "budget"
+    gpus: tuple[GPU, ...]
+    ram_total_bytes: int | None
+    ram_available_bytes: int | None
+    platform: str
+    notes: tuple[str, ...] = ()
+
+    @property
+    def vram_total_bytes(self) -> int:
+        return sum(g.memory_total_bytes for g in self.gpus)
+
+    @property
+    def vram_free_bytes(self) -> int:
+        return sum(g.memory_free_bytes for g in self.gpus)
+
+
+class UnknownGpu(ValueError):
+    """A GPU name that matches no known GPU, or several."""
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
 
 __all__ = ["GPU", "Hardware", "UnknownGpu", "budget", "detect", "profile"]
 

@@ -9,7 +9,7 @@ chip's bandwidth comes from the known-GPU database.
 import subprocess
 from collections.abc import Callable
 
-from hardware.types import GPU
+from hardware import GPU
 
 Sysctl = Callable[[str], str | None]
 

@@ -14,7 +14,7 @@ import re
 from functools import lru_cache
 from typing import Any
 
-from hardware.types import GPU, UnknownGpu
+from hardware import GPU, UnknownGpu
 
 GIB = 1 << 30
 

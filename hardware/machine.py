@@ -7,8 +7,8 @@ import sys
 from collections.abc import Callable
 from types import ModuleType
 
+from hardware import GPU, Hardware
 from hardware.known import find_gpu
-from hardware.types import GPU, Hardware
 
 GIB = 1 << 30
 

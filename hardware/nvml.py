@@ -11,8 +11,7 @@ from __future__ import annotations
 from types import ModuleType
 from typing import Any
 
-from hardware import open_library
-from hardware.types import GPU
+from hardware import GPU, open_library
 
 
 def _try(fn: Any, *args: Any) -> Any:

@@ -12,8 +12,7 @@ exposes no VRAM size uniformly; an Intel card is used only where a
 import os
 from types import ModuleType
 
-from hardware import open_library
-from hardware.types import GPU
+from hardware import GPU, open_library
 
 GIB = 1 << 30
 VENDORS = {"0x1002": "amd", "0x8086": "intel"}

@@ -209,7 +209,7 @@ def test_uneven_gpus_rebalanced_so_both_fit(cli) -> None:  # type: ignore[no-unt
     memory, here its budget) ignores what each GPU pays before its first layer and overfills the 4060; one
     layer moved to the 3090 fits both, and -ts pins it."""
     import hardware
-    from catalog.core.budget import gpu_budgets
+    from catalog.core.fit import gpu_budgets
     from catalog.core.memory import RuntimeOptions, estimate
     from catalog.core.model import repo_for, tensors_for, weight_layout
 

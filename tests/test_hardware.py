@@ -8,8 +8,8 @@ import pytest
 from fake_nvml import READING, FakeNVML
 
 import hardware
+from hardware import UnknownGpu
 from hardware.known import find_gpu
-from hardware.types import UnknownGpu
 
 
 def test_nvml_detection_uses_free_memory_and_bandwidth() -> None:

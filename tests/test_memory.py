@@ -130,11 +130,11 @@ def test_layer_split_across_gpus_follows_free_memory() -> None:
     where = device_of_layers(32, 33, (12, 12))
     # llama.cpp: device = upper_bound(cumulative shares, (il - i_gpu_start) / n_offloaded)
     assert where.count(0) == 17 and where.count(1) == 16  # 33 layers incl. output; layer 16 is at 16/33 < 0.5
-    assert where[-1] == 1 and where[:17] == [0] * 17
+    assert where[-1] == 1 and where[:17] == (0,) * 17
     uneven = device_of_layers(32, 33, (24, 8))
     assert uneven.count(0) == 25 and uneven.count(1) == 8
     partial = device_of_layers(32, 20, (1, 1))
-    assert partial[:13] == [-1] * 13 and partial.count(0) == 10 and partial.count(1) == 10
+    assert partial[:13] == (-1,) * 13 and partial.count(0) == 10 and partial.count(1) == 10
 
 
 def test_every_layer_on_exactly_one_device_for_any_split() -> None:

@@ -127,3 +127,34 @@ def test_tensors_the_converter_wrote_quantized_keep_their_type(preset: str) -> N
     out = {t.name: t.type for t in quantize(src, preset, ctx)}
     assert out["blk.0.ffn_down_exps.weight"] == "MXFP4"
     assert out["blk.0.attn_q.weight"] not in ("F16", "MXFP4")
+
+
+@pytest.mark.parametrize("config", ["mixtral_8x7b", "qwen3_30b_a3b", "deepseek_v2_lite", "gpt_oss_20b", "gemma2_9b",
+                                    "phi3_mini_4k", "llama31_8b"])
+def test_the_shortcut_for_counter_free_decisions_changes_no_type(config: str) -> None:
+    """`quantize` decides a category whose rule reads no counter once per shape; typing every tensor through
+    llama_tensor_get_type's port one by one must give the same table, for every preset."""
+    import json
+    from pathlib import Path
+
+    from catalog.core.quantize import _fallback, _impl, _plan, _State
+
+    doc = json.loads((Path(__file__).parent.parent / "bench" / "configs" / f"{config}.json").read_text())
+    a = from_hf_config(doc.get("config", doc))
+    ctx = quant_context(a)
+    for preset, (_, default) in PRESETS.items():
+        if default in ("F32", "F16", "BF16"):
+            continue
+        src = hf_tensors(a, "F16")
+        ordered, quantizable, n_attn_v, tied, cats = _plan(tuple(src))
+        st = _State(n_attn_v, tied)
+        one_by_one = []
+        for t, q, cat in zip(ordered, quantizable, cats, strict=True):
+            if not q or t.type not in ("F32", "F16", "BF16"):
+                if q:
+                    _impl(st, ctx, preset, default, t.name, cat, t.shape[0], t.shape[2] if len(t.shape) > 2 else 1)
+                one_by_one.append(t)
+                continue
+            typ = _impl(st, ctx, preset, default, t.name, cat, t.shape[0], t.shape[2] if len(t.shape) > 2 else 1)
+            one_by_one.append(Tensor(t.name, t.shape, _fallback(typ, t.shape[0])))
+        assert quantize(src, preset, ctx) == one_by_one, (config, preset)

@@ -24,9 +24,10 @@ from textual.widgets import DataTable, Footer, Input, Static
 import catalog
 from catalog import ModelSpec, Summary
 from catalog.cli.render import VERDICT_TEXT, gib
-from catalog.core.options import ALIGNMENT_KINDS, KV_CHOICES
+from catalog.core.alignment import KINDS as ALIGNMENT_KINDS
+from catalog.core.options import KV_CHOICES
 from catalog.core.results import COMMAND_LABELS
-from hardware.types import Hardware
+from hardware import Hardware
 from tui.table import ModelTable
 
 KINDS: tuple[str | None, ...] = (None, *ALIGNMENT_KINDS)

@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Any
 
 from catalog import __version__
 from catalog.core.options import (
-    ALIGNMENT_KINDS,
     DEFAULT_BATCH,
     DEFAULT_RUNTIME,
     DEFAULT_UBATCH,
@@ -22,7 +21,6 @@ from catalog.core.options import (
     PLAN_QUANT,
     REFRESH_JOBS,
     RUNTIMES,
-    SPLIT_MODES,
 )
 from catalog.errors import UsageError
 
@@ -56,9 +54,11 @@ def _hw(sub: Any, fmt: Any) -> None:
 
 
 def _search(sub: Any, fmt: Any) -> None:
+    from catalog.core.alignment import KINDS
+
     s = sub.add_parser("search", help="list catalog models", formatter_class=fmt)
     s.add_argument("text", nargs="?", default="")
-    s.add_argument("--kind", choices=list(ALIGNMENT_KINDS))
+    s.add_argument("--kind", choices=list(KINDS))
     s.add_argument("--family")
     s.add_argument("--max-params", help="e.g. 8B, 500M or 8e9")
     s.add_argument("--fits", action="store_true", help="only models whose recommended quantization fits on the GPU")
@@ -76,6 +76,8 @@ def _refresh(sub: Any, fmt: Any) -> None:
 
 
 def _plan(sub: Any, fmt: Any) -> None:
+    from catalog.core.plan_types import SPLIT_MODES
+
     pl = sub.add_parser("plan", help="run a model across several GPUs and machines (llama.cpp RPC, vLLM + Ray)",
                         formatter_class=fmt)
     pl.add_argument("model", help="catalog name, Ollama name or HF repo id")

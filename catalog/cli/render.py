@@ -16,7 +16,7 @@ if TYPE_CHECKING:  # read only: a check's table must not load the plan's or the 
     from catalog.core.results import CheckResult, QuantRow, ResolvedOptions
     from catalog.core.template import TemplateCost
     from catalog.service.search import Summary
-    from hardware.types import Hardware
+    from hardware import Hardware
 
 VERDICT_TEXT = {"full_gpu": "full GPU", "partial": "partial", "cpu_only": "CPU only", "no_fit": "won't fit"}
 VERDICT = {k: f"[{colour}]{VERDICT_TEXT[k]}[/]" for k, colour in

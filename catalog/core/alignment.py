@@ -11,28 +11,29 @@ own verdicts and evidence, read from the model cards.
 
 
 import re
-from typing import Any, NamedTuple
+from typing import Any, Literal, get_args
 
-Kind = str  # "base" | "aligned" | "de-aligned"
+from catalog.core.record import Record
+
+Kind = Literal["base", "aligned", "de-aligned"]
+KINDS: tuple[Kind, ...] = get_args(Kind)
 
 
-class Evidence(NamedTuple):
+class Evidence(Record):
+    """One signal and where it was read."""
+
     signal: str
     value: str
     source: str
 
 
-class Alignment(NamedTuple):
+class Alignment(Record):
+    """The verdict, the tuning methods the evidence names, a confidence, and the evidence."""
+
     kind: Kind
     methods: tuple[str, ...]
     confidence: float
     evidence: tuple[Evidence, ...]
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind, "methods": list(self.methods), "confidence": round(self.confidence, 2),
-            "evidence": [e._asdict() for e in self.evidence],
-        }
 
 
 # patterns are compiled on first use: a catalog look-up never needs them
@@ -77,8 +78,10 @@ def from_catalog(entry_alignment: dict[str, Any]) -> Alignment:
     """A curated catalog verdict (kind, methods, evidence read from model cards)."""
     ev = tuple(Evidence(str(e.get("signal", "")), str(e.get("value", "")), str(e.get("source", "")))
                for e in entry_alignment.get("evidence", ()))
-    return Alignment(str(entry_alignment.get("kind", "base")), tuple(entry_alignment.get("methods", ())),
-                     float(entry_alignment.get("confidence", 0.9)), ev)
+    kind = entry_alignment.get("kind", "base")
+    if kind not in KINDS:
+        raise ValueError(f"alignment kind {kind!r} is not one of {', '.join(KINDS)}")
+    return Alignment(kind, tuple(entry_alignment.get("methods", ())), float(entry_alignment.get("confidence", 0.9)), ev)
 
 
 # --- classification of a Hugging Face repo from all its metadata -------------------------------------------------

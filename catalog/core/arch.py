@@ -10,12 +10,13 @@ be predicted per quantization from config.json alone.
 
 
 from functools import lru_cache
-from typing import Any, NamedTuple
+from typing import Any
 
 from catalog.core.ggml import Tensor
+from catalog.core.record import Record
 
 
-class Architecture(NamedTuple):
+class Architecture(Record):
     """Shape facts of one model, in llama.cpp's terms (GGUF `{arch}.*` keys)."""
 
     arch: str  # GGUF general.architecture: llama, qwen2, gemma2, deepseek2, gpt-oss...

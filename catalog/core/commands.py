@@ -12,18 +12,18 @@ machines, llama.cpp's `ggml-rpc-server` and `llama-server --rpc`, and vLLM on Ra
 
 import os
 import shlex
-from typing import NamedTuple
 
 from catalog.core.memory import RuntimeOptions
 from catalog.core.model import ModelSpec, repo_for
 from catalog.core.options import DEFAULT_BATCH, DEFAULT_UBATCH
+from catalog.core.record import Record
 from catalog.core.results import Commands
 
 KV_FLAG = {"F16": "f16", "BF16": "bf16", "F32": "f32", "Q8_0": "q8_0", "Q4_0": "q4_0", "Q4_1": "q4_1",
            "Q5_0": "q5_0", "Q5_1": "q5_1", "IQ4_NL": "iq4_nl"}
 
 
-class Target(NamedTuple):
+class Target(Record):
     """What to run: where the weights come from."""
 
     ollama_tag: str | None  # library:tag when Ollama's library serves this quantization

@@ -17,7 +17,7 @@ if TYPE_CHECKING:  # values only read here: importing them is their producers' c
     from catalog.core.results import CheckResult, QuantRow
     from catalog.core.template import TemplateCost
     from catalog.service.search import Summary
-    from hardware.types import GPU, Hardware
+    from hardware import GPU, Hardware
 
 CHECK_SCHEMA = "llm-catalog/check/v1"
 HW_SCHEMA = "llm-catalog/hw/v1"
@@ -166,3 +166,23 @@ def plan_document(res: PlanResult) -> dict[str, Any]:
     return {"schema": PLAN_SCHEMA, "model": res.spec.id, "quant": res.quant, "context": res.context,
             "plans": [engine_json(p) for p in res.plans],
             "head_alone": {"host": h.host, "verdict": h.verdict, "tokens_per_second": h.tokens_per_second}}
+
+
+def document(result: Any, summaries: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A result as its public JSON document: a CheckResult (`llm-catalog/check/v1`), a PlanResult
+    (`llm-catalog/plan/v1`), a Hardware (`llm-catalog/hw/v1`), or a list of models from `search` with their
+    `summarize` lines by id when fitted (`llm-catalog/search/v1`)."""
+    from catalog.core.results import CheckResult
+    from hardware import Hardware
+
+    if isinstance(result, CheckResult):
+        return check_document(result)
+    if isinstance(result, Hardware):
+        return hardware_document(result)
+    if isinstance(result, list):
+        return search_document(result, summaries)
+    from catalog.core.plan_types import PlanResult  # loaded by a plan only
+
+    if isinstance(result, PlanResult):
+        return plan_document(result)
+    raise TypeError(f"no document for {type(result).__name__}")

@@ -1,7 +1,9 @@
-"""How many layers, experts and GPUs: the fits llama.cpp makes, searched over the estimate (pure).
+"""What fits: how much of each GPU an estimate may fill (the safety margin, once), and the fits llama.cpp
+makes within it, searched over the estimate (pure).
 
-`split_layers` is the layer split over several GPUs that `-ts` pins; `fit_layers` the largest `-ngl`
-that fits; `fit_cpu_moe` the fewest `--n-cpu-moe` layers whose experts must stay in RAM.
+`gpu_budgets` is each GPU's budget after the margin; `split_layers` the layer split over several GPUs
+that `-ts` pins; `fit_layers` the largest `-ngl` that fits; `fit_cpu_moe` the fewest `--n-cpu-moe`
+layers whose experts must stay in RAM.
 """
 
 
@@ -9,6 +11,7 @@ from catalog.core.arch import Architecture
 from catalog.core.ggml import Tensor
 from catalog.core.memory import (
     CUDA_CONTEXT_BYTES,
+    MIB,
     RuntimeOptions,
     WeightLayout,
     device_of_layers,
@@ -16,6 +19,38 @@ from catalog.core.memory import (
     kv_cache_by_layer,
     layout,
 )
+from hardware import GPU
+
+# what a named GPU profile leaves for the driver, a desktop, and estimate error
+PROFILE_RESERVE_FRACTION = 0.05
+PROFILE_RESERVE_MIN = 512 * MIB
+MARGIN_FIXED = 256 * MIB
+MARGIN_FRACTION = 0.02
+
+
+def gpu_budgets(gpus: tuple[GPU, ...], named: bool) -> tuple[int, ...]:
+    """Bytes the runtime may use on each GPU, after the safety margin.
+
+    Args:
+        gpus: the GPUs, in order.
+        named: the GPUs are profiles of named cards (`--gpu`), not detected: their memory is the card's
+            total, so the driver's and a desktop's share is kept back too (not on Apple, whose profile
+            already holds Metal's working-set share).
+    """
+    out = []
+    for g in gpus:
+        free = g.memory_free_bytes
+        if named and g.vendor != "apple":
+            free = g.memory_total_bytes - max(PROFILE_RESERVE_MIN, int(g.memory_total_bytes * PROFILE_RESERVE_FRACTION))
+        out.append(max(0, free - MARGIN_FIXED - int(g.memory_total_bytes * MARGIN_FRACTION)))
+    return tuple(out)
+
+
+def margin_text(named: bool) -> str:
+    """The safety margin in words, as the check reports it."""
+    return (f"{MARGIN_FIXED >> 20} MiB + {MARGIN_FRACTION:.0%} of each GPU"
+            + (f", and {PROFILE_RESERVE_FRACTION:.0%} (at least {PROFILE_RESERVE_MIN >> 20} MiB)"
+               " for the driver and desktop on a named card" if named else ""))
 
 
 def split_layers(a: Architecture, tensors: list[Tensor], opts: RuntimeOptions, budgets: tuple[int, ...],

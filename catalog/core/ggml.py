@@ -10,7 +10,8 @@ recommended in is catalog.core.ranking.
 
 
 from functools import lru_cache
-from typing import NamedTuple
+
+from catalog.core.record import Record
 
 # name -> (ggml type id, elements per block, bytes per block)
 GGML_TYPES: dict[str, tuple[int, int, int]] = {
@@ -117,7 +118,7 @@ def tensor_bytes(type_name: str, shape: tuple[int, ...]) -> int:
     return (shape[0] // block) * size * n
 
 
-class Tensor(NamedTuple):
+class Tensor(Record):
     """One tensor of a GGUF file: name, ggml-order shape and ggml type."""
 
     name: str

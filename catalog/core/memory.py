@@ -17,11 +17,12 @@ Everything is an integer number of bytes.
 """
 
 
-from typing import NamedTuple
+from functools import lru_cache
 
 from catalog.core.arch import Architecture
 from catalog.core.ggml import UNQUANTIZED, Tensor, block_index, tensor_bytes
 from catalog.core.options import DEFAULT_BATCH, DEFAULT_FLASH_ATTN, DEFAULT_KV, DEFAULT_UBATCH, CheckRequest
+from catalog.core.record import Record
 
 MIB = 1 << 20
 
@@ -39,7 +40,7 @@ POOL_LARGE_BYTES = 138 * MIB
 CTX_PAD = 256
 
 
-class RuntimeOptions(NamedTuple):
+class RuntimeOptions(Record):
     """What the runtime is told: context, cache types, attention kernel, batches."""
 
     n_ctx: int
@@ -52,7 +53,7 @@ class RuntimeOptions(NamedTuple):
     swa_full: bool = False
 
 
-class DeviceBytes(NamedTuple):
+class DeviceBytes(Record):
     """One GPU's bytes, part by part."""
 
     weights_bytes: int
@@ -72,7 +73,7 @@ def runtime_options(request: CheckRequest, ctx: int) -> RuntimeOptions:
     return RuntimeOptions(ctx, kv, kv, request.flash_attn, request.batch, min(request.ubatch, request.batch))
 
 
-class MemoryEstimate(NamedTuple):
+class MemoryEstimate(Record):
     """Where the bytes go for one model, quantization and set of options."""
 
     weights_bytes: int
@@ -114,8 +115,9 @@ def kv_cells(a: Architecture, opts: RuntimeOptions, il: int) -> int:
     return n_ctx
 
 
-def kv_cache_by_layer(a: Architecture, opts: RuntimeOptions) -> list[int]:
-    """Bytes of K plus V for each layer."""
+@lru_cache(maxsize=64)
+def kv_cache_by_layer(a: Architecture, opts: RuntimeOptions) -> tuple[int, ...]:
+    """Bytes of K plus V for each layer (the same for every quantization: kept for the fits that ask again)."""
     out = []
     for il in range(a.n_layer):
         cells = kv_cells(a, opts, il)
@@ -123,12 +125,12 @@ def kv_cache_by_layer(a: Architecture, opts: RuntimeOptions) -> list[int]:
         k = tensor_bytes(opts.type_k, (a.head_dim_k * n_kv, cells))
         v = 0 if a.is_mla else tensor_bytes(opts.type_v, (a.head_dim_v * n_kv, cells))
         out.append(k + v)
-    return out
+    return tuple(out)
 
 
 
 
-class WeightLayout(NamedTuple):
+class WeightLayout(Record):
     """Weights grouped the way llama.cpp places them."""
 
     input_bytes: int  # token embedding and other input-layer tensors: host memory
@@ -141,6 +143,22 @@ class WeightLayout(NamedTuple):
     active_bytes: int  # read per generated token: MoE experts scaled by used/total, no token embedding
     float_weights: bool  # the largest tensor is F16/BF16/F32 (cuBLAS then needs a larger pool)
     layer_expert_bytes: tuple[int, ...] = ()  # per layer, the MoE expert tensors (--n-cpu-moe keeps them in RAM)
+
+
+_OTHER, _TOKEN_EMBD, _OUTPUT, _OUTPUT_MATRIX = range(4)
+
+
+def _name_facts(name: str) -> tuple[int, bool, int, int]:
+    """(layer or -1, an expert tensor, role outside the layers, GGUF tensor-info bytes before the dimensions) of
+    a tensor name: what `layout` asks of every tensor of every quantization, answered once per name."""
+    if name.startswith("output"):
+        role = _OUTPUT_MATRIX if name == "output.weight" else _OUTPUT
+    else:
+        role = _TOKEN_EMBD if name == "token_embd.weight" else _OTHER
+    return block_index(name), "_exps" in name, role, 24 + len(name)
+
+
+_NAME_FACTS: dict[str, tuple[int, bool, int, int]] = {}  # a cache of `_name_facts`, bounded by the names models use
 
 
 def layout(tensors: list[Tensor], n_layer: int, expert_fraction: float = 1.0) -> WeightLayout:
@@ -158,28 +176,33 @@ def layout(tensors: list[Tensor], n_layer: int, expert_fraction: float = 1.0) ->
     tied = True
     embd = biggest = 0
     float_weights = False
+    facts = _NAME_FACTS
     for t in tensors:
-        b = t.nbytes
+        name, shape, typ = t
+        b = tensor_bytes(typ, shape)
         padded += (b + 31) & ~31
-        infos += 24 + len(t.name) + 8 * len(t.shape)
+        f = facts.get(name)
+        if f is None:
+            f = facts[name] = _name_facts(name)
+        il, expert, role, info = f
+        infos += info + 8 * len(shape)
         if b > biggest:
-            biggest, float_weights = b, t.type in UNQUANTIZED
-        il = block_index(t.name)
+            biggest, float_weights = b, typ in UNQUANTIZED
         if 0 <= il < n_layer:
             layers[il] += b
-            if "_exps" in t.name:
+            if expert:
                 experts[il] += b
                 active += b * expert_fraction
             else:
                 active += b
-        elif t.name.startswith("output"):
+        elif role >= _OUTPUT:
             outp += b
             active += b
-            if t.name == "output.weight":
+            if role == _OUTPUT_MATRIX:
                 tied = False
         else:
             inp += b
-            if t.name == "token_embd.weight":
+            if role == _TOKEN_EMBD:
                 embd = b
     total = inp + outp + sum(layers)
     if tied:
@@ -250,7 +273,8 @@ def pipeline_inputs(a: Architecture, opts: RuntimeOptions) -> tuple[int, int]:
     return ub * a.n_embd * 4, ub * (2 if opts.flash_attn else 4) * masks
 
 
-def device_of_layers(n_layer: int, ngl: int, shares: tuple[int, ...]) -> list[int]:
+@lru_cache(maxsize=256)
+def device_of_layers(n_layer: int, ngl: int, shares: tuple[int, ...]) -> tuple[int, ...]:
     """The GPU index of each layer 0..n_layer (the last is the output layer), -1 for the CPU.
 
     llama.cpp's default layer split: the offloaded layers are cut in proportion to
@@ -269,7 +293,7 @@ def device_of_layers(n_layer: int, ngl: int, shares: tuple[int, ...]) -> list[in
             continue
         x = (il - first_gpu) / ngl
         out.append(min(next((i for i, b in enumerate(bounds) if x < b), len(bounds) - 1), len(bounds) - 1))
-    return out
+    return tuple(out)
 
 
 # where the weights and the KV cache land: per GPU weights, KV bytes and layers; the weights left in RAM (the
@@ -277,7 +301,7 @@ def device_of_layers(n_layer: int, ngl: int, shares: tuple[int, ...]) -> list[in
 _Placement = tuple[list[int], list[int], list[int], int, int, int]
 
 
-def _place(a: Architecture, lay: WeightLayout, kv: list[int], where: list[int], n_dev: int,
+def _place(a: Architecture, lay: WeightLayout, kv: tuple[int, ...], where: tuple[int, ...], n_dev: int,
            cpu_moe_layers: int) -> _Placement:
     dev_w, dev_kv, dev_layers = [0] * n_dev, [0] * n_dev, [0] * n_dev
     w_cpu = lay.input_bytes

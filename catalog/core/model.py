@@ -4,20 +4,17 @@ A `ModelSpec` says what the model is (architecture, real or predicted tensor tab
 known of it (alignment evidence, what its chat template costs, Ollama tags, GGUF repos and
 their files) and where each fact came from (`Provenance`). Sources build it; nothing here reads
 a file or the network.
-
-Modules that define NamedTuples do not use `from __future__ import annotations`:
-typing would turn each string annotation into a ForwardRef and compile it at
-import, which costs an offline `catalog check` about 2 ms.
 """
 
 
-from typing import Any, NamedTuple
+from typing import Any
 
 from catalog.core.alignment import Alignment, classify
 from catalog.core.arch import Architecture, hf_tensors
 from catalog.core.ggml import PRESETS, Tensor
 from catalog.core.memory import WeightLayout, layout
 from catalog.core.quantize import QuantContext, quantize
+from catalog.core.record import Record
 from catalog.core.template import ChatTemplate
 
 # GGUF header bytes per vocabulary entry: the token string with its u64 length
@@ -30,7 +27,7 @@ HEADER_BYTES_PER_TOKEN = {"gpt2": 52, "llama": 23.5}
 HEADER_FIXED_BYTES = 16 << 10  # general.* keys, hparams, a chat template
 
 
-class GgufFile(NamedTuple):
+class GgufFile(Record):
     """One quantization a GGUF repo publishes."""
 
     quant: str
@@ -39,7 +36,7 @@ class GgufFile(NamedTuple):
     legacy_mix: bool = False  # written by an older llama-quantize whose tensor mix the predictor does not follow
 
 
-class GgufRepo(NamedTuple):
+class GgufRepo(Record):
     """A Hugging Face repo of GGUF files for the model."""
 
     repo: str
@@ -57,7 +54,7 @@ class GgufRepo(NamedTuple):
         return next((f for f in self.files if f.quant == quant), None)
 
 
-class OllamaInfo(NamedTuple):
+class OllamaInfo(Record):
     """What Ollama's library serves of the model."""
 
     library: str | None = None
@@ -65,7 +62,7 @@ class OllamaInfo(NamedTuple):
     num_ctx: int | None = None  # the num_ctx the model's params layer (Modelfile PARAMETER) sets
 
 
-class Fetched(NamedTuple):
+class Fetched(Record):
     """Where remote metadata was read this time: the source itself or the cache, and how old it is."""
 
     origin: str  # "hub" | "registry" | "cache"
@@ -74,7 +71,7 @@ class Fetched(NamedTuple):
     unchanged: bool | None = None  # re-read from the Hub: the repo's commit had not moved
 
 
-class GgufRead(NamedTuple):
+class GgufRead(Record):
     """A remote GGUF header read by HTTP Range: which file, and what it cost."""
 
     file: str
@@ -83,7 +80,7 @@ class GgufRead(NamedTuple):
     parts: int
 
 
-class Provenance(NamedTuple):
+class Provenance(Record):
     """Where the facts of a spec come from: addresses a person can open, and how fresh they are."""
 
     hub: str | None = None  # the Hub repo's page
@@ -100,7 +97,7 @@ class Provenance(NamedTuple):
     entry: str | None = None  # the catalog file
 
 
-class ModelSpec(NamedTuple):
+class ModelSpec(Record):
     """A model resolved from any source, with what we know and where it came from."""
 
     id: str

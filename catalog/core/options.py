@@ -1,13 +1,15 @@
 """Every closed set and every default the product applies, once (pure).
 
 A closed set is a `Literal` and its values come from `get_args`, so the set exists in one place
-(the CLI's choices, the validation and the types all read it here). A default that a runtime
-applies carries its source beside it.
+(the CLI's choices, the validation and the types all read it here). Two live beside what they
+close: the alignment kinds in catalog.core.alignment, llama.cpp's split modes in
+catalog.core.plan_types. A default that a runtime applies carries its source beside it.
 """
 
 
-from typing import Literal, NamedTuple, get_args
+from typing import Literal, get_args
 
+from catalog.core.record import Record
 from catalog.errors import UsageError
 
 Runtime = Literal["ollama", "llama.cpp", "lmstudio"]
@@ -20,10 +22,6 @@ KvChoice = Literal["f16", "q8_0", "q4_0"]
 KV_CHOICES: tuple[KvChoice, ...] = get_args(KvChoice)
 Verdict = Literal["full_gpu", "partial", "cpu_only", "no_fit"]
 VERDICTS: tuple[Verdict, ...] = get_args(Verdict)
-AlignmentKind = Literal["base", "aligned", "de-aligned"]
-ALIGNMENT_KINDS: tuple[AlignmentKind, ...] = get_args(AlignmentKind)
-SplitMode = Literal["layer", "tensor", "row"]
-SPLIT_MODES: tuple[SplitMode, ...] = get_args(SplitMode)
 
 DEFAULT_RUNTIME: Runtime = "ollama"
 DEFAULT_KV: KvType = "F16"
@@ -52,7 +50,7 @@ PLAN_LINK_MS = 0.5
 REFRESH_JOBS = 32
 
 
-class CheckRequest(NamedTuple):
+class CheckRequest(Record):
     """The user's question, as options (`catalog check`'s flags; the TUI's and export's defaults)."""
 
     quants: tuple[str, ...] = ()

@@ -11,8 +11,7 @@ RPC: bench/rpc_link.py).
 
 
 from catalog.core import commands
-from catalog.core.budget import gpu_budgets
-from catalog.core.fit import fit_layers, split_layers
+from catalog.core.fit import fit_layers, gpu_budgets, split_layers
 from catalog.core.ggml import Tensor, block_index
 from catalog.core.memory import (
     CTX_PAD,
@@ -29,7 +28,7 @@ from catalog.core.options import DEFAULT_UBATCH
 from catalog.core.plan_types import DevicePlan, EnginePlan, Host, HostPlan, Link, overfull
 from catalog.core.speed import DEFAULT_RAM_BANDWIDTH, layer_read_bytes, per_second, ram_read_seconds, read_seconds
 from catalog.errors import UsageError
-from hardware.types import GPU
+from hardware import GPU
 
 # llama.cpp's device names by backend: ggml-cuda (CUDA, or ROCm when built with HIP), ggml-metal (MTL)
 DEVICE_PREFIX = {"nvidia": "CUDA", "amd": "ROCm", "apple": "MTL"}
@@ -91,7 +90,7 @@ def _fit(spec: ModelSpec, tensors: list[Tensor], lay: WeightLayout, opts: Runtim
     return counts, ngl, est
 
 
-def _largest_tensors(spec: ModelSpec, tensors: list[Tensor], lay: WeightLayout, where: list[int],
+def _largest_tensors(spec: ModelSpec, tensors: list[Tensor], lay: WeightLayout, where: tuple[int, ...],
                      devices: list[tuple[Host, GPU]]) -> dict[str, int]:
     """Each host's largest tensor: a worker's ggml-rpc-server receives each tensor whole into its RAM before
     copying it to the GPU (ggml-rpc.cpp, RPC_CMD_SET_TENSOR: recv_msg into one buffer)."""

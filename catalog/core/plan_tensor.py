@@ -6,7 +6,7 @@ Which tensor splits along which axis, and each device's bytes, is catalog.core.t
 
 from catalog.core import commands
 from catalog.core import tensor_split as tsp
-from catalog.core.budget import gpu_budgets
+from catalog.core.fit import gpu_budgets
 from catalog.core.memory import CUDA_CONTEXT_BYTES, POOL_LARGE_BYTES, RuntimeOptions, estimate
 from catalog.core.model import ModelSpec, tensors_for, weight_layout
 from catalog.core.plan_rpc import local_device_name

@@ -1,15 +1,20 @@
 """What `catalog plan` answers, as typed values: hosts in, one plan per engine out (pure)."""
 
 
-from typing import NamedTuple
+from typing import Literal, get_args
 
 from catalog.core.model import ModelSpec
-from catalog.core.options import PLAN_CTX, PLAN_LINK_GBPS, PLAN_LINK_MS, PLAN_QUANT, SplitMode
+from catalog.core.options import PLAN_CTX, PLAN_LINK_GBPS, PLAN_LINK_MS, PLAN_QUANT
+from catalog.core.record import Record
 from catalog.errors import EXIT_FITS, EXIT_NO_FIT
-from hardware.types import GPU
+from hardware import GPU
+
+# llama.cpp's split of one host's GPUs (-sm): whole layers, every layer cut, or the deprecated row split
+SplitMode = Literal["layer", "tensor", "row"]
+SPLIT_MODES: tuple[SplitMode, ...] = get_args(SplitMode)
 
 
-class PlanRequest(NamedTuple):
+class PlanRequest(Record):
     """`catalog plan`'s options: the GGUF quantization and context, llama.cpp's split over one host's GPUs,
     and the network between hosts."""
 
@@ -20,7 +25,7 @@ class PlanRequest(NamedTuple):
     link_ms: float = PLAN_LINK_MS
 
 
-class Host(NamedTuple):
+class Host(Record):
     """One machine: its GPUs (profiles from the known-GPU database) and RAM."""
 
     name: str
@@ -28,7 +33,7 @@ class Host(NamedTuple):
     ram_bytes: int
 
 
-class DevicePlan(NamedTuple):
+class DevicePlan(Record):
     """One GPU of a plan: what it holds against its budget, part by part where the engine says."""
 
     host: str
@@ -43,7 +48,7 @@ class DevicePlan(NamedTuple):
     overhead_bytes: int | None = None
 
 
-class HostPlan(NamedTuple):
+class HostPlan(Record):
     """One machine of a plan: its GPUs' bytes against their budgets, and the RAM it needs."""
 
     host: str
@@ -54,7 +59,7 @@ class HostPlan(NamedTuple):
     layers: int
 
 
-class Link(NamedTuple):
+class Link(Record):
     """The network (or GPU interconnect) a plan assumes, and what crosses it; each engine says what it knows."""
 
     gbps: float | None = None
@@ -66,7 +71,7 @@ class Link(NamedTuple):
     all_reduces_counted: bool | None = None
 
 
-class EnginePlan(NamedTuple):
+class EnginePlan(Record):
     """One engine's plan: does it fit, each device and host, decode speed, the link, the commands."""
 
     engine: str  # "llama.cpp RPC" | "llama.cpp layer split" | "llama.cpp tensor split" | "vLLM + Ray" ...
@@ -80,7 +85,7 @@ class EnginePlan(NamedTuple):
     cpu_layers: int = 0  # llama.cpp: leading layers left on the head's CPU (-ngl below all)
 
 
-class HeadAlone(NamedTuple):
+class HeadAlone(Record):
     """The honest comparison: the head machine alone, offloading what does not fit to its CPU."""
 
     host: str
@@ -89,7 +94,7 @@ class HeadAlone(NamedTuple):
     command: str  # its llama-server command ("" when it does not run)
 
 
-class PlanResult(NamedTuple):
+class PlanResult(Record):
     """`catalog plan`: the model over the hosts, with each engine's plan and the head alone."""
 
     spec: ModelSpec

@@ -8,7 +8,9 @@ verdict, so a person can check them; they are a heuristic, not a safety evaluati
 """
 
 import re
-from typing import Any, NamedTuple
+from typing import Any
+
+from catalog.core.record import Record
 
 # requests an aligned assistant typically declines (wording in the style of public refusal
 # benchmarks; nothing here is information a reply could misuse: the probe reads only the refusal)
@@ -42,7 +44,7 @@ REFUSAL_RULES = (
 )
 
 
-class Reply(NamedTuple):
+class Reply(Record):
     """One prompt, the model's answer, and the verdict with the rules that matched."""
 
     set: str  # "decline" or "control"

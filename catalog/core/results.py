@@ -7,18 +7,18 @@ its memory part by part, verdict, speed and commands. catalog.core.documents tur
 """
 
 
-from typing import NamedTuple
 
 from catalog.core.alignment import Alignment
 from catalog.core.memory import DeviceBytes
 from catalog.core.model import ModelSpec
 from catalog.core.options import Verdict
+from catalog.core.record import Record
 from catalog.core.template import TemplateCost
 from catalog.errors import EXIT_CPU_ONLY, EXIT_FITS, EXIT_NO_FIT, EXIT_PARTIAL
-from hardware.types import Hardware
+from hardware import Hardware
 
 
-class MemoryBreakdown(NamedTuple):
+class MemoryBreakdown(Record):
     """Where one quantization's bytes go, and on which memory."""
 
     weights_bytes: int
@@ -35,7 +35,7 @@ class MemoryBreakdown(NamedTuple):
     compute_host_bytes: int
 
 
-class Commands(NamedTuple):
+class Commands(Record):
     """The commands that run what was estimated (an empty string: nothing to run with that runtime)."""
 
     ollama: str
@@ -49,7 +49,7 @@ class Commands(NamedTuple):
 COMMAND_LABELS = (("Ollama", "ollama"), ("llama.cpp", "llama_cpp"), ("LM Studio", "lm_studio"))
 
 
-class GpuShare(NamedTuple):
+class GpuShare(Record):
     """One GPU's part of a split over several."""
 
     gpu: str
@@ -59,7 +59,7 @@ class GpuShare(NamedTuple):
     parts: DeviceBytes
 
 
-class QuantRow(NamedTuple):
+class QuantRow(Record):
     """One quantization on this hardware."""
 
     quant: str
@@ -75,7 +75,7 @@ class QuantRow(NamedTuple):
     gpu_split: tuple[GpuShare, ...] = ()  # several GPUs: each one's layers and bytes
 
 
-class ResolvedOptions(NamedTuple):
+class ResolvedOptions(Record):
     """The options the estimate assumed the runtime runs with."""
 
     context: int
@@ -87,7 +87,7 @@ class ResolvedOptions(NamedTuple):
     runtime: str
 
 
-class CheckResult(NamedTuple):
+class CheckResult(Record):
     """Advice for one model on one machine."""
 
     spec: ModelSpec

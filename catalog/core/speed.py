@@ -12,7 +12,7 @@ from collections.abc import Iterable
 
 from catalog.core.arch import Architecture
 from catalog.core.memory import MemoryEstimate, WeightLayout
-from hardware.types import GPU
+from hardware import GPU
 
 DECODE_EFFICIENCY = 0.75
 # system RAM's bandwidth, assumed for the layers and KV cache a partial offload leaves on the CPU

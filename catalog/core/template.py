@@ -6,10 +6,12 @@ result here; the core only reads it.
 """
 
 
-from typing import Any, NamedTuple
+from typing import Any
+
+from catalog.core.record import Record
 
 
-class TemplateCost(NamedTuple):
+class TemplateCost(Record):
     """The tokens one chat template adds: a fixed prefix, each user turn and reply, the generation prompt,
     and a typical conversation; or why it was not measured."""
 
@@ -37,7 +39,7 @@ class TemplateCost(NamedTuple):
         return self.counted_with is not None
 
 
-class ChatTemplate(NamedTuple):
+class ChatTemplate(Record):
     """A model's chat templates: whether one ships, and what each kind costs where it was measured."""
 
     present: bool | None = None

@@ -1,32 +1,11 @@
-"""The rest of the library's questions: a result as its JSON document, the catalog's raw entries, what the
-local runtimes hold (`catalog ps`), and the refusal probe (`catalog probe`)."""
+"""The rest of the library's questions: the catalog's raw entries and lineage, the export's schemas, the
+cache's refresh, what the local runtimes hold (`catalog ps`), and the refusal probe (`catalog probe`)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from catalog.errors import CatalogError, UsageError
-
-
-def document(result: Any, summaries: dict[str, Any] | None = None) -> dict[str, Any]:
-    """A result as its public JSON document: a CheckResult (`llm-catalog/check/v1`), a PlanResult
-    (`llm-catalog/plan/v1`), a Hardware (`llm-catalog/hw/v1`), or a list of models from `search` with their
-    `summarize` lines by id when fitted (`llm-catalog/search/v1`)."""
-    from catalog.core import documents
-    from catalog.core.results import CheckResult
-    from hardware.types import Hardware
-
-    if isinstance(result, CheckResult):
-        return documents.check_document(result)
-    if isinstance(result, Hardware):
-        return documents.hardware_document(result)
-    if isinstance(result, list):
-        return documents.search_document(result, summaries)
-    from catalog.core.plan_types import PlanResult  # loaded by a plan only
-
-    if isinstance(result, PlanResult):
-        return documents.plan_document(result)
-    raise TypeError(f"no document for {type(result).__name__}")
 
 
 def entries() -> list[dict[str, Any]]:

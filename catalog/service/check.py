@@ -3,7 +3,7 @@ does each part take, and what does one type? Composed from the core's rules; no 
 
 The spec arrives resolved (catalog.service.resolve), its chat template already measured; the
 hardware arrives detected or named. Every rule used here lives in one core module: the context in
-catalog.core.context, the margin in .budget, the rows and recommendation in .ranking, the bytes in
+catalog.core.context, the margin in .fit, the rows and recommendation in .ranking, the bytes in
 .memory and .fit, the speed in .speed, the commands in .commands.
 """
 
@@ -12,10 +12,9 @@ from collections.abc import Callable
 from functools import cache
 
 from catalog.core import ranking
-from catalog.core.budget import gpu_budgets, margin_text
 from catalog.core.commands import all_commands, download_target
 from catalog.core.context import ollama_context, requested_context, shrink_default, trained_context
-from catalog.core.fit import fit_cpu_moe, fit_layers, split_layers
+from catalog.core.fit import fit_cpu_moe, fit_layers, gpu_budgets, margin_text, split_layers
 from catalog.core.ggml import Tensor
 from catalog.core.memory import MemoryEstimate, RuntimeOptions, WeightLayout, estimate, runtime_options
 from catalog.core.model import ModelSpec, alignment_of, file_bytes, tensors_for, weight_layout
@@ -23,7 +22,7 @@ from catalog.core.options import OLLAMA_CTX_SMALLEST, CheckRequest, Verdict, val
 from catalog.core.results import CheckResult, GpuShare, MemoryBreakdown, QuantRow, ResolvedOptions
 from catalog.core.speed import check_seconds, per_second
 from catalog.core.template import TemplateCost, applied
-from hardware.types import Hardware
+from hardware import Hardware
 
 COMMAND_NOTES = (
     "llama.cpp: without -c it allocates the model's full context (-c 0) and --fit (on by default) may "

@@ -7,7 +7,7 @@ every face reports a bad `--gpu` name the same way.
 from __future__ import annotations
 
 from catalog.errors import UnknownGpu, UsageError
-from hardware.types import Hardware
+from hardware import Hardware
 
 GIB = 1 << 30
 

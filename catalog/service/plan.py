@@ -22,7 +22,7 @@ from catalog.core.plan_tensor import tensor_plan
 from catalog.core.plan_types import EnginePlan, HeadAlone, Host, PlanRequest, PlanResult
 from catalog.core.plan_vllm import VLLM_FORMATS, vllm_plan
 from catalog.errors import UsageError
-from hardware.types import Hardware
+from hardware import Hardware
 
 NO_GPU = ("cpu", "none")  # a host given as NAME:cpu has no GPU (a head that only drives the workers)
 DEFAULT_HOST_RAM_GIB = 64.0

@@ -7,17 +7,16 @@ recommended row of its check.
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 from catalog.core.model import ModelSpec
 from catalog.core.options import CheckRequest, Runtime, Verdict
+from catalog.core.record import Record
 from catalog.core.results import CheckResult
 from catalog.errors import CatalogError
 from catalog.service.check import check
-from hardware.types import Hardware
+from hardware import Hardware
 
 
-class Summary(NamedTuple):
+class Summary(Record):
     """One model's line in a list (the TUI, `search --fits`): its recommended row on this hardware."""
 
     spec: ModelSpec

@@ -16,14 +16,16 @@ import os
 import re
 import tempfile
 import time
-from typing import Any, NamedTuple
+from typing import Any
+
+from catalog.core.record import Record
 
 SCHEMA = "llm-catalog/cache/v1"
 DEFAULT_TTL_S = 24 * 3600  # Hub metadata changes rarely; `catalog refresh` re-reads on demand
 MAX_ENTRY_BYTES = 64 << 20
 
 
-class Cached(NamedTuple):
+class Cached(Record):
     """A cache hit: the document, when it was written (epoch seconds) and whether it is older than the TTL."""
 
     doc: dict[str, Any]

@@ -13,9 +13,10 @@ vocabulary, merges) are skipped over and kept as their element count.
 import os
 import struct
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any
 
 from catalog.core.ggml import GGML_TYPES, TYPE_BY_ID, Tensor
+from catalog.core.record import Record
 
 MAGIC = b"GGUF"
 MAX_STRING = 8 << 20  # bytes in one string (chat templates run to tens of KiB)
@@ -38,14 +39,14 @@ class GGUFError(ValueError):
     """The bytes are not a well-formed GGUF header within our limits."""
 
 
-class ArrayInfo(NamedTuple):
+class ArrayInfo(Record):
     """A large array whose values were skipped: its element type and count."""
 
     type: int
     length: int
 
 
-class GGUFHeader(NamedTuple):
+class GGUFHeader(Record):
     """What a GGUF header says: version, key/values, tensors and layout."""
 
     version: int

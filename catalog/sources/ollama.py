@@ -18,10 +18,11 @@ import json
 import os
 import re
 from functools import partial
-from typing import Any, NamedTuple
+from typing import Any
 
 from catalog.core import alignment as align
 from catalog.core.model import Fetched, ModelSpec, OllamaInfo, Provenance
+from catalog.core.record import Record
 from catalog.errors import BadModelFile, ModelNotFound, RemoteUnavailable
 from catalog.sources import http
 from catalog.sources.gguf_reader import header_from_json, header_to_json
@@ -41,7 +42,7 @@ _NAME = re.compile(r"^(?:(?P<host>[A-Za-z0-9.\-]+(?::\d+)?)/)?(?:(?P<ns>[A-Za-z0
                    r"(?P<model>[A-Za-z0-9_.\-]{1,80})(?::(?P<tag>[A-Za-z0-9_.\-]{1,80}))?$")
 
 
-class Name(NamedTuple):
+class Name(Record):
     """An Ollama model name, its defaults filled in."""
 
     host: str | None  # None: the configured registry
@@ -55,7 +56,7 @@ class Name(NamedTuple):
         return f"{host}{ns}{self.model}:{self.tag}"
 
 
-class RegistryModel(NamedTuple):
+class RegistryModel(Record):
     """What the registry says of one `model:tag`."""
 
     name: str

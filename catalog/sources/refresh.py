@@ -16,8 +16,9 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from typing import Any, NamedTuple
+from typing import Any
 
+from catalog.core.record import Record
 from catalog.errors import CatalogError
 from catalog.sources import cache, hub
 
@@ -26,7 +27,7 @@ STATE_KEY = "refresh-run"
 SAVE_EVERY_S = 1.0
 
 
-class Outcome(NamedTuple):
+class Outcome(Record):
     """One repo's result: `status` is "updated", "unchanged", "resumed" (done by the interrupted run) or
     "failed" (with the one-line reason)."""
 

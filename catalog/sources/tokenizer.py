@@ -26,8 +26,9 @@ import glob
 import json
 import os
 from collections.abc import Callable
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
 
+from catalog.core.record import Record
 from catalog.sources.vocab import (
     Vocab,
     added_tokens,
@@ -52,7 +53,7 @@ if TYPE_CHECKING:
 MAX_TOKENIZER_JSON = 64 << 20  # bytes; Gemma 3's is 33 MB
 
 
-class Counter(NamedTuple):
+class Counter(Record):
     """A real tokenizer for a spec: text -> tokens, which one it is, and token id -> its text when
     the tokenizer can say (to spell a GGUF's BOS/EOS ids as the text its template renders)."""
 

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 from catalog.core.model import ModelSpec
+from catalog.core.record import Record
 from catalog.core.template import ChatTemplate, TemplateCost, needs
 
 if TYPE_CHECKING:  # the sandbox (subprocess) is imported only when a template is rendered
@@ -29,7 +30,7 @@ _SPECIAL = (r"<\|[^|<>\s]{1,48}\|>|<\uff5c[^\uff5c<>]{1,48}\uff5c>|<(?:start|end
             r"|\[/?SYSTEM_PROMPT\]|</?s>|<bos>|<eos>|</?think>")
 
 
-class TemplateText(NamedTuple):
+class TemplateText(Record):
     """A model's chat templates as a source found them, to be measured."""
 
     present: bool | None = None

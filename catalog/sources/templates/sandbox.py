@@ -24,7 +24,9 @@ import os
 import subprocess
 import sys
 import time
-from typing import Any, NamedTuple
+from typing import Any
+
+from catalog.core.record import Record
 
 MAX_OUTPUT = 256 * 1024  # characters
 MAX_SECONDS = 2.0
@@ -32,7 +34,7 @@ MAX_MEMORY = 1 << 30  # address space of the rendering child, bytes
 MAX_SIZE_ARG = 100_000  # largest repeat count, width or padding a template may ask for
 
 
-class Rendered(NamedTuple):
+class Rendered(Record):
     """The prompt text a template produced, or why it produced none."""
 
     text: str | None
