@@ -19,9 +19,6 @@ from catalog.core.options import DEFAULT_BATCH, DEFAULT_UBATCH
 from catalog.core.record import Record
 from catalog.core.results import Commands
 
-KV_FLAG = {"F16": "f16", "BF16": "bf16", "F32": "f32", "Q8_0": "q8_0", "Q4_0": "q4_0", "Q4_1": "q4_1",
-           "Q5_0": "q5_0", "Q5_1": "q5_1", "IQ4_NL": "iq4_nl"}
-
 
 class Target(Record):
     """What to run: where the weights come from."""
@@ -57,7 +54,7 @@ def ollama(t: Target, quant: str, opts: RuntimeOptions, default_ctx: int) -> str
     elif quantized_kv:
         env.append("OLLAMA_FLASH_ATTENTION=1")
     if quantized_kv:
-        env.append(f"OLLAMA_KV_CACHE_TYPE={KV_FLAG.get(opts.type_v, 'f16')}")
+        env.append(f"OLLAMA_KV_CACHE_TYPE={opts.type_v.lower()}")
     run = f"ollama run {model}"
     if not env:
         return run
@@ -97,9 +94,9 @@ def llama_cpp(t: Target, quant: str, opts: RuntimeOptions, gpu_layers: int, tota
     args = [binary, *src, "-c", str(opts.n_ctx), "-ngl", "all" if gpu_layers >= total_layers else str(gpu_layers),
             "-fa", "on" if opts.flash_attn else "off"]
     if opts.type_k != "F16":
-        args += ["-ctk", KV_FLAG.get(opts.type_k, "f16")]
+        args += ["-ctk", opts.type_k.lower()]
     if opts.type_v != "F16":
-        args += ["-ctv", KV_FLAG.get(opts.type_v, "f16")]
+        args += ["-ctv", opts.type_v.lower()]
     if opts.n_batch != DEFAULT_BATCH:  # llama.cpp's own defaults need no flag
         args += ["-b", str(opts.n_batch)]
     if opts.n_ubatch != DEFAULT_UBATCH:

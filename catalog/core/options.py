@@ -14,7 +14,7 @@ from catalog.errors import UsageError
 
 Runtime = Literal["ollama", "llama.cpp", "lmstudio"]
 RUNTIMES: tuple[Runtime, ...] = get_args(Runtime)
-# llama.cpp's cache types (`-ctk`/`-ctv`), upper case as ggml names them
+# llama.cpp's cache types (`-ctk`/`-ctv`), upper case as ggml names them; the runtimes spell them lower case
 KvType = Literal["F16", "BF16", "F32", "Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "IQ4_NL"]
 KV_TYPES: tuple[KvType, ...] = get_args(KvType)
 # what `--kv-type` offers (the TUI cycles through the same), lower case as the runtimes spell them

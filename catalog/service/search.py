@@ -28,26 +28,36 @@ class Summary(Record):
     result: CheckResult
 
 
+def _described(words: list[str], kind: str | None, family: str | None, m_id: str, m_name: str, m_family: str,
+               m_kind: str | None, m_repo: str | None) -> bool:
+    """The filter on what describes a model: every word in its id, name, family, kind or repo; its kind; its
+    family (any case)."""
+    hay = f"{m_id} {m_name} {m_family} {m_kind or ''} {m_repo or ''}".lower()
+    if any(word not in hay for word in words):
+        return False
+    if kind and m_kind != kind:
+        return False
+    return not family or family.lower() == m_family.lower()
+
+
 def matches(spec: ModelSpec, text: str = "", kind: str | None = None, family: str | None = None,
             max_params: float | None = None) -> bool:
     """Whether a model passes the filters: every word of `text` somewhere in its id, name, family, kind or
     repo; its alignment kind; its family (any case); at most `max_params` parameters."""
     spec_kind = spec.alignment.kind if spec.alignment else None
-    hay = f"{spec.id} {spec.name} {spec.family} {spec_kind or ''} {spec.hf_repo or ''}".lower()
-    if any(word not in hay for word in text.lower().split()):
-        return False
-    if kind and spec_kind != kind:
-        return False
-    if family and family.lower() != spec.family.lower():
-        return False
-    return max_params is None or spec.parameters <= max_params
+    return (_described(text.lower().split(), kind, family, spec.id, spec.name, spec.family, spec_kind, spec.hf_repo)
+            and (max_params is None or spec.parameters <= max_params))
 
 
-def catalog_specs() -> list[ModelSpec]:
-    """Every model of the embedded catalog."""
-    from catalog.sources.bundled import all_specs
+def catalog_specs(text: str = "", kind: str | None = None, family: str | None = None) -> list[ModelSpec]:
+    """The embedded catalog's models whose description passes the filter (each entry is read into a spec only
+    then: a search names a few of 164)."""
+    from catalog.sources.bundled import entries, to_spec
 
-    return all_specs()
+    words = text.lower().split()
+    return [to_spec(e) for e in entries()
+            if _described(words, kind, family, e["id"], e["name"], e["family"], (e.get("alignment") or {}).get("kind"),
+                          e.get("hf_repo"))]
 
 
 def cached_specs(runtimes: tuple[Runtime, ...] = ("ollama",)) -> list[ModelSpec]:
@@ -70,7 +80,7 @@ def cached_specs(runtimes: tuple[Runtime, ...] = ("ollama",)) -> list[ModelSpec]
 def search(text: str = "", *, kind: str | None = None, family: str | None = None,
            max_params: float | None = None, cached: bool = False) -> list[ModelSpec]:
     """The catalog's models (and with `cached` the Hub repos looked up before) that pass `matches`."""
-    specs = catalog_specs() + (cached_specs() if cached else [])
+    specs = catalog_specs(text, kind, family) + (cached_specs() if cached else [])
     return [s for s in specs if matches(s, text, kind, family, max_params)]
 
 
