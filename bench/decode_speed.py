@@ -17,9 +17,7 @@ sys.path.insert(0, str(ROOT))
 
 from report import write_json  # noqa: E402
 
-from catalog.service.check import CheckRequest, check  # noqa: E402
-from catalog.sources.local import load_config  # noqa: E402
-from hardware import profile  # noqa: E402
+import catalog  # noqa: E402
 
 PUBLISHED = [
     {"gpu": "RTX 4090", "config": "llama2_7b", "quant": "F16", "ctx": 512, "tps": 61.03,
@@ -41,9 +39,9 @@ PUBLISHED = [
 def main() -> None:
     rows = []
     for p in PUBLISHED:
-        spec = load_config(str(ROOT / "bench" / "configs" / f"{p['config']}.json"))
-        res = check(spec, None, CheckRequest((p["quant"],), p["ctx"]), profile([p["gpu"]], 64))
-        est = res["quants"][0]["tokens_per_second"]
+        spec = catalog.resolve(str(ROOT / "bench" / "configs" / f"{p['config']}.json"), runtimes=())
+        res = catalog.check(spec, catalog.CheckRequest((p["quant"],), p["ctx"]), catalog.machine([p["gpu"]], ram_gib=64))
+        est = res.rows[0].tokens_per_second
         rows.append({**p, "estimate": est, "ratio": round(est / p["tps"], 2) if est else None})
         print(f"{p['gpu']:14} {p['config']:11} {p['quant']:7} published {p['tps']:7.1f}  estimate {est:7.1f}  "
               f"ratio {est / p['tps']:.2f}")

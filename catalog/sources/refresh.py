@@ -108,11 +108,3 @@ def refresh(repos: list[tuple[str, str | None]], jobs: int = DEFAULT_JOBS,
         progress["finished"] = all(r.status != "failed" for r in results.values())
         save()
     return [results[i] for i in range(len(repos))]
-
-
-def summary(outcomes: list[Outcome]) -> dict[str, Any]:
-    """Counts per status, for the closing line."""
-    counts: dict[str, int] = {}
-    for o in outcomes:
-        counts[o.status] = counts.get(o.status, 0) + 1
-    return counts
