@@ -41,7 +41,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from report import write_json  # noqa: E402
 
-from catalog.core.template import record as cost_record  # noqa: E402
+from catalog.core.model import template_record as cost_record  # noqa: E402
 from catalog.sources.templates.measure import estimate_tokens, overhead  # noqa: E402
 from catalog.sources.tokenizer import quicktok_label  # noqa: E402
 

@@ -62,8 +62,6 @@ def __getattr__(name: str) -> Any:
     module = _WHERE.get(name)
     if module is None:
         raise AttributeError(f"module 'catalog' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(module), name)
+    value = getattr(__import__(module, fromlist=(name,)), name)  # the leaf module; importlib costs a file
     globals()[name] = value
     return value

@@ -14,14 +14,12 @@ import re
 from functools import lru_cache
 from typing import Any
 
-from hardware import GPU, UnknownGpu
-
-GIB = 1 << 30
+from hardware import GIB, GPU, UnknownGpu
 
 
 def _gpu_file() -> str:
     """data/gpus.jsonl: `catalog/data/` when installed, `data/` in a checkout. Found by path, not through
-    catalog.sources.data: this package imports nothing of `catalog`."""
+    catalog.sources.bundled.data_path: this package imports nothing of `catalog`."""
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     for folder in (os.path.join(root, "catalog", "data"), os.path.join(root, "data")):
         path = os.path.join(folder, "gpus.jsonl")

@@ -12,9 +12,8 @@ exposes no VRAM size uniformly; an Intel card is used only where a
 import os
 from types import ModuleType
 
-from hardware import GPU, open_library
+from hardware import GIB, GPU, open_library
 
-GIB = 1 << 30
 VENDORS = {"0x1002": "amd", "0x8086": "intel"}
 
 

@@ -115,7 +115,7 @@ def test_published_gguf_sizes_are_predicted_within_one_percent(mid: str, repo: d
 
 
 def _gpu_rows() -> list[dict]:
-    from catalog.sources.data import data_path
+    from catalog.sources.bundled import data_path
 
     with open(data_path("gpus.jsonl"), encoding="utf-8") as f:
         return [json.loads(line) for line in f.read().splitlines()[1:] if line.strip()]

@@ -93,7 +93,7 @@ def test_ollama_layers_are_recorded_for_llama_31_32_and_qwen3() -> None:
 
 
 def test_run_time_templates_are_counted_with_the_real_tokenizer_where_one_is_bundled() -> None:
-    from catalog.core.template import record
+    from catalog.core.model import template_record as record
     from catalog.sources.templates.measure import TemplateText, measure
     from catalog.sources.tokenizer import encoding_for
 

@@ -11,10 +11,9 @@ from rich.table import Table
 from catalog.core.results import COMMAND_LABELS
 
 if TYPE_CHECKING:  # read only: a check's table must not load the plan's or the list's types
-    from catalog.core.model import ModelSpec
+    from catalog.core.model import ModelSpec, TemplateCost
     from catalog.core.plan_types import PlanResult
     from catalog.core.results import CheckResult, QuantRow, ResolvedOptions
-    from catalog.core.template import TemplateCost
     from catalog.service.search import Summary
     from hardware import Hardware
 

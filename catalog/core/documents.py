@@ -12,10 +12,9 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # values only read here: importing them is their producers' cost, not a document's
     from catalog.core.alignment import Alignment
-    from catalog.core.model import ModelSpec, Provenance
+    from catalog.core.model import ModelSpec, Provenance, TemplateCost
     from catalog.core.plan_types import DevicePlan, EnginePlan, PlanResult
     from catalog.core.results import CheckResult, QuantRow
-    from catalog.core.template import TemplateCost
     from catalog.service.search import Summary
     from hardware import GPU, Hardware
 
@@ -31,9 +30,12 @@ def alignment_json(a: Alignment) -> dict[str, Any]:
 
 
 def template_json(t: TemplateCost) -> dict[str, Any]:
-    """The contract's three keys first, then what was measured, then where the template came from."""
+    """The contract's three keys first, then what was measured, then where a bundled template came from."""
     out: dict[str, Any] = {"present": t.present, "system_prompt_tokens": t.system_prompt_tokens,
                            "per_turn_tokens": t.per_turn_tokens}
+    own_text = t.origin is not None and t.template_key is None
+    if own_text:  # text read from the model's own files: v1 names its origin before the measurement
+        out["origin"] = t.origin
     if t.note is not None:
         out["note"] = t.note
     if t.template_key is not None:
@@ -57,7 +59,7 @@ def template_json(t: TemplateCost) -> dict[str, Any]:
         out["overhead_tokens"] = t.overhead_tokens
     if t.template_source is not None:
         out["template_source"] = t.template_source
-    if t.origin is not None:
+    if t.origin is not None and not own_text:
         out["origin"] = t.origin
     return out
 

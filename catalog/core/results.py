@@ -10,10 +10,9 @@ its memory part by part, verdict, speed and commands. catalog.core.documents tur
 
 from catalog.core.alignment import Alignment
 from catalog.core.memory import DeviceBytes
-from catalog.core.model import ModelSpec
+from catalog.core.model import ModelSpec, TemplateCost
 from catalog.core.options import Verdict
 from catalog.core.record import Record
-from catalog.core.template import TemplateCost
 from catalog.errors import EXIT_CPU_ONLY, EXIT_FITS, EXIT_NO_FIT, EXIT_PARTIAL
 from hardware import Hardware
 

@@ -110,7 +110,7 @@ def schemas() -> dict[str, Any]:
     """The JSON Schemas of the export's four files (data/schemas/export-*.json), by file."""
     import json
 
-    from catalog.sources.data import data_path
+    from catalog.sources.bundled import data_path
 
     out = {}
     for name in ("index", "model", "hardware", "glossary"):

@@ -13,15 +13,31 @@ from functools import cache
 
 from catalog.core import ranking
 from catalog.core.commands import all_commands, download_target
-from catalog.core.context import ollama_context, requested_context, shrink_default, trained_context
-from catalog.core.fit import fit_cpu_moe, fit_layers, gpu_budgets, margin_text, split_layers
+from catalog.core.fit import (
+    fit_cpu_moe,
+    fit_layers,
+    gpu_budgets,
+    margin_text,
+    ollama_context,
+    requested_context,
+    shrink_default,
+    split_layers,
+    trained_context,
+)
 from catalog.core.ggml import Tensor
 from catalog.core.memory import MemoryEstimate, RuntimeOptions, WeightLayout, estimate, runtime_options
-from catalog.core.model import ModelSpec, alignment_of, file_bytes, tensors_for, weight_layout
+from catalog.core.model import (
+    ModelSpec,
+    TemplateCost,
+    alignment_of,
+    applied_template,
+    file_bytes,
+    tensors_for,
+    weight_layout,
+)
 from catalog.core.options import OLLAMA_CTX_SMALLEST, CheckRequest, Verdict, validate
 from catalog.core.results import CheckResult, GpuShare, MemoryBreakdown, QuantRow, ResolvedOptions
 from catalog.core.speed import check_seconds, per_second
-from catalog.core.template import TemplateCost, applied
 from hardware import Hardware
 
 COMMAND_NOTES = (
@@ -56,7 +72,7 @@ def check(spec: ModelSpec, request: CheckRequest, hardware: Hardware) -> CheckRe
         UsageError: an option no runtime would run, or an unknown quantization.
     """
     validate(request)
-    template = applied(spec.template, request.runtime)
+    template = applied_template(spec.template, request.runtime)
     m = _Machine(hardware)
     ctx, why = requested_context(spec, request, template, hardware.vram_total_bytes)
     quants = ranking.quants_to_show(spec, request.quants)

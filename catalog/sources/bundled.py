@@ -1,4 +1,4 @@
-"""The embedded catalog (data/models.jsonl) and name resolution over it.
+"""The embedded catalog (data/models.jsonl, and where every shipped data file lives) and name resolution over it.
 
 Resolves catalog ids, Hugging Face repo ids (original or GGUF, any case) and
 Ollama names (`llama3.1`, `llama3.1:8b`, `llama3.1:8b-instruct-q4_K_M`,
@@ -8,16 +8,36 @@ quantization. A near miss raises ModelNotFound with the closest names.
 
 
 import json
+import os
 from functools import lru_cache
 from typing import Any
 
 from catalog.core.alignment import from_catalog
 from catalog.core.arch import from_hf_config, hf_tensors, parameter_count
 from catalog.core.ggml import normalize_preset
-from catalog.core.model import GgufFile, GgufRepo, ModelSpec, OllamaInfo, Provenance
-from catalog.core.template import ChatTemplate, TemplateCost, from_record
+from catalog.core.model import (
+    ChatTemplate,
+    GgufFile,
+    GgufRepo,
+    ModelSpec,
+    OllamaInfo,
+    Provenance,
+    TemplateCost,
+    template_from_record,
+)
 from catalog.errors import ModelNotFound
-from catalog.sources.data import data_path
+
+_HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_DATA_DIRS = (os.path.join(_HERE, "data"), os.path.join(os.path.dirname(_HERE), "data"))
+
+
+def data_path(name: str) -> str:
+    """Absolute path of a file shipped in data/: `catalog/data` when installed, `data/` in a checkout."""
+    for d in _DATA_DIRS:
+        p = os.path.join(d, name)
+        if os.path.exists(p):
+            return p
+    return os.path.join(_DATA_DIRS[-1], name)
 
 
 @lru_cache(maxsize=1)
@@ -51,12 +71,12 @@ def _template(ct: dict[str, Any]) -> ChatTemplate:
             doc = json.load(f)
     except (OSError, ValueError):
         return ChatTemplate(present, TemplateCost(present=present, template_key=key))
-    jinja = from_record({"present": present, **(doc.get("overhead") or {})}, template_key=key,
+    jinja = template_from_record({"present": present, **(doc.get("overhead") or {})}, template_key=key,
                         template_source=doc.get("source"))
     ollama = doc.get("ollama") or {}
     go = None
     if isinstance(ollama.get("overhead"), dict):
-        go = from_record({"present": present, **ollama["overhead"]}, template_key=key,
+        go = template_from_record({"present": present, **ollama["overhead"]}, template_key=key,
                          template_source=ollama.get("source"), origin="Ollama template layer")
     return ChatTemplate(present, jinja, go)
 

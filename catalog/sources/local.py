@@ -13,8 +13,7 @@ from typing import Any
 
 from catalog.core.arch import UnsupportedArchitecture, from_gguf_metadata, from_hf_config, hf_tensors, parameter_count
 from catalog.core.ggml import PRESET_BY_FTYPE
-from catalog.core.model import ModelSpec, Provenance
-from catalog.core.template import ChatTemplate
+from catalog.core.model import ChatTemplate, ModelSpec, Provenance
 from catalog.errors import BadModelFile, ModelNotFound
 from catalog.sources.gguf_reader import GGUFError, GGUFHeader, parse_file
 from catalog.sources.templates.measure import TemplateText

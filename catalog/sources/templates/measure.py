@@ -13,9 +13,8 @@ import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from catalog.core.model import ModelSpec
+from catalog.core.model import ChatTemplate, ModelSpec, TemplateCost, templates_to_measure
 from catalog.core.record import Record
-from catalog.core.template import ChatTemplate, TemplateCost, needs
 
 if TYPE_CHECKING:  # the sandbox (subprocess) is imported only when a template is rendered
     from catalog.sources.templates.sandbox import Rendered
@@ -159,7 +158,7 @@ def measure(spec: ModelSpec, text: TemplateText, runtimes: tuple[str, ...]) -> M
     whose text is at hand, rendered and counted; the others left unmeasured."""
     from catalog.sources.tokenizer import counter_for
 
-    want_jinja, want_go = needs(text.jinja is not None, text.ollama is not None, runtimes)
+    want_jinja, want_go = templates_to_measure(text.jinja is not None, text.ollama is not None, runtimes)
     about: dict[str, Any] = {"variants": text.variants, "default_system_prompt": text.ollama_system[:2000]
                              if text.ollama_system else None}
     jinja = go = None
