@@ -1,14 +1,19 @@
-"""Offline `catalog check` wall time as a multiple of `python -c pass`.
+"""Offline `catalog check` wall time as a multiple of `python -c pass`, optionally against a baseline install.
 
-Runs each command N times (default 30) alternately and compares medians. The
-check is the seed question, offline, JSON out, through the same interpreter.
+Runs each command N times (default 30) in a shuffled order each round and compares medians: on a
+shared machine the load drifts, and runs taken one command after another put the drift into the
+comparison. The check is the seed question, offline, through the same interpreter, with JSON out
+and as the rich table.
 
-Usage: python bench/startup.py [N]
+Usage: python bench/startup.py [N] [--baseline PATH/TO/OTHER/bin/catalog]
+(the baseline: another install of the package, for example the commit before a change, in its own venv)
 """
 
 from __future__ import annotations
 
+import argparse
 import os
+import random
 import shutil
 import statistics
 import subprocess
@@ -19,6 +24,7 @@ from pathlib import Path
 from report import write_json
 
 ROOT = Path(__file__).resolve().parent.parent
+ARGS = ["check", "llama3.1:8b", "--gpu", "RTX 3060", "--offline", "--json"]
 
 
 def timed(cmd: list[str]) -> float:
@@ -28,22 +34,29 @@ def timed(cmd: list[str]) -> float:
 
 
 def main() -> None:
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 30
+    ap = argparse.ArgumentParser()
+    ap.add_argument("n", nargs="?", type=int, default=30)
+    ap.add_argument("--baseline", help="another install's `catalog` script, timed in the same rounds")
+    opts = ap.parse_args()
     script = shutil.which("catalog", path=os.path.dirname(sys.executable))
     check = [script] if script else [sys.executable, "-m", "catalog"]
-    args = ["check", "llama3.1:8b", "--gpu", "RTX 3060", "--offline", "--json"]
     cases = {
         "python -c pass": [sys.executable, "-c", "pass"],
-        "catalog check --json": check + args,
-        "catalog check (table)": check + args[:-1],
+        "catalog check --json": check + ARGS,
+        "catalog check (table)": check + ARGS[:-1],
     }
+    if opts.baseline:
+        cases["baseline check --json"] = [opts.baseline, *ARGS]
+        cases["baseline check (table)"] = [opts.baseline, *ARGS[:-1]]
     times: dict[str, list[float]] = {k: [] for k in cases}
     for _ in range(3):
         for cmd in cases.values():
             timed(cmd)  # warm the page cache and .pyc files
-    for _ in range(n):
-        for name, cmd in cases.items():
-            times[name].append(timed(cmd))
+    order = list(cases)
+    for _ in range(opts.n):
+        random.shuffle(order)
+        for name in order:
+            times[name].append(timed(cases[name]))
     base = statistics.median(times["python -c pass"])
     print(f"{'command':28} {'median ms':>10} {'ratio':>6}")
     result = {}
@@ -51,7 +64,7 @@ def main() -> None:
         med = statistics.median(ts)
         result[name] = {"median_ms": round(med * 1e3, 2), "ratio": round(med / base, 2)}
         print(f"{name:28} {med * 1e3:>10.1f} {med / base:>6.2f}")
-    write_json("startup.json", {"runs": n, "results": result})
+    write_json("startup.json", {"runs": opts.n, "baseline": opts.baseline, "results": result})
 
 
 if __name__ == "__main__":
