@@ -15,7 +15,7 @@ CORE = sorted(p.stem for p in (ROOT / "catalog" / "core").glob("*.py") if p.stem
 # what a pure module must not load: network, terminal UI, native libraries, processes and sockets
 IO_MODULES = ("httpx", "huggingface_hub", "rich", "textual", "pynvml", "subprocess", "socket", "numpy", "gguf",
               "jinja2", "tokenizers", "quicktok")
-FUNCTION_LINES = 70  # "about 60"; tables are exempt
+FUNCTION_LINES = 60  # tables are exempt
 MODULE_LINES = 420  # "about 400"
 TABLES = {("catalog/core/arch.py", "_hf_tensors")}  # the tensor names convert_hf_to_gguf.py writes, per architecture
 

@@ -323,6 +323,29 @@ def _per_layer(value: Any, n_layer: int, default: int) -> tuple[int, ...]:
     return (default,) * n_layer
 
 
+def _gguf_vocab(tokens: Any, embd: Tensor | None) -> int:
+    """The vocabulary size a GGUF without {arch}.vocab_size implies: its token list, else the embedding's rows."""
+    if isinstance(tokens, list):
+        return len(tokens)
+    if tokens is not None and hasattr(tokens, "length"):
+        return int(tokens.length)
+    return embd.shape[1] if embd and len(embd.shape) > 1 else 0
+
+
+def _gguf_swa(arch: str, n_layer: int, window: int, pattern: Any) -> dict[str, Any]:
+    """A GGUF's sliding-window layers: its per-layer pattern, else a period (its own or the architecture's);
+    Gemma 2 files that predate the key slide every other layer over 4096 tokens."""
+    period = DEFAULT_SWA_PERIOD.get(arch)
+    if window and period:
+        if isinstance(pattern, list) and len(pattern) == n_layer:
+            return {"swa_layers": tuple(bool(x) for x in pattern), "sliding_window": window}
+        return {"swa_layers": _swa_by_period(n_layer, int(pattern) if isinstance(pattern, int) else period),
+                "sliding_window": window}
+    if arch == "gemma2":
+        return {"sliding_window": 4096, "swa_layers": _swa_by_period(n_layer, 2)}
+    return {}
+
+
 def from_gguf_metadata(meta: dict[str, Any], tensors: list[Tensor]) -> Architecture:
     """Read an Architecture from a GGUF header's key/values and tensor table.
 
@@ -353,29 +376,13 @@ def from_gguf_metadata(meta: dict[str, Any], tensors: list[Tensor]) -> Architect
     embd = by_name.get("token_embd.weight")
     vocab = key("vocab_size")
     if vocab is None:
-        toks = meta.get("tokenizer.ggml.tokens")
-        if isinstance(toks, list):
-            vocab = len(toks)
-        elif toks is not None and hasattr(toks, "length"):
-            vocab = int(toks.length)
-        else:
-            vocab = embd.shape[1] if embd and len(embd.shape) > 1 else 0
+        vocab = _gguf_vocab(meta.get("tokenizer.ggml.tokens"), embd)
     n_expert = int(key("expert_count", 0) or 0)
     lead = int(key("leading_dense_block_count", 0) or 0)
     if n_expert:
         ff = tuple(ff[il] if il < lead or f"blk.{il}.ffn_down.weight" in by_name else 0 for il in range(n_layer))
-    kw: dict[str, Any] = {}
-    window = int(key("attention.sliding_window", 0) or 0)
-    period = DEFAULT_SWA_PERIOD.get(arch)
-    if window and period:
-        pattern = key("attention.sliding_window_pattern")
-        if isinstance(pattern, list) and len(pattern) == n_layer:
-            kw["swa_layers"] = tuple(bool(x) for x in pattern)
-        else:
-            kw["swa_layers"] = _swa_by_period(n_layer, int(pattern) if isinstance(pattern, int) else period)
-        kw["sliding_window"] = window
-    elif arch == "gemma2":
-        kw.update(sliding_window=4096, swa_layers=_swa_by_period(n_layer, 2))
+    kw = _gguf_swa(arch, n_layer, int(key("attention.sliding_window", 0) or 0),
+                   key("attention.sliding_window_pattern"))
     return Architecture(
         arch, n_layer, n_embd, n_head, n_kv, hk, hv, ff, int(vocab), int(key("context_length", 0) or 0),
         tied_embeddings="output.weight" not in by_name,

@@ -26,7 +26,7 @@ from catalog.core.memory import (
 from catalog.core.model import ModelSpec, file_bytes, tensors_for, weight_layout
 from catalog.core.options import DEFAULT_UBATCH
 from catalog.core.plan_types import DevicePlan, EnginePlan, Host, HostPlan, Link, overfull
-from catalog.core.speed import DEFAULT_RAM_BANDWIDTH, layer_read_bytes, per_second, ram_read_seconds, read_seconds
+from catalog.core.speed import DEFAULT_RAM_BANDWIDTH, layer_read_bytes, per_second, pipeline_seconds, ram_read_seconds
 from catalog.errors import UsageError
 from hardware import GPU
 
@@ -114,14 +114,12 @@ def _decode_seconds(spec: ModelSpec, lay: WeightLayout, opts: RuntimeOptions, cp
     a = spec.arch
     kv_layers = kv_cache_by_layer(a, opts)
     reads = [layer_read_bytes(a, lay, il, kv_layers[il]) for il in range(a.n_layer)] + [lay.output_bytes]
-    t = ram_read_seconds(sum(reads[:cpu_layers]))
-    li = cpu_layers
-    for d, (_, g) in zip(dev, devices, strict=True):
-        if not g.bandwidth_bytes_per_s:
-            return None
-        t += read_seconds(sum(reads[li:li + d.layers]), g.bandwidth_bytes_per_s)
-        li += d.layers
-    return t
+    starts = [cpu_layers]
+    for d in dev:
+        starts.append(starts[-1] + d.layers)
+    gpus = pipeline_seconds((sum(reads[lo:hi]), g.bandwidth_bytes_per_s)
+                            for lo, hi, (_, g) in zip(starts[:-1], starts[1:], devices, strict=True))
+    return None if gpus is None else ram_read_seconds(sum(reads[:cpu_layers])) + gpus
 
 
 def rpc_plan(spec: ModelSpec, quant: str, ctx: int, hosts: list[Host], link_gbps: float = 1.0,

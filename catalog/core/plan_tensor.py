@@ -11,7 +11,7 @@ from catalog.core.memory import CUDA_CONTEXT_BYTES, POOL_LARGE_BYTES, RuntimeOpt
 from catalog.core.model import ModelSpec, tensors_for, weight_layout
 from catalog.core.plan_rpc import local_device_name
 from catalog.core.plan_types import DevicePlan, EnginePlan, Host, HostPlan, Link, overfull
-from catalog.core.speed import per_second, read_seconds
+from catalog.core.speed import parallel_seconds, per_second
 
 NOTES = ("llama.cpp's tensor parallelism (-sm tensor, EXPERIMENTAL in docs/multi-gpu.md): every layer is cut "
          "across the GPUs (attention by GQA groups, the FFN by rows/columns, the KV cache by KV heads), "
@@ -50,10 +50,8 @@ def tensor_plan(spec: ModelSpec, quant: str, ctx: int, host: Host, kv: str = "F1
     fits = (all(d.bytes <= d.budget_bytes for d in dev) and kv in ("F16", "BF16", "F32")
             and ram_need <= host.ram_bytes)
     # decode, an upper bound: the GPUs read their slices at once; the two all-reduces a layer are not counted
-    t = None
-    if all(g.bandwidth_bytes_per_s for g in host.gpus):
-        t = max(read_seconds(lay.active_bytes * w[i] / max(1, sum(w)) + kvb[i] / 2, g.bandwidth_bytes_per_s or 0)
-                for i, g in enumerate(host.gpus))
+    t = parallel_seconds((lay.active_bytes * w[i] / max(1, sum(w)) + kvb[i] / 2, g.bandwidth_bytes_per_s)
+                         for i, g in enumerate(host.gpus))
     tps = per_second(t) if fits else None
     cmd = commands.tensor_split_head(host.name, commands.weights_args(spec, quant), ctx, ts)
     notes = [*NOTES, UPPER_BOUND] + ([] if fits else [overfull(dev, with_host=False)])

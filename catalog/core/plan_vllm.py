@@ -12,7 +12,7 @@ from catalog.core.ggml import block_index
 from catalog.core.memory import RuntimeOptions, kv_cache_by_layer
 from catalog.core.model import ModelSpec
 from catalog.core.plan_types import DevicePlan, EnginePlan, Host, HostPlan, Link
-from catalog.core.speed import per_second, read_seconds
+from catalog.core.speed import parallel_seconds, per_second
 
 VLLM_UTILIZATION = 0.9  # vLLM's default gpu_memory_utilization
 # What vLLM's memory profile holds back per GPU besides weights and KV cache, as its own log prints it
@@ -152,13 +152,9 @@ def vllm_plan(spec: ModelSpec, ctx: int, hosts: list[Host], fmt: str = "BF16",
     dev, stage_bytes, layers_per_stage = _stages(spec, ctx, hosts, fmt, tp)
     fits = all(d.bytes <= d.budget_bytes for d in dev)
     # decode: the stages run one after another; within a stage the TP ranks read their slices at once
-    t: float | None = 0.0
-    for h, stage in zip(hosts, stage_bytes, strict=True):
-        bws = [g.bandwidth_bytes_per_s for g in h.gpus[:tp]]
-        if t is None or not all(bws):
-            t = None
-            continue
-        t += read_seconds(stage / tp, min(b for b in bws if b))
+    stage_times = [parallel_seconds((stage / tp, g.bandwidth_bytes_per_s) for g in h.gpus[:tp])
+                   for h, stage in zip(hosts, stage_bytes, strict=True)]
+    t = None if None in stage_times else sum(s or 0.0 for s in stage_times)
     # between stages vLLM sends the hidden state and the residual, BF16 (IntermediateTensors)
     link = (pp - 1) * (2 * a.n_embd * 2 / (link_gbps * 1e9 / 8) + link_ms / 1e3)
     tps = per_second(t + link) if fits and t is not None else None

@@ -37,6 +37,26 @@ def slowest_bandwidth(gpus: Iterable[GPU]) -> float | None:
     return float(min(b for b in bws if b))
 
 
+def pipeline_seconds(reads: Iterable[tuple[float, float | None]]) -> float | None:
+    """Seconds a token takes on devices that each read their own layers, one after another: the sum of each
+    device's (bytes, bandwidth) read. None when any bandwidth is unknown."""
+    t = 0.0
+    for nbytes, bandwidth in reads:
+        if not bandwidth:
+            return None
+        t += read_seconds(nbytes, bandwidth)
+    return t
+
+
+def parallel_seconds(reads: Iterable[tuple[float, float | None]]) -> float | None:
+    """Seconds a token takes on devices that each read a slice of every layer at once (tensor parallel): the
+    slowest device's (bytes, bandwidth) read. None when any bandwidth is unknown (or there is no device)."""
+    times = [read_seconds(nbytes, bandwidth) if bandwidth else None for nbytes, bandwidth in reads]
+    if not times or any(t is None for t in times):
+        return None
+    return max(t for t in times if t is not None)
+
+
 def per_second(seconds: float | None) -> float | None:
     """Tokens a second for `seconds` a token, to one decimal; None for no time."""
     return round(1.0 / seconds, 1) if seconds else None

@@ -147,6 +147,30 @@ def _value(c: _Cursor, vtype: int, depth: int = 0, keep: bool = False) -> Any:
     raise GGUFError(f"unknown value type {vtype}")
 
 
+def _tensor_info(c: _Cursor, alignment: int, seen: set[str]) -> tuple[Tensor, int]:
+    """One tensor-info record (name, dimensions, type, data offset), checked; `seen` collects the names."""
+    name = c.string()
+    if name in seen:
+        raise GGUFError(f"duplicate tensor name {name[:80]!r}")
+    seen.add(name)
+    n_dims = c.u32()
+    if not 1 <= n_dims <= MAX_DIMS:
+        raise GGUFError(f"tensor {name[:80]!r} has {n_dims} dimensions")
+    shape = tuple(c.u64() for _ in range(n_dims))
+    if any(d <= 0 or d >= (1 << 40) for d in shape):
+        raise GGUFError(f"tensor {name[:80]!r} has an absurd shape {shape}")
+    type_id = c.u32()
+    tname = TYPE_BY_ID.get(type_id)
+    if tname is None:
+        raise GGUFError(f"tensor {name[:80]!r} has unknown type {type_id}")
+    if shape[0] % GGML_TYPES[tname][1]:
+        raise GGUFError(f"tensor {name[:80]!r}: row of {shape[0]} does not fit {tname} blocks")
+    offset = c.u64()
+    if offset % alignment:
+        raise GGUFError(f"tensor {name[:80]!r} data is not aligned")
+    return Tensor(name, shape, tname), offset
+
+
 def parse(read: Callable[[int, int], bytes], file_size: int | None = None,
           keep: frozenset[str] = frozenset()) -> GGUFHeader:
     """Parse a GGUF header.
@@ -183,26 +207,8 @@ def parse(read: Callable[[int, int], bytes], file_size: int | None = None,
     offsets: list[int] = []
     seen: set[str] = set()
     for _ in range(n_tensors):
-        name = c.string()
-        if name in seen:
-            raise GGUFError(f"duplicate tensor name {name[:80]!r}")
-        seen.add(name)
-        n_dims = c.u32()
-        if not 1 <= n_dims <= MAX_DIMS:
-            raise GGUFError(f"tensor {name[:80]!r} has {n_dims} dimensions")
-        shape = tuple(c.u64() for _ in range(n_dims))
-        if any(d <= 0 or d >= (1 << 40) for d in shape):
-            raise GGUFError(f"tensor {name[:80]!r} has an absurd shape {shape}")
-        type_id = c.u32()
-        tname = TYPE_BY_ID.get(type_id)
-        if tname is None:
-            raise GGUFError(f"tensor {name[:80]!r} has unknown type {type_id}")
-        if shape[0] % GGML_TYPES[tname][1]:
-            raise GGUFError(f"tensor {name[:80]!r}: row of {shape[0]} does not fit {tname} blocks")
-        offset = c.u64()
-        if offset % alignment:
-            raise GGUFError(f"tensor {name[:80]!r} data is not aligned")
-        tensors.append(Tensor(name, shape, tname))
+        tensor, offset = _tensor_info(c, alignment, seen)
+        tensors.append(tensor)
         offsets.append(offset)
     data_offset = (c.pos + alignment - 1) // alignment * alignment
     if file_size is not None:

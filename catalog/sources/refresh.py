@@ -45,6 +45,35 @@ def _run_id(repos: list[tuple[str, str | None]]) -> list[str]:
     return sorted(_key(r, rev) for r, rev in repos)
 
 
+def _interrupted_run_done(want: list[str]) -> set[str]:
+    """The repos an interrupted run of the same list already re-read (none if it finished or differs)."""
+    state = cache.get("refresh", STATE_KEY)
+    if state is not None and not state.stale and state.doc.get("repos") == want and not state.doc.get("finished"):
+        return set(state.doc.get("done", ()))
+    return set()
+
+
+def _in_pool(one: Callable[[str, str | None], Outcome], repos: list[tuple[str, str | None]], jobs: int,
+             on_done: Callable[[Outcome], None] | None, interrupted: Callable[[], None]) -> dict[int, Outcome]:
+    """`one` over `repos`, `jobs` at once, by position; on Ctrl-C the repos not started are dropped, those
+    running finish, and `interrupted` records them for the resume before the interrupt goes on."""
+    results: dict[int, Outcome] = {}
+    pool = ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="refresh")
+    try:
+        futures = {pool.submit(one, repo, rev): i for i, (repo, rev) in enumerate(repos)}
+        for fut in as_completed(futures):
+            out = fut.result()
+            results[futures[fut]] = out
+            if on_done is not None:
+                on_done(out)
+    except BaseException:
+        pool.shutdown(wait=True, cancel_futures=True)
+        interrupted()
+        raise
+    pool.shutdown(wait=True)
+    return results
+
+
 def refresh(repos: list[tuple[str, str | None]], jobs: int = DEFAULT_JOBS,
             on_done: Callable[[Outcome], None] | None = None) -> list[Outcome]:
     """Re-read `repos` (repo id, revision) from the Hub into the cache.
@@ -57,10 +86,7 @@ def refresh(repos: list[tuple[str, str | None]], jobs: int = DEFAULT_JOBS,
         One Outcome per repo, in the order given.
     """
     want = _run_id(repos)
-    state = cache.get("refresh", STATE_KEY)
-    done: set[str] = set()
-    if state is not None and not state.stale and state.doc.get("repos") == want and not state.doc.get("finished"):
-        done = set(state.doc.get("done", ()))
+    done = _interrupted_run_done(want)
     lock = threading.Lock()
     finished: set[str] = set(done)
     progress: dict[str, Any] = {"repos": want, "done": sorted(done), "started": time.time(), "finished": False}
@@ -88,22 +114,11 @@ def refresh(repos: list[tuple[str, str | None]], jobs: int = DEFAULT_JOBS,
         status = "unchanged" if meta.get("unchanged") else "updated"
         return Outcome(rec.get("repo") or repo, status, str(rec.get("sha") or "?")[:12])
 
-    results: dict[int, Outcome] = {}
-    pool = ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="refresh")
-    try:
-        futures = {pool.submit(one, repo, rev): i for i, (repo, rev) in enumerate(repos)}
-        for fut in as_completed(futures):
-            out = fut.result()
-            results[futures[fut]] = out
-            if on_done is not None:
-                on_done(out)
-    except BaseException:
-        # Ctrl-C: drop the repos not started; those running finish and are recorded for the resume
-        pool.shutdown(wait=True, cancel_futures=True)
+    def interrupted() -> None:
         with lock:
             save()
-        raise
-    pool.shutdown(wait=True)
+
+    results = _in_pool(one, repos, jobs, on_done, interrupted)
     with lock:
         progress["finished"] = all(r.status != "failed" for r in results.values())
         save()

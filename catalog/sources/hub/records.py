@@ -162,6 +162,36 @@ def _info_fields(info: Any, revision: str | None) -> dict[str, Any]:
     }
 
 
+def _same_commit(known: dict[str, Any], info: Any, revision: str | None) -> dict[str, Any]:
+    """A cached record whose commit is still the repo's, with model_info's fresh fields (likes, downloads,
+    gating) and, when the Hub's children count moved (a new quantization), the GGUF children asked again."""
+    same = {**known, **_info_fields(info, revision)}
+    if isinstance(same.get("gguf"), dict):
+        same["gguf"] = {k: v for k, v in same["gguf"].items() if k != "chat_template"}
+    count = same.get("children_count")
+    if "gguf_children" in known and (count is None or count != known.get("children_count")):
+        same["gguf_children"] = _gguf_children(info.id)
+    return same
+
+
+def _template_fields(got: dict[str, Any], files: dict[str, int]) -> dict[str, Any]:
+    """chat_template (whether one ships), chat_template_source (its text) and special_tokens, from the repo's
+    tokenizer_config.json and a chat_template.jinja beside it, which wins (as in transformers)."""
+    out: dict[str, Any] = {}
+    if "tokenizer_config.json" in got:
+        tmpl, special = local.tokenizer_config_template(got["tokenizer_config.json"])
+        out["chat_template"] = bool(tmpl)
+        out["special_tokens"] = special  # what a template renders, wherever the template itself lives
+        if isinstance(tmpl, str) and len(tmpl) <= local.MAX_TEMPLATE:
+            out["chat_template_source"] = tmpl
+    if "chat_template.jinja" in files or "chat_template.json" in files:
+        out["chat_template"] = True
+    jinja = got.get("chat_template.jinja")
+    if jinja and len(jinja) <= local.MAX_TEMPLATE:
+        out["chat_template_source"] = jinja.decode("utf-8", "replace")
+    return out
+
+
 def _read_record(repo: str, revision: str | None, known: dict[str, Any] | None = None) -> dict[str, Any]:
     """Read a repo's record from the Hub. With `known` (a cached record) whose commit is still the
     repo's, only model_info (and the GGUF-children query) is asked: files read at a commit cannot change.
@@ -173,14 +203,7 @@ def _read_record(repo: str, revision: str | None, known: dict[str, Any] | None =
     api = _api()
     info = _model_info(api, repo, revision)
     if known is not None and known.get("sha") and known.get("sha") == info.sha and "files" in known:
-        same = {**known, **_info_fields(info, revision)}
-        if isinstance(same.get("gguf"), dict):
-            same["gguf"] = {k: v for k, v in same["gguf"].items() if k != "chat_template"}
-        count = same.get("children_count")
-        if "gguf_children" in known and (count is None or count != known.get("children_count")):
-            # a new quantization (or any derived repo) moves the Hub's children count: only then ask
-            same["gguf_children"] = _gguf_children(info.id)
-        return same
+        return _same_commit(known, info, revision)
     with ThreadPoolExecutor(max_workers=6, thread_name_prefix="hub") as ex:
         listed = {s.rfilename for s in (info.siblings or ())}
         tree = ex.submit(lambda: [(f.path, int(getattr(f, "size", 0) or 0))
@@ -208,17 +231,7 @@ def _read_record(repo: str, revision: str | None, known: dict[str, Any] | None =
         rec: dict[str, Any] = {**_info_fields(info, revision), "safetensors": _counts(st), "files": files}
         if "config.json" in got:
             rec["config"] = got["config.json"]
-        if "tokenizer_config.json" in got:
-            tmpl, special = local.tokenizer_config_template(got["tokenizer_config.json"])
-            rec["chat_template"] = bool(tmpl)
-            rec["special_tokens"] = special  # what a template renders, wherever the template itself lives
-            if isinstance(tmpl, str) and len(tmpl) <= local.MAX_TEMPLATE:
-                rec["chat_template_source"] = tmpl
-        if "chat_template.jinja" in files or "chat_template.json" in files:
-            rec["chat_template"] = True
-        jinja = got.get("chat_template.jinja")
-        if jinja and len(jinja) <= local.MAX_TEMPLATE:  # saved beside tokenizer_config.json, it wins (transformers)
-            rec["chat_template_source"] = jinja.decode("utf-8", "replace")
+        rec.update(_template_fields(got, files))
         if "README.md" in got:
             readme = got["README.md"]
             rec["card_statements"] = card_statements(readme.decode("utf-8", "replace")) if readme else []

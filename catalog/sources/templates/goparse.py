@@ -93,11 +93,9 @@ def _split(src: str) -> list[tuple[str, str]]:
 #             | ("func", name) | ("pipe", pipe, [names])
 
 
-def _parse_pipe(toks: list[tuple[str, str]]) -> tuple[list[str], bool, list[list[Any]]]:
-    decl: list[str] = []
-    assign = False
-    i = 0
-    # $x := / $x = / $i, $x :=
+def _declaration(toks: list[tuple[str, str]]) -> tuple[list[str], bool, int]:
+    """A pipeline's leading `$x :=`, `$x =` or `$i, $x :=`: the variables, whether it assigns (rather than
+    declares), and where the pipeline itself starts (0 when there is none)."""
     j = 0
     names = []
     while j < len(toks) and toks[j][0] == "var" and "." not in toks[j][1]:
@@ -107,7 +105,34 @@ def _parse_pipe(toks: list[tuple[str, str]]) -> tuple[list[str], bool, list[list
             continue
         break
     if names and j + 1 < len(toks) and toks[j + 1][0] in ("decl", "assign"):
-        decl, assign, i = names, toks[j + 1][0] == "assign", j + 2
+        return names, toks[j + 1][0] == "assign", j + 2
+    return [], False, 0
+
+
+def _operand(kind: str, text: str) -> tuple[Any, ...]:
+    """One operand token as the evaluator's node: a constant, a variable or field chain, or a function name."""
+    if kind == "str":
+        return ("str", json.loads(text))
+    if kind == "raw":
+        return ("str", text[1:-1])
+    if kind == "chr":
+        return ("num", ord(json.loads('"' + text[1:-1] + '"')))
+    if kind == "num":
+        return ("num", float(text) if "." in text else int(text))
+    if kind == "var":
+        name, *rest = text.split(".")
+        return ("var", name, rest)
+    if kind == "field":
+        return ("field", [] if text == "." else text.split(".")[1:])
+    if kind == "ident":
+        if text in ("true", "false"):
+            return ("bool", text == "true")
+        return ("nil", None) if text == "nil" else ("func", text)
+    raise GoTemplateError(f"unexpected {text!r}")
+
+
+def _parse_pipe(toks: list[tuple[str, str]]) -> tuple[list[str], bool, list[list[Any]]]:
+    decl, assign, i = _declaration(toks)
     cmds: list[list[Any]] = []
     args: list[Any] = []
     while i < len(toks):
@@ -131,28 +156,7 @@ def _parse_pipe(toks: list[tuple[str, str]]) -> tuple[list[str], bool, list[list
             args.append(("pipe", inner, chain))
             i = k
             continue
-        if kind == "str":
-            args.append(("str", json.loads(text)))
-        elif kind == "raw":
-            args.append(("str", text[1:-1]))
-        elif kind == "chr":
-            args.append(("num", ord(json.loads('"' + text[1:-1] + '"'))))
-        elif kind == "num":
-            args.append(("num", float(text) if "." in text else int(text)))
-        elif kind == "var":
-            name, *rest = text.split(".")
-            args.append(("var", name, rest))
-        elif kind == "field":
-            args.append(("field", [] if text == "." else text.split(".")[1:]))
-        elif kind == "ident":
-            if text in ("true", "false"):
-                args.append(("bool", text == "true"))
-            elif text == "nil":
-                args.append(("nil", None))
-            else:
-                args.append(("func", text))
-        else:
-            raise GoTemplateError(f"unexpected {text!r}")
+        args.append(_operand(kind, text))
         i += 1
     if args:
         cmds.append(args)
