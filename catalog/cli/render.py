@@ -11,10 +11,10 @@ from rich.table import Table
 from catalog.core.results import COMMAND_LABELS
 
 if TYPE_CHECKING:  # read only: a check's table must not load the plan's or the list's types
+    from catalog import Summary
     from catalog.core.model import ModelSpec, TemplateCost
     from catalog.core.plan_types import PlanResult
     from catalog.core.results import CheckResult, QuantRow, ResolvedOptions
-    from catalog.service.search import Summary
     from hardware import Hardware
 
 VERDICT_TEXT = {"full_gpu": "full GPU", "partial": "partial", "cpu_only": "CPU only", "no_fit": "won't fit"}
