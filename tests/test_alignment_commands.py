@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from catalog.core.alignment import classify
-from catalog.core.commands import Target, all_commands, llama_cpp, ollama
+from catalog.core.commands import Target, all_commands, llama_cpp, lm_studio, ollama, ollama_server_env
 from catalog.core.memory import RuntimeOptions
 
 
@@ -43,16 +43,32 @@ def test_llama_cpp_command_pins_the_estimate() -> None:
     assert "./main" not in cmd
 
 
-def test_ollama_uses_library_tags_and_server_settings() -> None:
+def test_ollama_uses_library_tags_and_leaves_server_settings_to_the_running_service() -> None:
     t = Target("llama3.1:8b-text-q4_K_M", "x/y-GGUF", None, None, None)
-    assert ollama(t, "Q4_K_M", RuntimeOptions(4096), 4096) == "ollama run llama3.1:8b-text-q4_K_M"
-    cmd = ollama(t, "Q4_K_M", RuntimeOptions(32768, "Q8_0", "Q8_0"), 4096)
+    assert ollama(t, "Q4_K_M", RuntimeOptions(4096)) == "ollama run llama3.1:8b-text-q4_K_M"
+    assert ollama_server_env(t, RuntimeOptions(4096), 4096) == ""
+    quantized = RuntimeOptions(32768, "Q8_0", "Q8_0")
+    # no second `ollama serve` racing the service that is already running: `ollama run` alone
+    assert ollama(t, "Q4_K_M", quantized) == "ollama run llama3.1:8b-text-q4_K_M"
     env = "OLLAMA_CONTEXT_LENGTH=32768 OLLAMA_FLASH_ATTENTION=1 OLLAMA_KV_CACHE_TYPE=q8_0"
-    assert cmd.startswith(env + " ollama serve")
-    assert cmd.endswith("ollama run llama3.1:8b-text-q4_K_M")
+    assert ollama_server_env(t, quantized, 4096) == env
+    assert ollama_server_env(t, RuntimeOptions(4096, flash_attn=False), 4096) == "OLLAMA_FLASH_ATTENTION=0"
     hf = Target(None, "bartowski/Qwen2.5-7B-Instruct-GGUF", None, None, None)
     want = "ollama run hf.co/bartowski/Qwen2.5-7B-Instruct-GGUF:Q5_K_M"
-    assert ollama(hf, "Q5_K_M", RuntimeOptions(4096), 4096) == want
+    assert ollama(hf, "Q5_K_M", RuntimeOptions(4096)) == want
+    # a local file's Modelfile pins num_ctx itself: no server-wide context for it
+    local = Target(None, None, None, "/models/m.gguf", None)
+    assert "PARAMETER num_ctx 8192" in ollama(local, "Q4_K_M", RuntimeOptions(8192))
+    assert ollama_server_env(local, RuntimeOptions(8192), 4096) == ""
+
+
+def test_lm_studio_names_a_hugging_face_repo_by_its_url() -> None:
+    """`lms get owner/name` is an LM Studio Hub artifact; a Hugging Face repo is its https URL, @QUANT picks
+    the file (lmstudio-ai/lms src/subcommands/get.ts)."""
+    t = Target(None, "bartowski/Qwen2.5-7B-Instruct-GGUF", None, None, None)
+    cmd = lm_studio(t, "Q5_K_M", RuntimeOptions(8192), 33, 33)
+    assert cmd.startswith("lms get https://huggingface.co/bartowski/Qwen2.5-7B-Instruct-GGUF@Q5_K_M -y && ")
+    assert cmd.endswith("lms load qwen2.5-7b-instruct --context-length 8192 --gpu max")
 
 
 def test_local_gguf_and_config_only_commands() -> None:

@@ -60,8 +60,9 @@ def test_options_flow_into_estimate_and_commands(cli) -> None:  # type: ignore[n
     q = doc["quants"][0]
     assert q["memory"]["kv_cache_bytes"] == 16384 * 32 * 2 * 1024 * 34 // 32
     assert "-ctk q8_0 -ctv q8_0" in q["commands"]["llama_cpp"] and "-ub 256" in q["commands"]["llama_cpp"]
-    assert "OLLAMA_KV_CACHE_TYPE=q8_0" in q["commands"]["ollama"]
-    assert "OLLAMA_CONTEXT_LENGTH=16384" in q["commands"]["ollama"]
+    assert q["commands"]["ollama"] == "ollama run llama3.1:8b-instruct-q4_K_M"
+    assert "OLLAMA_KV_CACHE_TYPE=q8_0" in q["commands"]["ollama_server_env"]
+    assert "OLLAMA_CONTEXT_LENGTH=16384" in q["commands"]["ollama_server_env"]
     assert "--context-length 16384" in q["commands"]["lm_studio"]
 
 

@@ -28,5 +28,7 @@ def test_commands(case: dict, cli) -> None:  # type: ignore[no-untyped-def]
         # the estimate's context and every runtime's command agree
         ctx = cmds["llama_cpp"].split(" -c ")[1].split()[0]
         assert f"--context-length {ctx}" in cmds["lm_studio"], r["quant"]
-        if "OLLAMA_CONTEXT_LENGTH" in cmds["ollama"]:
-            assert f"OLLAMA_CONTEXT_LENGTH={ctx}" in cmds["ollama"] and f"num_ctx {ctx}" in cmds["ollama_session"]
+        assert "ollama serve" not in cmds["ollama"]  # never a second server racing the running service
+        if "OLLAMA_CONTEXT_LENGTH" in cmds["ollama_server_env"]:
+            assert f"OLLAMA_CONTEXT_LENGTH={ctx}" in cmds["ollama_server_env"]
+            assert f"num_ctx {ctx}" in cmds["ollama_session"]

@@ -102,9 +102,10 @@ class DetailScreen(Screen[None]):
                           bar, VERDICT_TEXT[q.verdict], f"{q.gpu_layers}/{q.total_layers}")
         yield table
         cmds = self.rec.commands._asdict() if self.rec else {}
-        yield Static("\n".join(f"[{i}] {label}: {cmds.get(key) or '-'}" for i, (label, key) in enumerate(
-            COMMAND_LABELS, 1)), id="commands",
-            markup=False)
+        shown = [f"[{i}] {label}: {cmds.get(key) or '-'}" for i, (label, key) in enumerate(COMMAND_LABELS, 1)]
+        if cmds.get("ollama_server_env"):
+            shown.insert(1, f"    Ollama service environment: {cmds['ollama_server_env']}")
+        yield Static("\n".join(shown), id="commands", markup=False)
         yield Static("", id="copied")
         yield Footer()
 

@@ -75,6 +75,10 @@ def print_check(r: CheckResult) -> None:
         cmd = getattr(rec.commands, field)
         if cmd:
             con.print(f"  {label:10} {cmd}", soft_wrap=True, markup=False)
+    if rec.commands.ollama_server_env:
+        con.print(f"  {'':10} with the Ollama service's environment set to {rec.commands.ollama_server_env} "
+                  "(macOS: launchctl setenv; Linux: systemctl edit ollama.service; Windows: user environment "
+                  "variables; then restart Ollama)", soft_wrap=True, markup=False)
     if rec.commands.ollama_session:
         con.print(f"  {'':10} (or: {rec.commands.ollama_session})", soft_wrap=True, markup=False)
     con.print("  llama.cpp pins -c and -ngl here: left out, it takes the full context and --fit shrinks it",

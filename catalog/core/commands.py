@@ -32,8 +32,9 @@ class Target(Record):
     source_dir: str | None = None  # a local folder holding config.json and safetensors, to convert from
 
 
-def ollama(t: Target, quant: str, opts: RuntimeOptions, default_ctx: int) -> str:
-    """`ollama run`, with the server settings the estimate assumed when they differ from Ollama's defaults."""
+def ollama(t: Target, quant: str, opts: RuntimeOptions) -> str:
+    """`ollama run` alone: the server settings the estimate assumed (`ollama_server_env`) belong to the Ollama
+    service that is already running, not to a second `ollama serve` started beside it."""
     if t.ollama_tag:
         model = t.ollama_tag
     elif t.gguf_repo:
@@ -43,8 +44,19 @@ def ollama(t: Target, quant: str, opts: RuntimeOptions, default_ctx: int) -> str
                 f" && ollama create local-model -f Modelfile && ollama run local-model")
     else:
         return ""
+    return f"ollama run {model}"
+
+
+def ollama_server_env(t: Target, opts: RuntimeOptions, default_ctx: int) -> str:
+    """The Ollama server settings the estimate assumed where they differ from Ollama's defaults, as
+    `NAME=value` pairs for the service's environment (docs/faq.mdx, "How do I configure Ollama server?":
+    `launchctl setenv` on macOS, `systemctl edit ollama.service` on Linux, the user's environment variables
+    on Windows, then restart Ollama). Empty when Ollama's defaults are what was estimated."""
+    if not (t.ollama_tag or t.gguf_repo or t.local_path):
+        return ""
     env = []
-    if opts.n_ctx != default_ctx:
+    modelfile = not (t.ollama_tag or t.gguf_repo)  # a local file's Modelfile pins num_ctx itself
+    if opts.n_ctx != default_ctx and not modelfile:
         env.append(f"OLLAMA_CONTEXT_LENGTH={opts.n_ctx}")
     # Ollama turns flash attention on by itself where supported; a quantized cache needs it
     # (a check refuses a quantized cache without flash attention, as llama.cpp does)
@@ -55,16 +67,13 @@ def ollama(t: Target, quant: str, opts: RuntimeOptions, default_ctx: int) -> str
         env.append("OLLAMA_FLASH_ATTENTION=1")
     if quantized_kv:
         env.append(f"OLLAMA_KV_CACHE_TYPE={opts.type_v.lower()}")
-    run = f"ollama run {model}"
-    if not env:
-        return run
-    return f"{' '.join(env)} ollama serve & {run}"
+    return " ".join(env)
 
 
 def ollama_session(t: Target, quant: str, opts: RuntimeOptions, default_ctx: int) -> str:
     """The same context set from inside a running Ollama (no server restart): `/set parameter num_ctx`.
     The KV cache type and flash attention are server settings only, so a quantized cache still needs
-    the environment of `ollama` above."""
+    `ollama_server_env` set on the service."""
     if opts.n_ctx == default_ctx or not (t.ollama_tag or t.gguf_repo):
         return ""
     model = t.ollama_tag or f"hf.co/{t.gguf_repo}:{quant}"
@@ -121,10 +130,13 @@ def llama_cpp(t: Target, quant: str, opts: RuntimeOptions, gpu_layers: int, tota
 
 
 def lm_studio(t: Target, quant: str, opts: RuntimeOptions, gpu_layers: int, total_layers: int) -> str:
-    """`lms get` then `lms load` with the estimate's context and GPU offload share."""
+    """`lms get` then `lms load` with the estimate's context and GPU offload share. A Hugging Face repo is
+    named by its URL: `lms get` reads a bare owner/name as an LM Studio Hub artifact (lmstudio-ai/lms
+    src/subcommands/get.ts, tryParseHuggingFaceUrl and tryParseArtifactIdentifier), and `@QUANT` picks
+    the quantization (huggingface/hub-docs docs/hub/lmstudio.md)."""
     if t.gguf_repo:
         key = t.lms_key or t.gguf_repo.split("/")[-1].lower().removesuffix("-gguf")
-        get = f"lms get {t.gguf_repo}@{quant.lower()} -y"
+        get = f"lms get https://huggingface.co/{t.gguf_repo}@{quant} -y"
     elif t.local_path:
         key = t.local_path.rsplit("/", 1)[-1]
         get = f"lms import {shlex.quote(t.local_path)} -y"
@@ -138,8 +150,9 @@ def all_commands(t: Target, quant: str, opts: RuntimeOptions, gpu_layers: int, t
                  ollama_default_ctx: int, cpu_moe_layers: int = 0, split: tuple[int, ...] = ()) -> Commands:
     """The three runtimes' commands, plus the llama-cli form."""
     return Commands(
-        ollama=ollama(t, quant, opts, ollama_default_ctx),
+        ollama=ollama(t, quant, opts),
         ollama_session=ollama_session(t, quant, opts, ollama_default_ctx),
+        ollama_server_env=ollama_server_env(t, opts, ollama_default_ctx),
         llama_cpp=llama_cpp(t, quant, opts, gpu_layers, total_layers, "llama-server", cpu_moe_layers, split),
         llama_cpp_cli=llama_cpp(t, quant, opts, gpu_layers, total_layers, "llama-cli", cpu_moe_layers, split),
         lm_studio=lm_studio(t, quant, opts, gpu_layers, total_layers),

@@ -42,6 +42,7 @@ class Commands(Record):
     llama_cpp: str  # llama-server
     llama_cpp_cli: str  # llama-cli
     lm_studio: str
+    ollama_server_env: str = ""  # NAME=value settings of the Ollama service the estimate assumed
 
 
 # the three runtimes' commands as every face shows them, in this order (label, field of Commands)

@@ -43,8 +43,14 @@ from hardware import Hardware
 COMMAND_NOTES = (
     "llama.cpp: without -c it allocates the model's full context (-c 0) and --fit (on by default) may "
     "shrink -c and -ngl to fit; the commands pin both to this estimate",
-    "Ollama: OLLAMA_CONTEXT_LENGTH, OLLAMA_KV_CACHE_TYPE and OLLAMA_FLASH_ATTENTION are server settings "
-    "(restart `ollama serve` with them); num_ctx alone can also be set per session with /set parameter",
+    "Ollama: OLLAMA_CONTEXT_LENGTH, OLLAMA_KV_CACHE_TYPE and OLLAMA_FLASH_ATTENTION (ollama_server_env) are "
+    "settings of the running Ollama service (Ollama's FAQ, 'How do I configure Ollama server?'): macOS "
+    "`launchctl setenv NAME value` and restart the app; Linux `systemctl edit ollama.service` with "
+    "Environment=\"NAME=value\" under [Service], then `systemctl daemon-reload && systemctl restart ollama`; "
+    "Windows: set them as user environment variables and restart Ollama. num_ctx alone can also be set per "
+    "session with /set parameter",
+    "LM Studio: `lms get https://huggingface.co/OWNER/REPO@QUANT` needs an lms from April 2026 on "
+    "(lmstudio-ai/lms 8d3f370); an older lms takes a bare OWNER/REPO as an LM Studio Hub artifact",
 )
 
 
