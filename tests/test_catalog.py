@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import pytest
 
@@ -24,9 +25,8 @@ def test_entry(e: dict) -> None:
     # a copy that lost a key must not be estimated with a default: no vocabulary, no context
     assert arch.n_vocab > 1000 and arch.n_ctx_train >= 2048, (arch.n_vocab, arch.n_ctx_train)
     src = e["config_source"]
-    # a source someone can open again: a repository and a path in it, an address, or a stored file's id
-    assert (re.fullmatch(r"[\w.-]+/[\w.-]+", str(src.get("repo") or "")) and src.get("path")) \
-        or str(src.get("url") or "").startswith("https://") or str(src.get("find_string_id") or "").isdigit(), src
+    # a source someone can open: a repository and a path in it, or an address
+    assert _opens(src), src
     assert e["tokenizer"] in ("gpt2", "llama")
     al = e["alignment"]
     assert al["kind"] in ("base", "aligned", "de-aligned")
@@ -44,7 +44,30 @@ def test_entry(e: dict) -> None:
     for repo in e.get("gguf_repos", ()):
         assert "/" in repo["repo"]
         for q, f in repo.get("files", {}).items():
-            assert q in PRESETS and f["bytes"] > 0 and repo.get("source"), (repo["repo"], q)
+            assert q in PRESETS and f["bytes"] > 0, (repo["repo"], q)
+            sources = [f.get("source") or repo.get("source")]
+            sources = sources[0] if isinstance(sources[0], list) else sources
+            assert sources and all(_opens(x) for x in sources), (repo["repo"], q, sources)
+
+
+def _opens(src: object) -> bool:
+    """A source a person can open: `owner/repo` with a path in it (at a commit where given), or an https URL."""
+    if not isinstance(src, dict):
+        return False
+    repo = str(src.get("repo") or "")
+    return bool(re.fullmatch(r"[\w.-]+/[\w.-]+", repo) and src.get("path")) or str(src.get("url") or "").startswith(
+        "https://")
+
+
+# how a source was looked up is not a source: no look-up ids, tool names or working paths in the data
+LOOKUP_TRACES = re.compile(r"find_string|read_file|find_files|docs corpus|pages corpus|code corpus|/work/|by the index")
+
+
+def test_data_names_no_lookup_mechanics() -> None:
+    root = Path(__file__).resolve().parent.parent / "data"
+    for path in [root / "models.jsonl", *sorted((root / "templates").glob("*.json"))]:
+        hits = LOOKUP_TRACES.findall(path.read_text(encoding="utf-8"))
+        assert not hits, (path.name, hits[:5])
 
 
 def test_ids_unique() -> None:

@@ -195,3 +195,11 @@ def test_export(tmp_path: Path) -> None:
         if p.is_file():
             rel = str(p.relative_to(out)).replace("/", "__")
             _compare(f"export__{rel}", p.read_text(encoding="utf-8"), {}, "")
+
+
+def test_no_output_names_how_a_source_was_looked_up() -> None:
+    """Every source a check or export prints is a repository path or an address, never a look-up id or note."""
+    traces = ("find_string", "read_file", "find_files", "docs corpus", "/work/")
+    for path in sorted(GOLDEN.glob("*")):
+        text = path.read_text(encoding="utf-8")
+        assert not [t for t in traces if t in text], path.name

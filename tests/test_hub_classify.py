@@ -79,7 +79,7 @@ def test_labelled_set_is_real_sourced_and_covers_the_traps() -> None:
     for e in ENTRIES:
         assert e["label"] in KINDS, e["repo"]
         src = e["source"]
-        assert src.get("repo") or src.get("url") or src.get("find_string_id"), e["repo"]
+        assert src.get("repo") or src.get("url"), e["repo"]
         assert e.get("card") or e.get("card_quotes"), e["repo"]
     name_aligned = re.compile(r"instruct|chat|(?:^|[-_])it(?:$|[-_])|sft|dpo|rlhf", re.I)
     base_with_template = [e for e in ENTRIES if e["label"] == "base" and e.get("chat_template")]

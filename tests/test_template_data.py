@@ -23,7 +23,7 @@ TEMPLATES = sorted((Path(__file__).resolve().parent.parent / "data" / "templates
 def test_template_is_sourced_and_its_overhead_recounts(path: Path) -> None:
     doc = json.loads(path.read_text())
     src = doc["source"]
-    assert (src.get("repo") and src.get("commit")) or src.get("url") or src.get("find_string_id"), src
+    assert (src.get("repo") and src.get("commit")) or src.get("url"), src
     assert "/" in doc["model"] and len(doc["template"]) > 100
     stored = doc["overhead"]
     assert stored["safe"] is True and stored["overhead_tokens"] > 0

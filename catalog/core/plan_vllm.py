@@ -22,9 +22,11 @@ VLLM_UTILIZATION = 0.9  # vLLM's default gpu_memory_utilization
 VLLM_NON_TORCH = {1: int(1.79 * 2**30), 2: int(3.58 * 2**30)}
 VLLM_ACTIVATION_PEAK = int(1.26 * 2**30)
 # Past TP 2, non_torch_memory grows with the card and the group: the largest share of a card's memory
-# published logs show is 2.10 of 39.39 GiB (DeepSeek-Coder-V2-Lite, TP 8 on A100-40GB, vLLM 0.7.1, stored
-# file id 3706561278); DeepSeek-R1 at TP 8 on H200 held 7.16 of 139.81 GiB, Llama 3.1 70B at TP 8 on H200
-# 5.68 of 139.72 GiB (vllm-project/vllm #10702). TP > 2 keeps back the larger of that share and the TP 2 figure.
+# published logs show is 2.10 of 39.39 GiB (DeepSeek-Coder-V2-Lite-Instruct, TP 8 on A100-40GB, vLLM 0.7.1: the
+# worker.py memory line of an AWS SageMaker LMI walkthrough, "Deploy DeepSeek-Coder-V2 with vLLM on SageMaker
+# Endpoint using LMI container from DJL"); DeepSeek-R1 at TP 8 on H200 held 7.16 of 139.81 GiB, Llama 3.1 70B at
+# TP 8 on H200 5.68 of 139.72 GiB (vllm-project/vllm #10702). TP > 2 keeps back the larger of that share and the
+# TP 2 figure.
 VLLM_NON_TORCH_SHARE_TP_GT2 = 2.10 / 39.39
 
 
