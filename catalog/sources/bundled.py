@@ -145,7 +145,7 @@ def lookup(name: str) -> ModelSpec | None:
         pool = _candidates(repo)
         hit = _index(pool).get(repo)
         if hit:
-            return to_spec(pool[hit[0]], normalize_preset(tag) if tag else None)
+            return _named_repo_first(to_spec(pool[hit[0]], normalize_preset(tag) if tag else None), repo)
     lib, colon, tag = key.partition(":")
     pool = _candidates(f'"library": "{lib}"' if colon else key)
     idx = _index(pool)
@@ -161,6 +161,16 @@ def lookup(name: str) -> ModelSpec | None:
         return None
     i, _, pinned = hit
     return to_spec(pool[i], pinned)
+
+
+def _named_repo_first(spec: ModelSpec, repo: str) -> ModelSpec:
+    """A model named by its GGUF repo (`hf.co/USER/REPO:QUANT`): that repo is the one every command downloads,
+    Ollama's included (`ollama run hf.co/...`, not the library's own quantization of the model)."""
+    named = tuple(r for r in spec.gguf_repos if r.repo.lower() == repo)
+    if not named:
+        return spec
+    rest = tuple(r for r in spec.gguf_repos if r.repo.lower() != repo)
+    return spec._replace(gguf_repos=named + rest, ollama=spec.ollama._replace(tags=()))
 
 
 def not_found(name: str) -> ModelNotFound:
