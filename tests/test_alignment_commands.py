@@ -80,3 +80,18 @@ def test_local_gguf_and_config_only_commands() -> None:
     conv = Target(None, None, None, None, "org/Model-7B")
     cmd = llama_cpp(conv, "Q4_K_M", RuntimeOptions(4096), 33, 33)
     assert "convert_hf_to_gguf.py" in cmd and "llama-quantize model-BF16.gguf Model-7B-Q4_K_M.gguf Q4_K_M" in cmd
+
+
+def test_ollama_joins_a_split_gguf_it_cannot_pull() -> None:
+    """Ollama cannot pull a GGUF split into parts (ollama/ollama#5245): the command downloads the parts, joins
+    them with llama-gguf-split and creates the model from the one file."""
+    first = "Meta-Llama-3.1-405B-Instruct-Q4_K_M/Meta-Llama-3.1-405B-Instruct-Q4_K_M-00001-of-00006.gguf"
+    t = Target(None, "bartowski/Meta-Llama-3.1-405B-Instruct-GGUF", first, None, None)
+    cmd = ollama(t, "Q4_K_M", RuntimeOptions(8192))
+    assert "hf.co/" not in cmd and cmd.endswith("ollama run local-model")
+    assert "--include 'Meta-Llama-3.1-405B-Instruct-Q4_K_M/Meta-Llama-3.1-405B-Instruct-Q4_K_M-*-of-*.gguf'" in cmd
+    assert f"llama-gguf-split --merge model/{first} Meta-Llama-3.1-405B-Instruct-Q4_K_M.gguf" in cmd
+    assert "PARAMETER num_ctx 8192" in cmd and ollama_server_env(t, RuntimeOptions(8192), 4096) == ""
+    one = t._replace(gguf_file="Meta-Llama-3.1-8B-Instruct-Q4_K_M.gguf")
+    want = "ollama run hf.co/bartowski/Meta-Llama-3.1-405B-Instruct-GGUF:Q4_K_M"
+    assert ollama(one, "Q4_K_M", RuntimeOptions(8192)) == want

@@ -11,6 +11,7 @@ machines, llama.cpp's `ggml-rpc-server` and `llama-server --rpc`, and vLLM on Ra
 
 
 import os
+import re
 import shlex
 
 from catalog.core.memory import RuntimeOptions
@@ -37,6 +38,8 @@ def ollama(t: Target, quant: str, opts: RuntimeOptions) -> str:
     service that is already running, not to a second `ollama serve` started beside it."""
     if t.ollama_tag:
         model = t.ollama_tag
+    elif t.gguf_repo and t.gguf_file and _parts(t):
+        return _ollama_from_parts(t.gguf_repo, t.gguf_file, opts)
     elif t.gguf_repo:
         model = f"hf.co/{t.gguf_repo}:{quant}"
     elif t.local_path:
@@ -47,6 +50,25 @@ def ollama(t: Target, quant: str, opts: RuntimeOptions) -> str:
     return f"ollama run {model}"
 
 
+_SPLIT_PART = re.compile(r"-00001-of-\d{5}\.gguf$")
+
+
+def _parts(t: Target) -> bool:
+    """Whether the GGUF file is split into parts (NAME-00001-of-0000N.gguf)."""
+    return bool(t.gguf_file and _SPLIT_PART.search(t.gguf_file))
+
+
+def _ollama_from_parts(repo: str, first: str, opts: RuntimeOptions) -> str:
+    """Ollama cannot pull a GGUF split into parts (ollama/ollama#5245): download the parts, join them with
+    llama.cpp's llama-gguf-split --merge, and create the model from the one file."""
+    pattern = _SPLIT_PART.sub("-*-of-*.gguf", first)
+    merged = os.path.basename(_SPLIT_PART.sub(".gguf", first))
+    return (f"hf download {repo} --include {shlex.quote(pattern)} --local-dir model"
+            f" && llama-gguf-split --merge {shlex.quote('model/' + first)} {shlex.quote(merged)}"
+            f" && printf 'FROM ./{merged}\\nPARAMETER num_ctx {opts.n_ctx}\\n' > Modelfile"
+            f" && ollama create local-model -f Modelfile && ollama run local-model")
+
+
 def ollama_server_env(t: Target, opts: RuntimeOptions, default_ctx: int) -> str:
     """The Ollama server settings the estimate assumed where they differ from Ollama's defaults, as
     `NAME=value` pairs for the service's environment (docs/faq.mdx, "How do I configure Ollama server?":
@@ -55,7 +77,7 @@ def ollama_server_env(t: Target, opts: RuntimeOptions, default_ctx: int) -> str:
     if not (t.ollama_tag or t.gguf_repo or t.local_path):
         return ""
     env = []
-    modelfile = not (t.ollama_tag or t.gguf_repo)  # a local file's Modelfile pins num_ctx itself
+    modelfile = not t.ollama_tag and (not t.gguf_repo or _parts(t))  # a Modelfile pins num_ctx itself
     if opts.n_ctx != default_ctx and not modelfile:
         env.append(f"OLLAMA_CONTEXT_LENGTH={opts.n_ctx}")
     # Ollama turns flash attention on by itself where supported; a quantized cache needs it
@@ -74,7 +96,7 @@ def ollama_session(t: Target, quant: str, opts: RuntimeOptions, default_ctx: int
     """The same context set from inside a running Ollama (no server restart): `/set parameter num_ctx`.
     The KV cache type and flash attention are server settings only, so a quantized cache still needs
     `ollama_server_env` set on the service."""
-    if opts.n_ctx == default_ctx or not (t.ollama_tag or t.gguf_repo):
+    if opts.n_ctx == default_ctx or not (t.ollama_tag or t.gguf_repo) or (not t.ollama_tag and _parts(t)):
         return ""
     model = t.ollama_tag or f"hf.co/{t.gguf_repo}:{quant}"
     return f"ollama run {model}, then: /set parameter num_ctx {opts.n_ctx}"
