@@ -143,8 +143,11 @@ class HubServer:
             if path.startswith(prefix):
                 return self._send(h, status, b"{}", {"Retry-After": "0"} if status in (429, 503) else None)
         if path == "/api/models":  # list_models: the filter tags must all be among a repo's tags
-            want = parse_qs(u.query).get("filter", [])
-            hits = [{"id": r.id, "tags": r.info.get("tags", []), "downloads": r.info.get("downloads", 0)}
+            query = parse_qs(u.query)
+            want = query.get("filter", [])
+            siblings = "siblings" in query.get("expand[]", [])  # expand[]=siblings adds each repo's file names
+            hits = [{"id": r.id, "tags": r.info.get("tags", []), "downloads": r.info.get("downloads", 0),
+                     **({"siblings": [{"rfilename": p} for p in sorted(r.files)]} if siblings else {})}
                     for r in self.repos.values() if set(want) <= set(r.info.get("tags", []))]
             return self._json(h, sorted(hits, key=lambda d: -d["downloads"]))
         if m := re.fullmatch(r"/api/models/([^/]+/[^/]+)/tree/([^/]+)(/.*)?", path):

@@ -27,7 +27,7 @@ def test_commands(case: dict, cli) -> None:  # type: ignore[no-untyped-def]
             assert "instruct" not in joined and "-it" not in joined, (case["model"], r["quant"])
         # the estimate's context and every runtime's command agree
         ctx = cmds["llama_cpp"].split(" -c ")[1].split()[0]
-        assert f"--context-length {ctx}" in cmds["lm_studio"], r["quant"]
+        assert f"--context-length {ctx}" in cmds["lm_studio"] or (not cmds["lm_studio"] and cmds["note"]), r["quant"]
         assert "ollama serve" not in cmds["ollama"]  # never a second server racing the running service
         if "OLLAMA_CONTEXT_LENGTH" in cmds["ollama_server_env"]:
             assert f"OLLAMA_CONTEXT_LENGTH={ctx}" in cmds["ollama_server_env"]

@@ -69,9 +69,12 @@ def hubenv(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-
             "cardData": {"license": "mit", "datasets": ["HuggingFaceH4/ultrafeedback_binarized"]},
         }, {"README.md": _readme("license: mit", "Tiny-Instruct was trained with direct preference optimization "
                                                   "(DPO) on top of its SFT checkpoint.\n")})
-        for child, downloads in (("someone/Coder-7B-Instruct-GGUF", 900), ("bartowski/Coder-7B-Instruct-GGUF", 10)):
+        listed = {"Coder-7B-Instruct-Q4_K_M.gguf": b"\0", "Q8_0/Coder-7B-Instruct-Q8_0-00001-of-00002.gguf": b"\0",
+                  "Q8_0/Coder-7B-Instruct-Q8_0-00002-of-00002.gguf": b"\0", "README.md": b""}
+        for child, downloads, names in (("someone/Coder-7B-Instruct-GGUF", 900, {}),
+                                        ("bartowski/Coder-7B-Instruct-GGUF", 10, listed)):
             srv.add(child, {"tags": ["gguf", "base_model:quantized:test-org/Coder-7B-Instruct"],
-                            "downloads": downloads}, {})
+                            "downloads": downloads}, names)
         header = json.dumps({"__metadata__": {"format": "pt"},
                              "a": {"dtype": "BF16", "shape": [3, 5], "data_offsets": [0, 30]},
                              "b": {"dtype": "F32", "shape": [7], "data_offsets": [30, 58]}}).encode()
@@ -113,6 +116,12 @@ def test_safetensors_repo(hubenv) -> None:  # type: ignore[no-untyped-def]
                                                  "someone/Coder-7B-Instruct-GGUF"]
     row = res.row("Q4_K_M")
     assert row is not None and "hf.co/bartowski/Coder-7B-Instruct-GGUF:Q4_K_M" in row.commands.ollama
+    # the Hub's listing of the child repos names the files: a quantization none of them holds gets no -hf
+    listed_files = {f.quant: f.file for f in spec.gguf_repos[0].files}
+    assert listed_files == {"Q4_K_M": "Coder-7B-Instruct-Q4_K_M.gguf",
+                            "Q8_0": "Q8_0/Coder-7B-Instruct-Q8_0-00001-of-00002.gguf"}
+    q6 = next((r for r in res.rows if r.quant == "Q6_K"), None)
+    assert q6 is None or ("-hf " not in q6.commands.llama_cpp and q6.commands.note.startswith("no published GGUF"))
     assert "-hf bartowski/Coder-7B-Instruct-GGUF:Q4_K_M" in row.commands.llama_cpp
 
 

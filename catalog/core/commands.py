@@ -171,7 +171,14 @@ def lm_studio(t: Target, quant: str, opts: RuntimeOptions, gpu_layers: int, tota
 def all_commands(t: Target, quant: str, opts: RuntimeOptions, gpu_layers: int, total_layers: int,
                  ollama_default_ctx: int, cpu_moe_layers: int = 0, split: tuple[int, ...] = ()) -> Commands:
     """The three runtimes' commands, plus the llama-cli form."""
+    note = ""
+    if not (t.gguf_repo or t.local_path):
+        note = f"no published GGUF file of {quant} is known for this model" + (
+            ": the llama.cpp command makes it from the original weights (convert_hf_to_gguf.py, then "
+            "llama-quantize)" if t.hf_repo or t.source_dir else "") + (
+            f"; Ollama's library serves {quant} as {t.ollama_tag}" if t.ollama_tag else "")
     return Commands(
+        note=note,
         ollama=ollama(t, quant, opts),
         ollama_session=ollama_session(t, quant, opts, ollama_default_ctx),
         ollama_server_env=ollama_server_env(t, opts, ollama_default_ctx),
@@ -190,9 +197,12 @@ def download_target(spec: ModelSpec, quant: str) -> Target:
             # prefer the explicit tag (8b-instruct-q4_K_M) over the bare size alias (8b)
             if tag is None or len(t) > len(tag.split(":", 1)[1]):
                 tag = f"{ol.library}:{t}"
+    # only a repo whose file list names this quantization: a command never guesses that a file exists
     r = repo_for(spec, quant)
-    repo = r.repo if r else (spec.gguf_repos[0].repo if spec.gguf_repos else None)
+    if r is None or r.listed(quant) is None:
+        r = next((g for g in spec.gguf_repos if g.listed(quant) is not None), None)
     listed = r.listed(quant) if r else None
+    repo = r.repo if r else None
     fname = listed.file if listed else None
     folder = os.path.dirname(spec.local_path) if spec.local_path and not spec.tensors else None
     return Target(tag, repo, fname, spec.local_path if spec.tensors else None, spec.hf_repo, None, folder)

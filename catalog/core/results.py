@@ -43,6 +43,7 @@ class Commands(Record):
     llama_cpp_cli: str  # llama-cli
     lm_studio: str
     ollama_server_env: str = ""  # NAME=value settings of the Ollama service the estimate assumed
+    note: str = ""  # why a runtime has no download command (no published file of this quantization is known)
 
 
 # the three runtimes' commands as every face shows them, in this order (label, field of Commands)

@@ -21,7 +21,7 @@ from catalog.errors import BadModelFile, CatalogError, ModelNotFound
 from catalog.sources import local
 from catalog.sources.http import offline_env
 from catalog.sources.hub.files import template_of, tokenizer_json
-from catalog.sources.hub.gguf import gguf_files, gguf_header, vocab_file
+from catalog.sources.hub.gguf import gguf_files, gguf_header, quant_of_file, vocab_file
 from catalog.sources.hub.records import endpoint, parse_ref, record
 from catalog.sources.templates.measure import TemplateText
 
@@ -68,8 +68,22 @@ def load(ref: str, offline: bool = False, want_quant: str | None = None) -> tupl
     spec = local.spec_from_config(
         cfg, f"hf:{rec['repo']}", rec["repo"].split("/")[-1], f"{repo}/config.json",
         parameters=total if isinstance(total, int) and total > 0 else None, hf_repo=rec["repo"], provenance=prov,
-        gguf_repos=tuple(GgufRepo(c) for c in rec.get("gguf_children") or ()), pinned_quant=pinned, **common)
+        gguf_repos=tuple(_child_repo(c) for c in rec.get("gguf_children") or ()), pinned_quant=pinned, **common)
     return spec._replace(template=spec.template._replace(present=text.present)), text
+
+
+def _child_repo(child: Any) -> GgufRepo:
+    """A GGUF quantization of the repo, with the files the Hub's listing named (a record cached before file
+    names were kept holds only the repo id: no file of it is then known)."""
+    if isinstance(child, str):
+        return GgufRepo(child)
+    first: dict[str, str] = {}
+    for name in sorted(child.get("files") or ()):
+        q = quant_of_file(name)
+        low = name.lower()
+        if q and low.endswith(".gguf") and "mmproj" not in low and q not in first:
+            first[q] = name
+    return GgufRepo(str(child["repo"]), tuple(GgufFile(q, f) for q, f in first.items()))
 
 
 def _from_gguf(rec: dict[str, Any], repo: str, ggufs: dict[str, dict[str, Any]], q: str | None, offline: bool,

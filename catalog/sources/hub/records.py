@@ -264,20 +264,24 @@ def _safetensors_counts(api: Any, repo: str, revision: str | None) -> Any:
 QUANTIZERS = ("lmstudio-community", "bartowski", "unsloth", "ggml-org", "mradermacher", "QuantFactory", "TheBloke")
 
 
-def _gguf_children(repo: str) -> list[str]:
-    """GGUF quantizations of `repo` on the Hub (tag `base_model:quantized:<repo>`), best-known first.
+def _gguf_children(repo: str) -> list[dict[str, Any]]:
+    """GGUF quantizations of `repo` on the Hub (tag `base_model:quantized:<repo>`), best-known first, each with
+    the file names it holds (`expand[]=siblings`: a command names only a file a listing shows).
 
     One GET of the first page, under our own retry policy: huggingface_hub's list_models would wait
     out its own backoff (up to ~23 s on a failing Hub) for what is only a hint."""
     params = [("filter", "gguf"), ("filter", f"base_model:quantized:{repo}"), ("sort", "downloads"),
-              ("direction", "-1"), ("limit", "20")]
+              ("direction", "-1"), ("limit", "20"), ("expand[]", "siblings")]
     try:
         with hub_client() as client:
             r = client.get(f"{endpoint()}/api/models", params=params)
-        found = [str(m["id"]) for m in r.json() if isinstance(m, dict) and "id" in m] if r.status_code == 200 else []
+        listed = [m for m in r.json() if isinstance(m, dict) and "id" in m] if r.status_code == 200 else []
     except Exception:  # noqa: BLE001 - the model is still estimated; only the commands lose their GGUF repo
         return []
     owner = repo.split("/")[0].lower()
+    found = [str(m["id"]) for m in listed]
+    files = {str(m["id"]): [str(s.get("rfilename")) for s in m.get("siblings") or () if isinstance(s, dict)]
+             for m in listed}
 
     def rank(child: str) -> int:
         org = child.split("/")[0]
@@ -285,7 +289,7 @@ def _gguf_children(repo: str) -> list[str]:
             return -1
         return QUANTIZERS.index(org) if org in QUANTIZERS else len(QUANTIZERS) + found.index(child)
 
-    return sorted(found, key=rank)[:5]
+    return [{"repo": c, "files": files[c]} for c in sorted(found, key=rank)[:5]]
 
 
 def _jsonable(x: Any) -> Any:
