@@ -201,6 +201,13 @@ def test_the_gguf_children_are_asked_again_only_when_the_hubs_children_count_mov
     searches = [e for e in srv.log[before:] if e["path"] == "/api/models"]
     assert len(searches) == 1 and cache.get("hub", "org/m0@main").doc["gguf_children"] == [
         {"repo": "someone/m0-GGUF", "files": []}]
+    # a record cached when children were kept as bare repo ids is asked again, for their file lists
+    old = cache.get("hub", "org/m0@main").doc
+    cache.put("hub", "org/m0@main", {**old, "gguf_children": ["someone/m0-GGUF"]})
+    before = len(srv.log)
+    refresh.refresh(_repos(2), jobs=2)
+    assert len([e for e in srv.log[before:] if e["path"] == "/api/models"]) == 1
+    assert cache.get("hub", "org/m0@main").doc["gguf_children"] == [{"repo": "someone/m0-GGUF", "files": []}]
 
 
 def test_the_tui_lists_cached_hub_repos_beside_the_catalog(hubenv) -> None:  # type: ignore[no-untyped-def]

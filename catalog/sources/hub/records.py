@@ -169,7 +169,8 @@ def _same_commit(known: dict[str, Any], info: Any, revision: str | None) -> dict
     if isinstance(same.get("gguf"), dict):
         same["gguf"] = {k: v for k, v in same["gguf"].items() if k != "chat_template"}
     count = same.get("children_count")
-    if "gguf_children" in known and (count is None or count != known.get("children_count")):
+    names_only = any(isinstance(c, str) for c in known.get("gguf_children") or ())  # cached before file lists
+    if "gguf_children" in known and (count is None or count != known.get("children_count") or names_only):
         same["gguf_children"] = _gguf_children(info.id)
     return same
 
