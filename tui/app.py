@@ -105,6 +105,8 @@ class DetailScreen(Screen[None]):
         shown = [f"[{i}] {label}: {cmds.get(key) or '-'}" for i, (label, key) in enumerate(COMMAND_LABELS, 1)]
         if cmds.get("ollama_server_env"):
             shown.insert(1, f"    Ollama service environment: {cmds['ollama_server_env']}")
+        if cmds.get("note"):
+            shown.append(f"    {cmds['note']}")
         yield Static("\n".join(shown), id="commands", markup=False)
         yield Static("", id="copied")
         yield Footer()

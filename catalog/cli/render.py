@@ -81,6 +81,8 @@ def print_check(r: CheckResult) -> None:
                   "variables; then restart Ollama)", soft_wrap=True, markup=False)
     if rec.commands.ollama_session:
         con.print(f"  {'':10} (or: {rec.commands.ollama_session})", soft_wrap=True, markup=False)
+    if rec.commands.note:
+        con.print(f"  {'':10} {rec.commands.note}", soft_wrap=True, markup=False)
     con.print("  llama.cpp pins -c and -ngl here: left out, it takes the full context and --fit shrinks it",
               soft_wrap=True, markup=False)
     _print_template(con, r.template, o, rec)
