@@ -60,12 +60,13 @@ def _opens(src: object) -> bool:
 
 
 # how a source was looked up is not a source: no look-up ids, tool names or working paths in the data
-LOOKUP_TRACES = re.compile(r"find_string|read_file|find_files|docs corpus|pages corpus|code corpus|/work/|by the index")
+LOOKUP_TRACES = re.compile(r"find_string|read_file|find_files|docs corpus|pages corpus|code corpus|/work/|by the index"
+                           r"|stored (?:corpus|pages?|sources?|excerpt|card|copy|mirror)|mirror host|workers\.dev")
 
 
 def test_data_names_no_lookup_mechanics() -> None:
     root = Path(__file__).resolve().parent.parent / "data"
-    for path in [root / "models.jsonl", *sorted((root / "templates").glob("*.json"))]:
+    for path in [root / "models.jsonl", root / "gpus.jsonl", *sorted((root / "templates").glob("*.json"))]:
         hits = LOOKUP_TRACES.findall(path.read_text(encoding="utf-8"))
         assert not hits, (path.name, hits[:5])
 
