@@ -66,6 +66,15 @@ def write_small_llama(path: Path, n_layer: int = 2, n_embd: int = 64, n_vocab: i
     return path
 
 
+def write_tiny_instruct(folder: Path) -> Path:
+    """The Tiny-Instruct GGUFs the recorded Hub repos serve: Q4_K_M (with a chat template) and Q8_0."""
+    folder.mkdir(exist_ok=True)
+    write_small_llama(folder / "Tiny-Instruct-Q4_K_M.gguf", finetune="Instruct",
+                      chat_template="{% for m in messages %}{{ m.content }}{% endfor %}")
+    write_small_llama(folder / "Tiny-Instruct-Q8_0.gguf", finetune="Instruct")
+    return folder
+
+
 def gstr(s: bytes) -> bytes:
     return struct.pack("<Q", len(s)) + s
 

@@ -118,5 +118,9 @@ def test_rate_limits_are_waited_out_then_reported(served) -> None:  # type: igno
 
 
 def test_split_names() -> None:
-    assert gguf_remote.split_parts("Q4_K_M/Llama-3.1-70B-Q4_K_M-00001-of-00002.gguf") == (1, 2)
-    assert gguf_remote.split_parts("model-Q4_K_M.gguf") is None
+    from catalog.core.ggml import split_parts, split_stem
+
+    assert split_parts("Q4_K_M/Llama-3.1-70B-Q4_K_M-00001-of-00002.gguf") == (1, 2)
+    assert split_parts("model-Q4_K_M.gguf") is None
+    assert split_stem("Q4_K_M/Llama-3.1-70B-Q4_K_M-00002-of-00002.gguf") == "Q4_K_M/Llama-3.1-70B-Q4_K_M"
+    assert split_stem("model-Q4_K_M.gguf") == "model-Q4_K_M.gguf"

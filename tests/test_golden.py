@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 
 import pytest
-from gguf_files import write_small_llama
+from gguf_files import write_small_llama, write_tiny_instruct
 from hub_server import HubServer
 from runtime_server import RuntimeServer
 from synth_gguf import write as write_synth
@@ -117,11 +117,7 @@ def test_local_files(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-de
 
 @pytest.fixture
 def hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
-    ggufs = tmp_path / "g"
-    ggufs.mkdir()
-    write_small_llama(ggufs / "Tiny-Instruct-Q4_K_M.gguf", finetune="Instruct",
-                      chat_template="{% for m in messages %}{{ m.content }}{% endfor %}")
-    write_small_llama(ggufs / "Tiny-Instruct-Q8_0.gguf", finetune="Instruct")
+    ggufs = write_tiny_instruct(tmp_path / "g")
     qwen = json.loads((DATA / "configs" / "qwen25_7b.json").read_text())["config"]
     with HubServer() as srv:
         srv.add("test-org/Tiny-Instruct-GGUF", {

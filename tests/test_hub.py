@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from gguf_files import write_small_llama
+from gguf_files import write_small_llama, write_tiny_instruct
 from hub_server import HubServer
 
 import catalog
@@ -38,11 +38,7 @@ def _readme(front: str, body: str) -> bytes:
 
 @pytest.fixture
 def hubenv(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
-    ggufs = tmp_path / "g"
-    ggufs.mkdir()
-    write_small_llama(ggufs / "Tiny-Instruct-Q4_K_M.gguf", finetune="Instruct",
-                           chat_template="{% for m in messages %}{{ m.content }}{% endfor %}")
-    write_small_llama(ggufs / "Tiny-Instruct-Q8_0.gguf", finetune="Instruct")
+    ggufs = write_tiny_instruct(tmp_path / "g")
     write_small_llama(ggufs / "Tiny-Instruct-F16.gguf", quant=False, split_max_tensors=8)
     files = {p.name: p.read_bytes() for p in sorted(ggufs.iterdir())}
     with HubServer() as srv:

@@ -11,9 +11,9 @@ machines, llama.cpp's `ggml-rpc-server` and `llama-server --rpc`, and vLLM on Ra
 
 
 import os
-import re
 import shlex
 
+from catalog.core.ggml import split_parts, split_stem
 from catalog.core.memory import RuntimeOptions
 from catalog.core.model import ModelSpec, repo_for
 from catalog.core.options import DEFAULT_BATCH, DEFAULT_UBATCH
@@ -50,19 +50,17 @@ def ollama(t: Target, quant: str, opts: RuntimeOptions) -> str:
     return f"ollama run {model}"
 
 
-_SPLIT_PART = re.compile(r"-00001-of-\d{5}\.gguf$")
-
-
 def _parts(t: Target) -> bool:
     """Whether the GGUF file is split into parts (NAME-00001-of-0000N.gguf)."""
-    return bool(t.gguf_file and _SPLIT_PART.search(t.gguf_file))
+    parts = split_parts(t.gguf_file or "")
+    return parts is not None and parts[0] == 1
 
 
 def _ollama_from_parts(repo: str, first: str, opts: RuntimeOptions) -> str:
     """Ollama cannot pull a GGUF split into parts (ollama/ollama#5245): download the parts, join them with
     llama.cpp's llama-gguf-split --merge, and create the model from the one file."""
-    pattern = _SPLIT_PART.sub("-*-of-*.gguf", first)
-    merged = os.path.basename(_SPLIT_PART.sub(".gguf", first))
+    pattern = split_stem(first) + "-*-of-*.gguf"
+    merged = os.path.basename(split_stem(first)) + ".gguf"
     return (f"hf download {repo} --include {shlex.quote(pattern)} --local-dir model"
             f" && llama-gguf-split --merge {shlex.quote('model/' + first)} {shlex.quote(merged)}"
             f" && printf 'FROM ./{merged}\\nPARAMETER num_ctx {opts.n_ctx}\\n' > Modelfile"

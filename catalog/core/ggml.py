@@ -9,9 +9,25 @@ recommended in is catalog.core.ranking.
 """
 
 
+import re
 from functools import lru_cache
 
 from catalog.core.record import Record
+
+# a GGUF split by gguf-split: NAME-00001-of-00003.gguf, NAME-00002-of-00003.gguf, ...
+_SPLIT_NAME = re.compile(r"-(\d{5})-of-(\d{5})\.gguf$")
+
+
+def split_parts(filename: str) -> tuple[int, int] | None:
+    """(part, count) of a `-0000k-of-0000n.gguf` split file name, else None."""
+    m = _SPLIT_NAME.search(filename)
+    return (int(m.group(1)), int(m.group(2))) if m else None
+
+
+def split_stem(filename: str) -> str:
+    """A split file's name without its `-0000k-of-0000n.gguf` ending (what all its parts share); any other name
+    unchanged."""
+    return _SPLIT_NAME.sub("", filename)
 
 # name -> (ggml type id, elements per block, bytes per block)
 GGML_TYPES: dict[str, tuple[int, int, int]] = {

@@ -23,7 +23,6 @@ FIRST_WINDOW = 1 << 20
 MAX_TOTAL = 64 << 20  # bytes we agree to download for one header (a 260k-token vocabulary needs ~12 MiB)
 RETRIES = 2  # for 429/503 answers, waiting out Retry-After
 MAX_RETRY_WAIT_S = 10.0
-SPLIT_RE = re.compile(r"-(\d{5})-of-(\d{5})\.gguf$")
 _CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
 
 
@@ -145,9 +144,3 @@ def read_header(client: Any, url: str, max_total: int = MAX_TOTAL,
     if reader.size is not None and header.data_offset + end > reader.size:
         raise BadModelFile(f"{url}: tensor data runs past the end of the file ({reader.size} bytes)")
     return header, reader
-
-
-def split_parts(filename: str) -> tuple[int, int] | None:
-    """(part, count) of a `-0000k-of-0000n.gguf` split file name, else None."""
-    m = SPLIT_RE.search(filename)
-    return (int(m.group(1)), int(m.group(2))) if m else None

@@ -21,7 +21,7 @@ from catalog.errors import BadModelFile, CatalogError, ModelNotFound
 from catalog.sources import local
 from catalog.sources.http import offline_env
 from catalog.sources.hub.files import template_of, tokenizer_json
-from catalog.sources.hub.gguf import gguf_files, gguf_header, quant_of_file, vocab_file
+from catalog.sources.hub.gguf import gguf_files, gguf_header, vocab_file
 from catalog.sources.hub.records import endpoint, parse_ref, record
 from catalog.sources.templates.measure import TemplateText
 
@@ -77,13 +77,9 @@ def _child_repo(child: Any) -> GgufRepo:
     names were kept holds only the repo id: no file of it is then known)."""
     if isinstance(child, str):
         return GgufRepo(child)
-    first: dict[str, str] = {}
-    for name in sorted(child.get("files") or ()):
-        q = quant_of_file(name)
-        low = name.lower()
-        if q and low.endswith(".gguf") and "mmproj" not in low and q not in first:
-            first[q] = name
-    return GgufRepo(str(child["repo"]), tuple(GgufFile(q, f) for q, f in first.items()))
+    listed = gguf_files(dict.fromkeys(child.get("files") or (), 0))  # names only: no size is known
+    return GgufRepo(str(child["repo"]), tuple(GgufFile(q, f["file"]) for q, f in listed.items()
+                                              if not f.get("incomplete")))
 
 
 def _from_gguf(rec: dict[str, Any], repo: str, ggufs: dict[str, dict[str, Any]], q: str | None, offline: bool,

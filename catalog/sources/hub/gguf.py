@@ -11,11 +11,11 @@ import json
 import re
 from typing import Any
 
-from catalog.core.ggml import PRESETS, normalize_preset
+from catalog.core.ggml import PRESETS, normalize_preset, split_parts, split_stem
 from catalog.errors import RemoteUnavailable
 from catalog.sources import cache
 from catalog.sources.gguf_reader import ArrayInfo, GGUFHeader, header_from_json, header_to_json
-from catalog.sources.gguf_remote import read_header, split_parts
+from catalog.sources.gguf_remote import read_header
 from catalog.sources.hub.records import endpoint, hub_client
 
 
@@ -40,7 +40,7 @@ def gguf_files(files: dict[str, int]) -> dict[str, dict[str, Any]]:
         q = quant_of_file(path)
         if q is None:
             continue
-        group = re.sub(r"-\d{5}-of-\d{5}\.gguf$", "", path)
+        group = split_stem(path)
         cur = out.get(q)
         if cur is not None and cur["group"] != group:
             continue  # a second file of the same quantization (e.g. another variant): keep the first
