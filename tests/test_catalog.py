@@ -71,6 +71,24 @@ def test_data_names_no_lookup_mechanics() -> None:
         assert not hits, (path.name, hits[:5])
 
 
+QUANT_SUFFIX = re.compile(r"-(fp16|bf16|q\d\w*|iq\d\w*|mxfp4)$", re.I)
+
+
+def test_ollama_tags_carry_their_digests() -> None:
+    """Every recorded tag has the digest ollama.com lists (what `ollama list` shows as ID), and a tag that
+    names no quantization (`8b`, `latest`, `text`) maps to the quantization of the suffixed tag whose file it
+    shares: the alias mapping is the registry's, not a guess."""
+    for e in ENTRIES:
+        ol = e.get("ollama") or {}
+        tags, digests = ol.get("tags") or {}, ol.get("digests") or {}
+        assert set(digests) == set(tags), e["id"]
+        assert all(re.fullmatch(r"[0-9a-f]{12}", d) for d in digests.values()), e["id"]
+        suffixed = {digests[t]: q for t, q in tags.items() if QUANT_SUFFIX.search(t)}
+        for t, q in tags.items():
+            if not QUANT_SUFFIX.search(t) and digests[t] in suffixed:
+                assert suffixed[digests[t]] == q, (e["id"], t, q)
+
+
 def test_ids_unique() -> None:
     ids = [e["id"] for e in ENTRIES]
     assert len(ids) == len(set(ids))

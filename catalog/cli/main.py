@@ -29,7 +29,7 @@ def _check(args: Any) -> int:
                                args.flash_attn == "on", args.batch, args.ubatch, args.runtime)
     req.validate()
     spec = catalog.resolve(args.model, offline=args.offline, quant=args.quant[0] if len(args.quant) == 1 else None,
-                           runtimes=(args.runtime,))
+                           runtimes=(args.runtime,), confirm=True)
     result = catalog.check(spec, req, _machine(args))
     meta = spec.provenance.metadata
     if meta is not None and meta.stale:
@@ -109,7 +109,7 @@ def _ps(args: Any) -> int:
 def _plan(args: Any) -> int:
     hosts = (catalog.hosts_from_toml(args.hosts_file) if args.hosts_file else []) + [
         catalog.parse_host(h) for h in args.host]
-    spec = catalog.resolve(args.model, offline=args.offline, runtimes=())
+    spec = catalog.resolve(args.model, offline=args.offline, runtimes=(), confirm=True)
     res = catalog.plan(spec, hosts, catalog.PlanRequest(args.quant, args.ctx, args.split_mode, args.link_gbps,
                                                         args.link_ms))
     if args.json:

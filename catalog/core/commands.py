@@ -31,6 +31,7 @@ class Target(Record):
     hf_repo: str | None  # the original (safetensors) repo, to convert from
     lms_key: str | None = None  # LM Studio's model key after `lms get`
     source_dir: str | None = None  # a local folder holding config.json and safetensors, to convert from
+    file_source: str | None = None  # where the GGUF repo's file list was read (an address a person can open)
 
 
 def ollama(t: Target, quant: str, opts: RuntimeOptions) -> str:
@@ -177,6 +178,7 @@ def all_commands(t: Target, quant: str, opts: RuntimeOptions, gpu_layers: int, t
             f"; Ollama's library serves {quant} as {t.ollama_tag}" if t.ollama_tag else "")
     return Commands(
         note=note,
+        file_source=(t.file_source or "") if t.gguf_repo else "",
         ollama=ollama(t, quant, opts),
         ollama_session=ollama_session(t, quant, opts, ollama_default_ctx),
         ollama_server_env=ollama_server_env(t, opts, ollama_default_ctx),
@@ -203,7 +205,8 @@ def download_target(spec: ModelSpec, quant: str) -> Target:
     repo = r.repo if r else None
     fname = listed.file if listed else None
     folder = os.path.dirname(spec.local_path) if spec.local_path and not spec.tensors else None
-    return Target(tag, repo, fname, spec.local_path if spec.tensors else None, spec.hf_repo, None, folder)
+    return Target(tag, repo, fname, spec.local_path if spec.tensors else None, spec.hf_repo, None, folder,
+                  (listed.source or r.source) if listed and r else None)
 
 
 def weights_args(spec: ModelSpec, quant: str) -> str:

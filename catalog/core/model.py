@@ -7,6 +7,7 @@ a file or the network.
 """
 
 
+from collections.abc import Iterable
 from typing import Any
 
 from catalog.core.alignment import Alignment, classify
@@ -115,6 +116,7 @@ class GgufFile(Record):
     file: str | None = None  # its path in the repo (the first part of a split file)
     bytes: int | None = None  # all parts together
     legacy_mix: bool = False  # written by an older llama-quantize whose tensor mix the predictor does not follow
+    source: str | None = None  # where this file was seen listed, when not where the repo's list was read
 
 
 class GgufRepo(Record):
@@ -124,6 +126,7 @@ class GgufRepo(Record):
     files: tuple[GgufFile, ...] = ()  # empty: the files are not recorded
     imatrix: bool = False  # quantized with an importance matrix (a few presets' mixes change)
     untied_output: bool = False  # its converter wrote a separate output matrix for a tied model
+    source: str | None = None  # where its file list was read: an address a person can open
 
     def published(self, quant: str) -> GgufFile | None:
         """The file at `quant` whose size is known and whose tensor mix the predictor follows."""
@@ -288,3 +291,25 @@ def known_quants(spec: ModelSpec) -> list[str]:
         out.extend(f.quant for f in repo.files
                    if f.quant in PRESETS and f.quant not in out and repo.published(f.quant))
     return out
+
+
+def relisted(repo: GgufRepo, names: Iterable[str], source: str) -> GgufRepo:
+    """`repo` with the files a current listing of it names (`source`: that listing's address): a recorded file
+    the listing no longer names is dropped, one it adds is kept (size unknown), a split file missing a part is
+    left out, and a recorded file still listed keeps its recorded size."""
+    from catalog.core.gguf_names import gguf_files
+
+    old = {(f.quant, f.file): f._replace(source=None) for f in repo.files}  # the listing is now their source
+    files = tuple(old.get((q, f["file"])) or GgufFile(q, f["file"])
+                  for q, f in gguf_files(dict.fromkeys(names, 0)).items() if not f.get("incomplete"))
+    return repo._replace(files=files, source=source)
+
+
+def downloadable_quants(spec: ModelSpec) -> tuple[set[str], set[str]]:
+    """Quantizations a printed command fetches as they are, in two tiers: a local file or a file a GGUF repo
+    lists (every runtime's command downloads it); and those only a tag of Ollama's library serves (the other
+    runtimes make them from the original weights)."""
+    files = {spec.file_quant} if spec.file_quant else set()
+    files.update(f.quant for repo in spec.gguf_repos for f in repo.files)
+    tags = {q for t, q in spec.ollama.tags if q and t != "latest"} - files
+    return files, tags

@@ -9,7 +9,7 @@ and the recommendation.
 from collections.abc import Iterable, Sequence
 
 from catalog.core.ggml import PRESETS, normalize_preset
-from catalog.core.model import ModelSpec, known_quants
+from catalog.core.model import ModelSpec, downloadable_quants, known_quants
 from catalog.errors import UsageError
 
 # The ladder `catalog check` shows by default, best quality first.
@@ -66,7 +66,9 @@ def quants_to_show(spec: ModelSpec, asked: Sequence[str]) -> list[str]:
     if spec.tensors:  # a Hub GGUF repo: the quantizations it publishes (one read for real, the rest predicted)
         return sorted(known_quants(spec), key=lambda q: _RANK.get(q, 99))
     ladder = list(LADDER)
-    if spec.source_dtype == "BF16" and "F16" in ladder:
+    fetchable = set().union(*downloadable_quants(spec))
+    # a BF16 model shows BF16 in F16's place, unless only an F16 file is published (Qwen's, Ollama's fp16 tags)
+    if spec.source_dtype == "BF16" and not ("F16" in fetchable and "BF16" not in fetchable):
         ladder[ladder.index("F16")] = "BF16"
     for extra in [spec.pinned_quant, *known_quants(spec)]:
         if extra and extra not in ladder and extra in PRESETS:
@@ -82,10 +84,26 @@ def default_target(quants: Sequence[str], pinned: str | None) -> str:
     return DEFAULT_TARGET if DEFAULT_TARGET in quants else quants[-1]
 
 
-def recommend(verdicts: Sequence[tuple[str, str]], pinned: str | None) -> str | None:
+def recommend(verdicts: Sequence[tuple[str, str]], pinned: str | None,
+              tiers: Sequence[Iterable[str]] = ()) -> str | None:
     """The recommended quantization of (quant, verdict) rows, best quality first: the best that fits the
     GPU(s) entirely; else the pinned one if it runs; else the first of PARTIAL_CHOICES that runs; else the
-    smallest that runs."""
+    smallest that runs. With `tiers` (downloadable_quants: a published GGUF file, then an Ollama tag only), a
+    pick without a published file (except the quantization the name pinned, where a tag serves it) gives way to
+    the same choice among the first tier with one that runs: every runtime's command then downloads it."""
+    pick = _recommend(verdicts, pinned)
+    if pick is None or not tiers or pick in set(tiers[0]) or (pick == pinned and any(pick in set(t) for t in tiers)):
+        return pick
+    seen: set[str] = set()
+    for tier in tiers:
+        seen.update(tier)
+        sub = _recommend([(q, v) for q, v in verdicts if q in seen], pinned)
+        if sub is not None:
+            return sub
+    return pick
+
+
+def _recommend(verdicts: Sequence[tuple[str, str]], pinned: str | None) -> str | None:
     fits = [q for q, v in verdicts if v == "full_gpu"]
     if fits:
         return fits[0]

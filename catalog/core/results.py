@@ -44,6 +44,7 @@ class Commands(Record):
     lm_studio: str
     ollama_server_env: str = ""  # NAME=value settings of the Ollama service the estimate assumed
     note: str = ""  # why a runtime has no download command (no published file of this quantization is known)
+    file_source: str = ""  # where the downloaded GGUF file was seen listed: the Hub's listing or the catalog's source
 
 
 # the three runtimes' commands as every face shows them, in this order (label, field of Commands)

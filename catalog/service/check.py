@@ -31,6 +31,7 @@ from catalog.core.model import (
     TemplateCost,
     alignment_of,
     applied_template,
+    downloadable_quants,
     file_bytes,
     tensors_for,
     weight_layout,
@@ -93,7 +94,8 @@ def check(spec: ModelSpec, request: CheckRequest, hardware: Hardware) -> CheckRe
         gpu_budget_bytes=sum(m.budgets), safety_margin=margin_text(hardware.source == "profile"),
         options=ResolvedOptions(ctx, why, opts.type_k.lower(), request.flash_attn, request.batch, opts.n_ubatch,
                                 request.runtime),
-        rows=rows, recommended=ranking.recommend([(r.quant, r.verdict) for r in rows], spec.pinned_quant),
+        rows=rows, recommended=ranking.recommend([(r.quant, r.verdict) for r in rows], spec.pinned_quant,
+                                             downloadable_quants(spec)),
         command_notes=COMMAND_NOTES)
 
 

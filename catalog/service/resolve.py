@@ -24,7 +24,7 @@ if TYPE_CHECKING:  # the measuring is imported only for a model found outside th
 
 
 def resolve(ref: str, *, offline: bool = False, quant: str | None = None,
-            runtimes: tuple[str, ...] = RUNTIMES, installed: bool = False) -> ModelSpec:
+            runtimes: tuple[str, ...] = RUNTIMES, installed: bool = False, confirm: bool = False) -> ModelSpec:
     """The model `ref` names, with the quantization the name pins in `pinned_quant`.
 
     Args:
@@ -34,6 +34,8 @@ def resolve(ref: str, *, offline: bool = False, quant: str | None = None,
         quant: the quantization the user asked for: the GGUF file of a Hub repo whose header is read.
         runtimes: whose chat templates to measure (the Jinja template, Ollama's Go layer); () for none.
         installed: prefer the GGUF an installed Ollama holds for an Ollama name.
+        confirm: a catalog entry's GGUF repos take the files the Hub lists now (`confirmed`), so a printed
+            command names a file that exists today; offline, a cached listing.
     Raises:
         ModelNotFound, BadModelFile, GatedModel, RemoteUnavailable: one line each.
     """
@@ -47,10 +49,33 @@ def resolve(ref: str, *, offline: bool = False, quant: str | None = None,
             return _measured(*found, runtimes)
     spec = bundled.lookup(ref)
     if spec is not None:
-        return spec
+        return confirmed(spec, offline) if confirm else spec
     if os.path.exists(ref):
         return _measured(*_local(ref), runtimes)
     return _measured(*_remote(ref, offline, quant), runtimes)
+
+
+def confirmed(spec: ModelSpec, offline: bool = False) -> ModelSpec:
+    """`spec` with each GGUF repo's files as the Hub lists them now (catalog.sources.hub_listing: one request a
+    repo, together, cached a day; offline or unanswered, a cached listing, else the catalog's recorded list)."""
+    if not spec.gguf_repos:
+        return spec
+    from catalog.core.model import relisted
+    from catalog.sources import hub_listing
+    from catalog.sources.http import hub_endpoint, offline_env
+
+    repos = spec.gguf_repos
+    offline = offline or offline_env()
+    if offline or len(repos) == 1:  # the cache alone (no thread pool to start), or one request
+        got = [hub_listing.listing(r.repo, offline) for r in repos]
+    else:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(len(repos), thread_name_prefix="listing") as ex:
+            got = list(ex.map(lambda r: hub_listing.listing(r.repo, offline), repos))
+    return spec._replace(gguf_repos=tuple(
+        relisted(r, g["files"], f"{hub_endpoint()}/{r.repo}/tree/{g.get('sha') or 'main'}") if g is not None else r
+        for r, g in zip(repos, got, strict=True)))
 
 
 def _is_path(ref: str) -> bool:

@@ -83,9 +83,24 @@ def _template(ct: dict[str, Any]) -> ChatTemplate:
 
 def gguf_repo(r: dict[str, Any]) -> GgufRepo:
     """A catalog entry's `gguf_repos` record as a GgufRepo."""
-    return GgufRepo(r["repo"], tuple(GgufFile(q, f.get("file"), f.get("bytes"), bool(f.get("legacy_mix")))
+    return GgufRepo(r["repo"], tuple(GgufFile(q, f.get("file"), f.get("bytes"), bool(f.get("legacy_mix")),
+                                              source_text(f.get("source")))
                                      for q, f in (r.get("files") or {}).items()),
-                    bool(r.get("imatrix")), bool(r.get("untied_output")))
+                    bool(r.get("imatrix")), bool(r.get("untied_output")), source_text(r.get("source")))
+
+
+def source_text(src: Any) -> str | None:
+    """A recorded source as one line a person can open: its https address, or `owner/repo@commit path`."""
+    if isinstance(src, list):
+        return "; ".join(t for t in map(source_text, src) if t) or None
+    if not isinstance(src, dict):
+        return None
+    if src.get("url"):
+        return str(src["url"])
+    if src.get("repo"):
+        at = f"@{src['commit']}" if src.get("commit") else ""
+        return f"{src['repo']}{at} {src.get('path') or ''}".strip()
+    return None
 
 
 def _repos(e: dict[str, Any]) -> tuple[GgufRepo, ...]:

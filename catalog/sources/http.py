@@ -1,6 +1,7 @@
 """Every HTTP request the sources make goes through here: the client, its timeouts, the retry policy, the
 offline switch, and small bodies read under a cap.
 
+- `hub_endpoint()`: `HF_ENDPOINT` or huggingface.co.
 - `offline_env()`: `HF_HUB_OFFLINE` asks for no network (the sources then answer from the cache).
 - `timeout_s()`: `LLM_CATALOG_HTTP_TIMEOUT` (default 30 s) for the next bytes of any answer.
 - `shared_client(headers)`: one pooled, thread-safe httpx client per set of headers and timeout (a TLS
@@ -28,6 +29,14 @@ BACKOFF_S = 0.5  # the first wait without a Retry-After; doubled each try
 MAX_WAIT_S = 30.0  # a longer Retry-After is reported, not waited out
 DEFAULT_TIMEOUT_S = 30.0
 CONNECT_TIMEOUT_S = 10.0
+
+
+HUB_ENDPOINT = "https://huggingface.co"
+
+
+def hub_endpoint() -> str:
+    """The Hub's base URL: `HF_ENDPOINT` (a mirror, a test server) or huggingface.co."""
+    return (os.environ.get("HF_ENDPOINT") or HUB_ENDPOINT).rstrip("/")
 
 
 def offline_env() -> bool:

@@ -15,13 +15,14 @@ from typing import Any
 
 from catalog.core import alignment as align
 from catalog.core.ggml import normalize_preset
+from catalog.core.gguf_names import gguf_files
 from catalog.core.model import Fetched, GgufFile, GgufRead, GgufRepo, ModelSpec, Provenance
 from catalog.core.ranking import file_to_read
 from catalog.errors import BadModelFile, CatalogError, ModelNotFound
 from catalog.sources import local
 from catalog.sources.http import offline_env
 from catalog.sources.hub.files import template_of, tokenizer_json
-from catalog.sources.hub.gguf import gguf_files, gguf_header, vocab_file
+from catalog.sources.hub.gguf import gguf_header, vocab_file
 from catalog.sources.hub.records import endpoint, parse_ref, record
 from catalog.sources.templates.measure import TemplateText
 
@@ -72,6 +73,11 @@ def load(ref: str, offline: bool = False, want_quant: str | None = None) -> tupl
     return spec._replace(template=spec.template._replace(present=text.present)), text
 
 
+def _tree_url(rec: dict[str, Any]) -> str:
+    """The address of the repo's file listing at the commit it was read at."""
+    return f"{endpoint()}/{rec['repo']}/tree/{rec.get('sha') or 'main'}"
+
+
 def _child_repo(child: Any) -> GgufRepo:
     """A GGUF quantization of the repo, with the files the Hub's listing named (a record cached before file
     names were kept holds only the repo id: no file of it is then known)."""
@@ -79,7 +85,7 @@ def _child_repo(child: Any) -> GgufRepo:
         return GgufRepo(child)
     listed = gguf_files(dict.fromkeys(child.get("files") or (), 0))  # names only: no size is known
     return GgufRepo(str(child["repo"]), tuple(GgufFile(q, f["file"]) for q, f in listed.items()
-                                              if not f.get("incomplete")))
+                                              if not f.get("incomplete")), source=f"{endpoint()}/{child['repo']}")
 
 
 def _from_gguf(rec: dict[str, Any], repo: str, ggufs: dict[str, dict[str, Any]], q: str | None, offline: bool,
@@ -105,8 +111,8 @@ def _from_gguf(rec: dict[str, Any], repo: str, ggufs: dict[str, dict[str, Any]],
     files = tuple(GgufFile(k, v["file"], v["bytes"]) for k, v in ggufs.items())
     spec, text = local.spec_from_header(
         header, f"hf:{rec['repo']}", rec["repo"].split("/")[-1], chosen["bytes"], f"{repo}/{chosen['file']}",
-        prov, hf_repo=base_repo or rec["repo"], gguf_repos=(GgufRepo(rec["repo"], files),), pinned_quant=q,
-        **common)
+        prov, hf_repo=base_repo or rec["repo"], gguf_repos=(GgufRepo(rec["repo"], files, source=_tree_url(rec)),),
+        pinned_quant=q, **common)
     if spec.file_quant == "file":  # no general.file_type: the file name says it
         spec = spec._replace(file_quant=read)
     if rec.get("chat_template") is not None and not text.present:

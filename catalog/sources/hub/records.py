@@ -10,16 +10,14 @@ or stores a token: error messages carry URLs only, and the cache holds metadata 
 from __future__ import annotations
 
 import json
-import os
 import re
 from typing import Any
 
 from catalog.core.ggml import normalize_preset
 from catalog.errors import BadModelFile, CatalogError, GatedModel, ModelNotFound, RemoteUnavailable
 from catalog.sources import cache, local
-from catalog.sources.http import fetch_capped, retry_after, shared_client, timeout_s, with_retries
+from catalog.sources.http import fetch_capped, hub_endpoint, retry_after, shared_client, timeout_s, with_retries
 
-DEFAULT_ENDPOINT = "https://huggingface.co"
 EXPAND = ["author", "cardData", "childrenModelCount", "config", "gated", "gguf", "lastModified", "library_name",
           "pipeline_tag", "safetensors", "sha", "siblings", "tags"]
 MAX_SMALL_FILE = 1 << 20  # config.json, tokenizer_config.json, README.md
@@ -30,9 +28,7 @@ _STATEMENT = re.compile(
     r"reinforcement|align|uncensor|abliterat|refusal|this (?:repo|repository|model) (?:contains|is)|post-train)",
     re.I,
 )
-def endpoint() -> str:
-    """The Hub's base URL: `HF_ENDPOINT` or huggingface.co."""
-    return (os.environ.get("HF_ENDPOINT") or DEFAULT_ENDPOINT).rstrip("/")
+endpoint = hub_endpoint
 
 
 def parse_ref(ref: str) -> tuple[str, str | None, str | None] | None:
