@@ -71,6 +71,21 @@ def test_data_names_no_lookup_mechanics() -> None:
         assert not hits, (path.name, hits[:5])
 
 
+def _name_stem(name: str, quant: str) -> str:
+    n = re.sub(r"(-\d{5}-of-\d{5})?\.gguf$", "", name.rsplit("/", 1)[-1], flags=re.I)
+    token = {"MXFP4_MOE": "mxfp4(_moe)?", "F16": "(f16|fp16)", "BF16": "bf16"}.get(quant, re.escape(quant).replace("_", "[_-]?"))
+    return re.sub(r"[-._]?(i1-)?" + token + "$", "", n, flags=re.I)
+
+
+def test_a_repos_files_share_one_name() -> None:
+    """An uploader names every quantization of a repo the same way (`Model-Q4_K_M.gguf`, `Model-Q8_0.gguf`): a
+    recorded name that differs from its siblings is a copying slip, and its command would fetch nothing."""
+    for e in ENTRIES:
+        for r in e.get("gguf_repos", ()):
+            stems = {_name_stem(f["file"], q) for q, f in (r.get("files") or {}).items()}
+            assert len(stems) <= 1, (e["id"], r["repo"], stems)
+
+
 QUANT_SUFFIX = re.compile(r"-(fp16|bf16|q\d\w*|iq\d\w*|mxfp4)$", re.I)
 
 
