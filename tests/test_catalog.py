@@ -73,7 +73,8 @@ def test_data_names_no_lookup_mechanics() -> None:
 
 def _name_stem(name: str, quant: str) -> str:
     n = re.sub(r"(-\d{5}-of-\d{5})?\.gguf$", "", name.rsplit("/", 1)[-1], flags=re.I)
-    token = {"MXFP4_MOE": "mxfp4(_moe)?", "F16": "(f16|fp16)", "BF16": "bf16"}.get(quant, re.escape(quant).replace("_", "[_-]?"))
+    spelled = {"MXFP4_MOE": "mxfp4(_moe)?", "F16": "(f16|fp16)", "BF16": "bf16"}
+    token = spelled.get(quant, re.escape(quant).replace("_", "[_-]?"))
     return re.sub(r"[-._]?(i1-)?" + token + "$", "", n, flags=re.I)
 
 

@@ -14,7 +14,13 @@ from catalog.sources.bundled import entries
 HW = catalog.machine(["RTX 3090"], ram_gib=64)
 HF = re.compile(r"(?:-hf |hf\.co/)([\w.-]+/[\w.-]+):([\w.]+)")
 LMS = re.compile(r"lms get https://huggingface\.co/([\w.-]+/[\w.-]+)@([\w.]+)")
+LMS_LOAD = re.compile(r"lms get https://huggingface\.co/([\w.-]+/[\w.-]+)@[\w.]+ -y && lms load (\S+)")
 OLLAMA = re.compile(r"ollama run ([\w.-]+):([\w.-]+)")
+
+
+def _in_order(pattern: str, text: str) -> bool:
+    it = iter(text)
+    return all(ch in it for ch in pattern)
 
 
 def _listed(entry: dict, repo: str) -> set[str]:
@@ -38,5 +44,9 @@ def test_every_printed_download_exists(entry: dict) -> None:
             for lib, tag in OLLAMA.findall(text):
                 if lib != "hf.co":
                     assert lib == library and tag in tags, (row.quant, text)
+        for repo, key in LMS_LOAD.findall(cmds.lm_studio):
+            # lms load matches fuzzily (letters in order, any case): the key LM Studio gives the download,
+            # `publisher/name` or `name`, must contain ours
+            assert _in_order(key, repo.lower()), (key, repo)
         if not (cmds.ollama or cmds.lm_studio) or not cmds.llama_cpp or "convert_hf_to_gguf.py" in cmds.llama_cpp:
             assert cmds.note.startswith(f"no published GGUF file of {row.quant}"), (row.quant, cmds)

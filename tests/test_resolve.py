@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 import catalog
+from catalog.core.model import alignment_of
 from catalog.errors import ModelNotFound
 from catalog.sources.bundled import entries
 
@@ -48,9 +49,16 @@ def test_base_models_never_resolve_to_instruct_tags() -> None:
             assert not any("instruct" in t or t in ("latest",) for t in tags), e["id"]
         else:
             assert not any("-text" in t for t in tags), e["id"]
-    # Ollama's mistral:7b-text is v0.2, which is not in the catalog: it must not become v0.3 Instruct
+    # Ollama's mistral:7b-text and mistral:text are the v0.2 base model (its 7b-text-v0.2-q4_0 file), never
+    # the v0.3 Instruct that mistral:7b names
+    for name in ("mistral:7b-text", "mistral:text", "mistral:7b-text-v0.2-q8_0"):
+        spec = catalog.resolve(name, offline=True)
+        assert (spec.id, alignment_of(spec).kind) == ("mistral-7b-v0.2", "base"), name
+    assert catalog.resolve("mistral:7b-text", offline=True).pinned_quant == "Q4_0"
+    assert catalog.resolve("mistral:7b", offline=True).id == "mistral-7b-instruct-v0.3"
+    # the unversioned 7b-text-q* tags hold another file than v0.2's: not claimed by any entry
     with pytest.raises(ModelNotFound):
-        catalog.resolve("mistral:7b-text", offline=True)
+        catalog.resolve("mistral:7b-text-q4_K_M", offline=True)
 
 
 def test_every_entry_is_sourced() -> None:

@@ -107,6 +107,8 @@ class DetailScreen(Screen[None]):
             shown.insert(1, f"    Ollama service environment: {cmds['ollama_server_env']}")
         if cmds.get("note"):
             shown.append(f"    {cmds['note']}")
+        if cmds.get("file_source"):
+            shown.append(f"    file listed at: {cmds['file_source']}")
         yield Static("\n".join(shown), id="commands", markup=False)
         yield Static("", id="copied")
         yield Footer()

@@ -14,7 +14,7 @@ if TYPE_CHECKING:  # read only: a check's table must not load the plan's or the 
     from catalog import Summary
     from catalog.core.model import ModelSpec, TemplateCost
     from catalog.core.plan_types import PlanResult
-    from catalog.core.results import CheckResult, QuantRow, ResolvedOptions
+    from catalog.core.results import CheckResult, Commands, QuantRow, ResolvedOptions
     from hardware import Hardware
 
 VERDICT_TEXT = {"full_gpu": "full GPU", "partial": "partial", "cpu_only": "CPU only", "no_fit": "won't fit"}
@@ -25,6 +25,24 @@ VERDICT = {k: f"[{colour}]{VERDICT_TEXT[k]}[/]" for k, colour in
 def gib(n: int | None) -> str:
     """Bytes as binary GiB with two decimals."""
     return "-" if n is None else f"{n / (1 << 30):.2f}"
+
+
+def _print_commands(con: Console, c: Commands) -> None:
+    """The recommended row's three commands, and what a user needs to know to run them."""
+    for label, field in COMMAND_LABELS:
+        cmd = getattr(c, field)
+        if cmd:
+            con.print(f"  {label:10} {cmd}", soft_wrap=True, markup=False)
+    if c.ollama_server_env:
+        con.print(f"  {'':10} with the Ollama service's environment set to {c.ollama_server_env} "
+                  "(macOS: launchctl setenv; Linux: systemctl edit ollama.service; Windows: user environment "
+                  "variables; then restart Ollama)", soft_wrap=True, markup=False)
+    if c.ollama_session:
+        con.print(f"  {'':10} (or: {c.ollama_session})", soft_wrap=True, markup=False)
+    if c.note:
+        con.print(f"  {'':10} {c.note}", soft_wrap=True, markup=False)
+    if c.file_source:
+        con.print(f"  {'':10} file listed at: {c.file_source}", soft_wrap=True, markup=False)
 
 
 def print_check(r: CheckResult) -> None:
@@ -71,18 +89,7 @@ def print_check(r: CheckResult) -> None:
     if rec.cpu_moe_layers:
         con.print(f"  experts of the first {rec.cpu_moe_layers} layers stay in RAM (llama.cpp --n-cpu-moe)")
     con.print(f"  tok/s is an estimate from memory bandwidth; safety margin: {r.safety_margin}")
-    for label, field in COMMAND_LABELS:
-        cmd = getattr(rec.commands, field)
-        if cmd:
-            con.print(f"  {label:10} {cmd}", soft_wrap=True, markup=False)
-    if rec.commands.ollama_server_env:
-        con.print(f"  {'':10} with the Ollama service's environment set to {rec.commands.ollama_server_env} "
-                  "(macOS: launchctl setenv; Linux: systemctl edit ollama.service; Windows: user environment "
-                  "variables; then restart Ollama)", soft_wrap=True, markup=False)
-    if rec.commands.ollama_session:
-        con.print(f"  {'':10} (or: {rec.commands.ollama_session})", soft_wrap=True, markup=False)
-    if rec.commands.note:
-        con.print(f"  {'':10} {rec.commands.note}", soft_wrap=True, markup=False)
+    _print_commands(con, rec.commands)
     con.print("  llama.cpp pins -c and -ngl here: left out, it takes the full context and --fit shrinks it",
               soft_wrap=True, markup=False)
     _print_template(con, r.template, o, rec)

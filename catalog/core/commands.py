@@ -154,12 +154,15 @@ def lm_studio(t: Target, quant: str, opts: RuntimeOptions, gpu_layers: int, tota
     """`lms get` then `lms load` with the estimate's context and GPU offload share. A Hugging Face repo is
     named by its URL: `lms get` reads a bare owner/name as an LM Studio Hub artifact (lmstudio-ai/lms
     src/subcommands/get.ts, tryParseHuggingFaceUrl and tryParseArtifactIdentifier), and `@QUANT` picks
-    the quantization (huggingface/hub-docs docs/hub/lmstudio.md)."""
+    the quantization (huggingface/hub-docs docs/hub/lmstudio.md). `lms load` matches its argument fuzzily
+    against the downloaded models' keys (src/subcommands/load.ts: `fuzzy.filter`, case-insensitive, letters in
+    order), and LM Studio keys a Hugging Face download `publisher/name` or `name`, the repo's name in lower
+    case without -GGUF (lmstudio.ai/docs/cli/ls): the lower-cased repo name matches either form."""
     if t.gguf_repo:
         key = t.lms_key or t.gguf_repo.split("/")[-1].lower().removesuffix("-gguf")
         get = f"lms get https://huggingface.co/{t.gguf_repo}@{quant} -y"
     elif t.local_path:
-        key = t.local_path.rsplit("/", 1)[-1]
+        key = t.local_path.rsplit("/", 1)[-1].lower().removesuffix(".gguf")
         get = f"lms import {shlex.quote(t.local_path)} -y"
     else:
         return ""

@@ -166,16 +166,27 @@ def lookup(name: str) -> ModelSpec | None:
     idx = _index(pool)
     hit = idx.get(key)
     if hit is None and colon:
-        # an Ollama tag we have not recorded, but whose size/variant part we know: llama3.1:8b-instruct-q6_K
+        # an Ollama tag we have not recorded, but whose size/variant part we know: llama3.1:8b-instruct-q6_K, when
+        # the entry holds other quantizations of that very stem (8b-instruct-q4_K_M); an alias alone does not
+        # vouch for its stem (mistral:7b-text is 7b-text-v0.2-q4_0, while 7b-text-q4_K_M is another file)
         base, _, quant = tag.rpartition("-")
         q = normalize_preset(quant)
         hit2 = idx.get(f"{lib}:{base}") if base and q else None
-        if hit2:
+        if hit2 and _holds_stem(pool[hit2[0]], base):
             return to_spec(pool[hit2[0]], q)
     if hit is None:
         return None
     i, _, pinned = hit
     return to_spec(pool[i], pinned)
+
+
+def _holds_stem(e: dict[str, Any], stem: str) -> bool:
+    """Whether the entry records a tag `STEM-QUANT` of Ollama's library."""
+    for tag in (e.get("ollama") or {}).get("tags") or ():
+        prefix, _, suffix = tag.lower().rpartition("-")
+        if prefix == stem and normalize_preset(suffix):
+            return True
+    return False
 
 
 def _named_repo_first(spec: ModelSpec, repo: str) -> ModelSpec:
