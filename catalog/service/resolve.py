@@ -61,8 +61,7 @@ def confirmed(spec: ModelSpec, offline: bool = False) -> ModelSpec:
     if not spec.gguf_repos:
         return spec
     from catalog.core.model import relisted
-    from catalog.sources import hub_listing
-    from catalog.sources.http import hub_endpoint, offline_env
+    from catalog.sources import hub_endpoint, hub_listing, offline_env
 
     repos = spec.gguf_repos
     offline = offline or offline_env()
@@ -74,8 +73,8 @@ def confirmed(spec: ModelSpec, offline: bool = False) -> ModelSpec:
         with ThreadPoolExecutor(len(repos), thread_name_prefix="listing") as ex:
             got = list(ex.map(lambda r: hub_listing.listing(r.repo, offline), repos))
     return spec._replace(gguf_repos=tuple(
-        relisted(r, g["files"], f"{hub_endpoint()}/{r.repo}/tree/{g.get('sha') or 'main'}") if g is not None else r
-        for r, g in zip(repos, got, strict=True)))
+        relisted(r, g["files"], f"{hub_endpoint()}/{r.repo}/tree/{g.get('sha') or 'main'}")
+        if g is not None else r for r, g in zip(repos, got, strict=True)))
 
 
 def _is_path(ref: str) -> bool:

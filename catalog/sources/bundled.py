@@ -41,9 +41,10 @@ def data_path(name: str) -> str:
 
 
 @lru_cache(maxsize=1)
-def _lines() -> tuple[str, ...]:
-    with open(data_path("models.jsonl"), encoding="utf-8") as f:
-        return tuple(line for line in f.read().splitlines()[1:] if line.strip())
+def _lines() -> tuple[bytes, ...]:
+    """The entries' lines, undecoded: a look-up scans bytes and decodes only the lines it parses."""
+    with open(data_path("models.jsonl"), "rb") as f:
+        return tuple(line for line in f.read().split(b"\n")[1:] if line.strip())
 
 
 @lru_cache(maxsize=1)
@@ -54,7 +55,8 @@ def entries() -> list[dict[str, Any]]:
 
 def _candidates(needle: str) -> list[dict[str, Any]]:
     """Entries whose line mentions `needle` (lower case): only those are parsed (start-up time)."""
-    return [json.loads(line) for line in _lines() if needle in line.lower()]
+    want = needle.encode("utf-8")
+    return [json.loads(line) for line in _lines() if want in line.lower()]
 
 
 def _template(ct: dict[str, Any]) -> ChatTemplate:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
+import sys
 import time
 from typing import Any
 
@@ -39,6 +39,9 @@ def cache_dir() -> str:
     env = os.environ.get("LLM_CATALOG_CACHE_DIR")
     if env:
         return os.path.expanduser(env)
+    if sys.platform.startswith("linux"):  # platformdirs' XDG rule, without its import on every offline check
+        return os.path.join(os.environ.get("XDG_CACHE_HOME", "").strip() or os.path.expanduser("~/.cache"),
+                            "llm-catalog")
     import platformdirs
 
     return platformdirs.user_cache_dir("llm-catalog", appauthor=False)
@@ -128,6 +131,8 @@ def _write_atomic(path: str, data: bytes) -> bool:
     tmp = None
     try:
         os.makedirs(os.path.dirname(path), exist_ok=True)
+        import tempfile
+
         fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.splitext(path)[1], dir=os.path.dirname(path))
         with os.fdopen(fd, "wb") as f:
             f.write(data)

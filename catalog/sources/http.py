@@ -1,8 +1,7 @@
 """Every HTTP request the sources make goes through here: the client, its timeouts, the retry policy, the
 offline switch, and small bodies read under a cap.
 
-- `hub_endpoint()`: `HF_ENDPOINT` or huggingface.co.
-- `offline_env()`: `HF_HUB_OFFLINE` asks for no network (the sources then answer from the cache).
+- `hub_endpoint()`, `offline_env()`: the two switches (catalog.sources), re-exported.
 - `timeout_s()`: `LLM_CATALOG_HTTP_TIMEOUT` (default 30 s) for the next bytes of any answer.
 - `shared_client(headers)`: one pooled, thread-safe httpx client per set of headers and timeout (a TLS
   context costs ~20 ms to build, which a refresh of hundreds of repos must not pay per repo).
@@ -22,6 +21,10 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from catalog.errors import BadModelFile, CatalogError, RemoteUnavailable
+from catalog.sources import hub_endpoint, offline_env
+
+__all__ = ["client", "fetch_capped", "hub_endpoint", "offline_env", "retry_after", "shared_client",
+           "timeout_s", "with_retries"]
 
 T = TypeVar("T")
 RETRIES = 4  # further tries of a transient failure (429, 5xx, no answer)
@@ -29,19 +32,6 @@ BACKOFF_S = 0.5  # the first wait without a Retry-After; doubled each try
 MAX_WAIT_S = 30.0  # a longer Retry-After is reported, not waited out
 DEFAULT_TIMEOUT_S = 30.0
 CONNECT_TIMEOUT_S = 10.0
-
-
-HUB_ENDPOINT = "https://huggingface.co"
-
-
-def hub_endpoint() -> str:
-    """The Hub's base URL: `HF_ENDPOINT` (a mirror, a test server) or huggingface.co."""
-    return (os.environ.get("HF_ENDPOINT") or HUB_ENDPOINT).rstrip("/")
-
-
-def offline_env() -> bool:
-    """Whether `HF_HUB_OFFLINE` asks for no network."""
-    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
 
 
 def timeout_s() -> float:

@@ -13,7 +13,7 @@ import json
 from typing import Any
 
 from catalog.errors import CatalogError
-from catalog.sources import cache, http
+from catalog.sources import cache
 
 KIND = "hub-listing"
 MAX_BODY = 4 << 20  # a repo with thousands of files lists well under this
@@ -23,9 +23,9 @@ TIMEOUT_S = 5.0  # the Hub answers a listing in well under a second; a confirmat
 def listing(repo: str, offline: bool = False) -> dict[str, Any] | None:
     """{"repo", "sha", "files": [path, ...]} of `repo`, or None when nothing is known of it."""
     hit = cache.get(KIND, repo.lower())
-    if hit is not None and (not hit.stale or offline or http.offline_env()):
+    if hit is not None and (not hit.stale or offline):
         return hit.doc
-    if offline or http.offline_env():
+    if offline:  # the caller folds HF_HUB_OFFLINE in
         return None
     try:
         doc = _ask(repo)
@@ -38,6 +38,8 @@ def listing(repo: str, offline: bool = False) -> dict[str, Any] | None:
 
 
 def _ask(repo: str) -> dict[str, Any] | None:
+    from catalog.sources import http
+
     url = f"{http.hub_endpoint()}/api/models/{repo}?expand[]=siblings&expand[]=sha"
     with http.client(min(http.timeout_s(), TIMEOUT_S)) as c:
         body = http.fetch_capped(c, url, MAX_BODY, who="the Hub")
