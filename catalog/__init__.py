@@ -11,8 +11,8 @@ The library is the product; the command line, the TUI and the export are its cli
     catalog.document(result)                                  # the llm-catalog/check/v1 JSON
 
 The public API: `resolve`, `check`, `plan` (with `parse_host`, `hosts_from_toml`), `search` and
-`matches` (the one filter), `summarize`, `machine`, `document`, `entries` and `base_of` (the
-catalog's data and lineage), `schemas` (the export's), `refresh` (the cache), `running`
+`matches` (the one filter), `summarize`, `machine`, `gpus` (the known cards), `document`, `entries`
+and `base_of` (the catalog's data and lineage), `schemas` (the export's), `refresh` (the cache), `running`
 (`catalog ps`), `probe`, the request and result types, and `CatalogError` (every error a face
 reports as one line). Attributes load on first use, so `import catalog` costs nothing the question
 does not need.
@@ -35,13 +35,14 @@ if TYPE_CHECKING:
     from catalog.core.results import CheckResult, QuantRow
     from catalog.service.api import base_of, entries, probe, refresh, running, schemas
     from catalog.service.check import check
-    from catalog.service.machine import machine
+    from catalog.service.machine import gpus, machine
     from catalog.service.plan import hosts_from_toml, parse_host, plan
     from catalog.service.resolve import resolve
     from catalog.service.search import Summary, matches, search, summarize
 
 _WHERE = {
     "resolve": "catalog.service.resolve", "check": "catalog.service.check", "machine": "catalog.service.machine",
+    "gpus": "catalog.service.machine",
     "plan": "catalog.service.plan", "parse_host": "catalog.service.plan", "hosts_from_toml": "catalog.service.plan",
     "search": "catalog.service.search", "matches": "catalog.service.search", "summarize": "catalog.service.search",
     "document": "catalog.core.documents", "entries": "catalog.service.api", "base_of": "catalog.service.api",
@@ -52,9 +53,8 @@ _WHERE = {
     "Host": "catalog.core.plan_types", "PlanResult": "catalog.core.plan_types",
 }
 __all__ = ["CatalogError", "CheckRequest", "CheckResult", "Host", "ModelSpec", "PlanRequest", "PlanResult", "QuantRow",
-           "Summary", "base_of", "check", "document", "entries", "hosts_from_toml", "machine", "matches", "parse_host",
-           "plan",
-           "probe", "refresh", "resolve", "running", "schemas", "search", "summarize"]
+           "Summary", "base_of", "check", "document", "entries", "gpus", "hosts_from_toml", "machine", "matches",
+           "parse_host", "plan", "probe", "refresh", "resolve", "running", "schemas", "search", "summarize"]
 
 
 def __getattr__(name: str) -> Any:

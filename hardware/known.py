@@ -51,8 +51,10 @@ def _candidates(words: list[str]) -> list[dict[str, Any]]:
 
 
 def _norm(s: str) -> str:
+    """Lower case, vendor words dropped, letters and numbers apart: `rtx4090`, `RTX-4090` -> `rtx 4090`."""
     s = s.lower().replace("geforce", " ").replace("nvidia", " ").replace("radeon", " ").replace("amd", " ")
-    return " ".join(re.sub(r"[^a-z0-9]+", " ", s).split())
+    s = re.sub(r"(?<=[a-z])(?=\d)|(?<=\d)(?=[a-z])", " ", s)
+    return " ".join(re.sub(r"[^a-z0-9.]+", " ", s).replace(" .", " ").split())
 
 
 # Share of unified memory Metal lets the GPU wire by default (recommendedMaxWorkingSetSize):
@@ -71,8 +73,8 @@ def _to_gpu(e: dict[str, Any], gib: float) -> GPU:
     if e.get("vendor") == "apple":
         usable = int(mem * (APPLE_GPU_SHARE_SMALL if gib <= 36 else APPLE_GPU_SHARE_LARGE))
     src = e.get("source", {}).get("url", "data/gpus.jsonl")
-    return GPU(f"{e['name']} {key}GB", e["vendor"], mem, usable,
-               int(bw * 1e9) if bw else None, None, None, f"profile: {src}")
+    name = e["name"] if re.search(rf"\b{re.escape(key)}\s*GB\b", e["name"]) else f"{e['name']} {key}GB"
+    return GPU(name, e["vendor"], mem, usable, int(bw * 1e9) if bw else None, None, None, f"profile: {src}")
 
 
 def find_gpu(query: str) -> GPU:
@@ -88,25 +90,58 @@ def find_gpu(query: str) -> GPU:
     m = re.match(r"^(.*?)[\s:]*(\d+(?:\.\d+)?)\s*gi?b$", q, re.I) or re.match(r"^(.*?):(\d+(?:\.\d+)?)$", q)
     if m and m.group(1).strip():
         q, mem = m.group(1), float(m.group(2))
-    nq = _norm(q)
-    entries = _candidates(nq.split()) if nq else []
+    hits = matches(q)
+    if not hits:
+        raise UnknownGpu(f"unknown GPU {query!r}", "`catalog gpus TEXT` lists the known cards; or give --vram GIB")
+    if len(hits) > 1:
+        listed = ", ".join(sorted(e["name"] for e in hits)[:12])
+        raise UnknownGpu(f"GPU name {query!r} is ambiguous: {listed}", "name one of them (`catalog gpus TEXT`)")
+    e = hits[0]
+    options = [float(x) for x in e["memory_gib"]]
+    sizes = ", ".join(f"{x:g}" for x in options)
+    if mem is None and len(options) > 1 and e.get("vendor") == "apple":
+        # unified memory is the whole machine's: a Mac's size changes every answer, so it is never assumed
+        raise UnknownGpu(f"{e['name']} comes with {sizes} GB of unified memory: say which",
+                         f"e.g. --gpu \"{e['name']} {options[-1]:g}GB\"")
+    gib = options[0] if mem is None else mem
+    if gib not in options:
+        raise UnknownGpu(f"{e['name']} comes with {sizes} GB, not {mem:g}")
+    return _to_gpu(e, gib)
+
+
+def matches(query: str) -> list[dict[str, Any]]:
+    """The entries a name means: those it names exactly (name or alias), else those it begins, else those whose
+    name ends with it or holds it as whole words (a bare model number: `4090`)."""
+    nq = _norm(query)
+    if not nq:
+        return []
     exact: list[dict[str, Any]] = []
     prefix: list[dict[str, Any]] = []
-    for e in entries:
+    suffix: list[dict[str, Any]] = []
+    words: list[dict[str, Any]] = []
+    for e in _candidates(nq.split()):
         names = [_norm(e["name"])] + [_norm(a) for a in e.get("aliases", [])]
         if nq in names:
             exact.append(e)
         elif any(n.startswith(nq) for n in names):
             prefix.append(e)
-    hits = exact or prefix
-    if not hits:
-        raise UnknownGpu(f"unknown GPU {query!r}", "see data/gpus.jsonl, or give --vram GIB")
-    if len(hits) > 1:
-        listed = ", ".join(sorted(e["name"] for e in hits)[:12])
-        raise UnknownGpu(f"GPU name {query!r} is ambiguous: {listed}")
-    e = hits[0]
-    options = [float(x) for x in e["memory_gib"]]
-    gib = options[0] if mem is None else mem
-    if gib not in options:
-        raise UnknownGpu(f"{e['name']} comes with {', '.join(f'{x:g}' for x in options)} GB, not {mem:g}")
-    return _to_gpu(e, gib)
+        elif any(n.endswith(" " + nq) for n in names):
+            suffix.append(e)
+        elif any(f" {nq} " in f" {n} " for n in names):
+            words.append(e)
+    return exact or prefix or suffix or words
+
+
+def listing(text: str = "") -> list[dict[str, Any]]:
+    """The known GPUs a text names (all without one), as `catalog gpus` lists them: name, vendor, memory
+    options, bandwidth per option, aliases, source."""
+    words = re.findall(r"[a-z0-9.]+", text.lower())
+
+    def named(e: dict[str, Any]) -> bool:  # every word of the text begins a word of the card's names
+        have = re.findall(r"[a-z0-9.]+", " ".join([e["name"], *e.get("aliases", [])]).lower())
+        return all(any(h.startswith(w) for h in have) for w in words)
+
+    found = [e for e in load() if named(e)] or matches(text)  # else as --gpu reads it (rtx4090)
+    return [{"name": e["name"], "vendor": e.get("vendor"), "memory_gib": e.get("memory_gib", []),
+             "bandwidth_gb_per_s": e.get("bandwidth_gb_per_s") or {}, "aliases": e.get("aliases", []),
+             "source": (e.get("source") or {}).get("url")} for e in found]

@@ -206,27 +206,27 @@ def test_two_gpus_split_the_layers(cli) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_uneven_gpus_rebalanced_so_both_fit(cli) -> None:  # type: ignore[no-untyped-def]
-    """Gemma 2 27B Q5_K_M at 32k on an RTX 3090 and an RTX 4060: llama.cpp's default split (each GPU's free
-    memory, here its budget) ignores what each GPU pays before its first layer and overfills the 4060; one
-    layer moved to the 3090 fits both, and -ts pins it."""
+    """Gemma 2 27B Q8_0 at its full 8k context on an RTX 3090 and an RTX 2080 Ti: llama.cpp's default split
+    (each GPU's free memory, here its budget) ignores what each GPU pays before its first layer and overfills
+    the 2080 Ti; layers moved to the 3090 fit both, and -ts pins it."""
     import hardware
     from catalog.core.fit import gpu_budgets
     from catalog.core.memory import RuntimeOptions, estimate
     from catalog.core.model import repo_for, tensors_for, weight_layout
 
     spec = catalog.resolve("gemma2:27b")
-    budgets = gpu_budgets(hardware.profile(["RTX 3090", "RTX 4060"], 64).gpus, True)
-    t = tensors_for(spec, "Q5_K_M", repo=repo_for(spec, "Q5_K_M"))
-    default = estimate(spec.arch, t, RuntimeOptions(32768), None, True, lay=weight_layout(spec, t), gpu_shares=budgets)
-    assert not default.fits(budgets)  # what plain llama.cpp would do runs out of memory on the 4060
-    code, out, _ = cli("check", "gemma2:27b", "--gpu", "RTX 3090", "--gpu", "RTX 4060", "--quant", "Q5_K_M",
-                       "--ctx", "32768", "--ram", "64", "--json")
+    budgets = gpu_budgets(hardware.profile(["RTX 3090", "RTX 2080 Ti"], 64).gpus, True)
+    t = tensors_for(spec, "Q8_0", repo=repo_for(spec, "Q8_0"))
+    default = estimate(spec.arch, t, RuntimeOptions(8192), None, True, lay=weight_layout(spec, t), gpu_shares=budgets)
+    assert not default.fits(budgets)  # what plain llama.cpp would do runs out of memory on the 2080 Ti
+    code, out, _ = cli("check", "gemma2:27b", "--gpu", "RTX 3090", "--gpu", "RTX 2080 Ti", "--quant", "Q8_0",
+                       "--ctx", "8192", "--ram", "64", "--json")
     q = json.loads(out)["quants"][0]
     assert code == 0 and q["verdict"] == "full_gpu"
     split = q["gpu_split"]
     assert all(s["bytes"] <= s["budget_bytes"] for s in split)
     ts = q["commands"]["llama_cpp"].split(" -ts ")[1].split()[0]
-    assert llama_cpp_layer_split(ts, 47) == [s["layers"] for s in split] == [37, 10]
+    assert llama_cpp_layer_split(ts, 47) == [s["layers"] for s in split] == [34, 13]
 
 
 def test_moe_keeps_experts_in_ram(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -259,7 +259,8 @@ def test_search_filters(cli) -> None:  # type: ignore[no-untyped-def]
     rows = json.loads(out)["models"]
     assert code == 0 and rows and all(r["kind"] == "base" for r in rows)
     _, out, _ = cli("search", "--max-params", "4B", "--json")
-    assert all(r["parameters"] <= 4e9 for r in json.loads(out)["models"])
+    found = json.loads(out)["models"]
+    assert all(r["parameters"] <= 4e9 * 1.05 for r in found) and any(r["parameters"] > 4e9 for r in found)
     _, out, _ = cli("search", "--fits", "--vram", "6", "--ram", "32", "--json")
     small = json.loads(out)["models"]
     assert small and all(r["gpu_bytes"] <= 6 << 30 for r in small)

@@ -262,4 +262,4 @@ def test_refresh_rereads_into_the_cache(hubenv, cli) -> None:  # type: ignore[no
     assert len(srv.requests_to("/api/models/test-org/Coder-7B-Instruct")) > n
     code, out, err = cli("refresh", "test-org/Nope")
     assert code == 2 and err.splitlines()[0].startswith("catalog: refresh failed: test-org/Nope: no such model")
-    assert err.splitlines()[-1] == "refreshed 1 failed" and "Traceback" not in err
+    assert err.splitlines()[-1] == "refresh: 1 repo: 1 failed" and "Traceback" not in err

@@ -173,7 +173,7 @@ def test_cli_refresh_reports_failures_and_exits_3(hubenv, cli) -> None:  # type:
     assert code == 3
     assert out.splitlines()[0].startswith("org/m0: updated") and "org/m2: updated" in out
     assert err.splitlines()[0].startswith("catalog: refresh failed: org/m1: the Hub did not answer (HTTP 503)")
-    assert err.splitlines()[-1] == "refreshed 1 failed, 2 updated"
+    assert err.splitlines()[-1] == "refresh: 3 repos: 1 failed, 2 updated"
 
 
 def test_a_repo_without_usable_weights_is_one_clear_error(hubenv, cli) -> None:  # type: ignore[no-untyped-def]

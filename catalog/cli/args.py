@@ -32,7 +32,7 @@ def _check(sub: Any, fmt: Any) -> None:
     c = sub.add_parser("check", help="advice for one model", formatter_class=fmt)
     c.add_argument("model", help="catalog name, Ollama name, HF repo id, config.json, model folder or .gguf")
     c.add_argument("--quant", action="append", default=[], help="quantization (repeatable), e.g. Q4_K_M")
-    c.add_argument("--ctx", type=int, help="context length the runtime allocates")
+    c.add_argument("--ctx", type=parse_ctx, help="context length the runtime allocates: 32768, 32k, 128K")
     c.add_argument("--content-tokens", type=int, help="tokens of your own content; template overhead is added")
     c.add_argument("--kv-type", default="f16", choices=list(KV_CHOICES), help="KV cache type")
     c.add_argument("--flash-attn", default="on", choices=["on", "off"], help="flash attention")
@@ -72,7 +72,15 @@ def _refresh(sub: Any, fmt: Any) -> None:
                        formatter_class=fmt)
     r.add_argument("models", nargs="*", help="HF repo ids or catalog names; none: every cached repo")
     r.add_argument("--jobs", type=int, default=REFRESH_JOBS, metavar="N", help="repos read at once")
+    r.add_argument("--offline", action="store_true", help="refused with its reason: a refresh reads the Hub")
     r.add_argument("--debug", action="store_true")
+
+
+def _gpus(sub: Any, fmt: Any) -> None:
+    g = sub.add_parser("gpus", help="the known GPUs (names for --gpu)", formatter_class=fmt)
+    g.add_argument("text", nargs="?", default="", help="part of a name, e.g. 4090, rtx 30, m2 max")
+    g.add_argument("--json", action="store_true")
+    g.add_argument("--debug", action="store_true")
 
 
 def _plan(sub: Any, fmt: Any) -> None:
@@ -85,7 +93,7 @@ def _plan(sub: Any, fmt: Any) -> None:
                     help="a machine, e.g. box1:RTX 4090x2,64 (repeatable; the first is the head)")
     pl.add_argument("--hosts-file", metavar="FILE", help="hosts as TOML: [[host]] name, gpus, ram_gib")
     pl.add_argument("--quant", default=PLAN_QUANT, help="the GGUF quantization for llama.cpp")
-    pl.add_argument("--ctx", type=int, default=PLAN_CTX, help="context length")
+    pl.add_argument("--ctx", type=parse_ctx, default=PLAN_CTX, help="context length: 32768, 32k")
     pl.add_argument("--split-mode", choices=list(SPLIT_MODES),
                     help="llama.cpp's split over one host's GPUs (default: layer, and tensor where it applies)")
     pl.add_argument("--link-gbps", type=float, default=PLAN_LINK_GBPS, help="network between hosts, Gbit/s")
@@ -138,7 +146,7 @@ def _probe(sub: Any, fmt: Any) -> None:
 
 
 _SUBCOMMANDS = {"check": _check, "hw": _hw, "search": _search, "refresh": _refresh, "plan": _plan, "export": _export,
-                "tui": _tui, "ps": _ps, "probe": _probe}
+                "tui": _tui, "ps": _ps, "probe": _probe, "gpus": _gpus}
 
 
 def parser(command: str | None = None) -> argparse.ArgumentParser:
@@ -167,7 +175,8 @@ _CHECK_DEFAULTS: dict[str, Any] = {
     "ubatch": DEFAULT_UBATCH, "gpu": [], "vram": None, "ram": None, "runtime": DEFAULT_RUNTIME, "offline": False,
     "json": False, "debug": False,
 }
-_INT = {"--ctx", "--content-tokens", "--batch", "--ubatch"}
+_INT = {"--content-tokens", "--batch", "--ubatch"}
+_CTX = {"--ctx"}
 _FLOAT = {"--vram", "--ram"}
 _CHOICE: dict[str, tuple[str, ...]] = {"--kv-type": KV_CHOICES, "--flash-attn": ("on", "off"), "--runtime": RUNTIMES}
 _LIST = {"--quant", "--gpu"}
@@ -192,13 +201,13 @@ def fast_check_args(argv: list[str]) -> Any:
             ns[key] = True
             i += 1
             continue
-        if a in _INT or a in _FLOAT or a in _CHOICE or a in _LIST:
+        if a in _INT or a in _CTX or a in _FLOAT or a in _CHOICE or a in _LIST:
             if i + 1 >= len(argv) or argv[i + 1].startswith("--"):
                 return None
             v = argv[i + 1]
             try:
-                val: Any = int(v) if a in _INT else float(v) if a in _FLOAT else v
-            except ValueError:
+                val: Any = int(v) if a in _INT else parse_ctx(v) if a in _CTX else float(v) if a in _FLOAT else v
+            except (ValueError, UsageError):
                 return None
             if a in _CHOICE and v not in _CHOICE[a]:
                 return None
@@ -221,6 +230,23 @@ def hw_options(p: Any) -> None:
     p.add_argument("--gpu", action="append", default=[], help="a known GPU instead of detection (repeatable)")
     p.add_argument("--vram", type=float, help="GPU memory budget in GiB instead of detection")
     p.add_argument("--ram", type=float, help="system RAM in GiB")
+
+
+def parse_ctx(text: str) -> int:
+    """A context length as runtimes' users write it: `32768`, `32k`, `128K` (k = 1024 tokens), `1m`.
+
+    Raises:
+        UsageError: not a length (argparse reports it as the option's error).
+    """
+    t = text.strip().lower()
+    scale = {"k": 1024, "m": 1024 * 1024}.get(t[-1:], 1)
+    try:
+        n = int(t[:-1] if scale != 1 else t) * scale
+    except ValueError:
+        raise UsageError(f"--ctx {text!r} is not a context length", "e.g. 32768 or 32k") from None
+    if n <= 0:
+        raise UsageError(f"--ctx {text!r} is not a context length", "e.g. 32768 or 32k")
+    return n
 
 
 def parse_count(text: str) -> float:

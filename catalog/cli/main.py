@@ -59,9 +59,15 @@ def _search(args: Any) -> int:
     limit = parse_count(args.max_params) if args.max_params else None
     specs = catalog.search(args.text, kind=args.kind, family=args.family, max_params=limit)
     summaries = None
+    why = "no catalog model matches" + (f" {args.text!r}" if args.text else "") + _filters(args)
     if args.fits:
         hw = _machine(args)
+        if not hw.gpus:
+            why = "no GPU (none detected, none named): --fits lists models that fit entirely on one; " \
+                  "name it with --gpu NAME or --vram GIB"
         summaries = {s.id: catalog.summarize(s, catalog.CheckRequest(), hw) for s in specs}
+        if specs and hw.gpus:
+            why = f"none of the {len(specs)} matching models fits entirely on {_gpus_text(hw)}"
         specs = [s for s in specs if summaries[s.id].verdict == "full_gpu"]
     if args.json:
         _out(catalog.document(specs, summaries=summaries))
@@ -69,11 +75,41 @@ def _search(args: Any) -> int:
         from catalog.cli.render import print_search
 
         print_search(specs, summaries)
+    if not specs:
+        sys.stderr.write(f"catalog: {why}\n")
+    return 0
+
+
+def _filters(args: Any) -> str:
+    parts = [f"--{k.replace('_', '-')} {v}" for k, v in (("kind", args.kind), ("family", args.family),
+                                                        ("max_params", args.max_params)) if v]
+    return f" with {' '.join(parts)}" if parts else ""
+
+
+def _gpus_text(hw: Any) -> str:
+    return " + ".join(g.name for g in hw.gpus)
+
+
+def _gpus(args: Any) -> int:
+    rows = catalog.gpus(args.text)
+    if args.json:
+        _out({"schema": "llm-catalog/gpus/v1", "gpus": rows})
+    else:
+        for r in rows:
+            sizes = "/".join(f"{m:g}" for m in r["memory_gib"])
+            bw = "/".join(f"{b:g}" for b in dict.fromkeys(r["bandwidth_gb_per_s"].values()))
+            sys.stdout.write(f"{r['name']:44} {sizes:>14} GB  {bw:>10} GB/s  {', '.join(r['aliases'][:4])}\n")
+    if not rows:
+        sys.stderr.write(f"catalog: no known GPU matches {args.text!r} (give --vram GIB for any other)\n")
     return 0
 
 
 def _refresh(args: Any) -> int:
-    from catalog.errors import EXIT_REMOTE
+    from catalog.errors import EXIT_REMOTE, UsageError
+
+    if args.offline:
+        raise UsageError("catalog refresh reads the Hub and cannot run --offline",
+                         "run it when online; offline, check and search answer from what it cached")
 
     with _progress("refresh", with_description=True) as bar:
         task = bar.add_task("", total=None)
@@ -89,7 +125,8 @@ def _refresh(args: Any) -> int:
             sys.stderr.write(f"catalog: refresh failed: {o.detail}\n")
         else:
             sys.stdout.write(f"{o.repo}: {o.status} {o.detail}\n")
-    sys.stderr.write("refreshed " + ", ".join(f"{n} {k}" for k, n in sorted(counts.items())) + "\n")
+    sys.stderr.write(f"refresh: {len(outcomes)} repo{'s' if len(outcomes) != 1 else ''}: "
+                     + ", ".join(f"{n} {k}" for k, n in sorted(counts.items())) + "\n")
     failed = [o.exit_code for o in outcomes if o.status == "failed"]
     return 0 if not failed else (EXIT_REMOTE if EXIT_REMOTE in failed else failed[0])
 
@@ -171,7 +208,7 @@ def _probe(args: Any) -> int:
 
 
 HANDLERS = {"check": _check, "hw": _hw, "search": _search, "refresh": _refresh, "ps": _ps, "probe": _probe,
-            "tui": _tui, "export": _export, "plan": _plan}
+            "tui": _tui, "export": _export, "plan": _plan, "gpus": _gpus}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -182,6 +219,9 @@ def main(argv: list[str] | None = None) -> int:
         args = fast_check_args(argv) or parser(first if first in COMMANDS else None).parse_args(argv)
     except SystemExit as exc:  # argparse already printed its one-line usage error
         return int(exc.code or 0)
+    except CatalogError as err:  # an option's own parser (--ctx 32q)
+        sys.stderr.write(f"catalog: error: {err.line()}\n")
+        return err.exit_code
     try:
         return HANDLERS[args.command](args)
     except CatalogError as err:

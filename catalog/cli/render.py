@@ -128,7 +128,11 @@ def print_hw(hw: Hardware) -> None:
         bw = g.bandwidth_bytes_per_s
         t.add_row(g.name, gib(g.memory_total_bytes), gib(g.memory_free_bytes), "-" if not bw else f"{bw / 1e9:.0f}",
                   g.source)
-    con.print(t)
+    if hw.gpus:
+        con.print(t)
+    else:
+        con.print(f"No GPU ({hw.source}, {hw.platform}): models run on the CPU; name one with --gpu NAME "
+                  "(`catalog gpus` lists them) or --vram GIB")
     con.print(f"RAM: {gib(hw.ram_total_bytes)} GiB total, {gib(hw.ram_available_bytes)} GiB available")
     for n in hw.notes:
         con.print(f"note: {n}")

@@ -31,6 +31,7 @@ from catalog.core.options import (
     CheckRequest,
     ollama_default_ctx,
 )
+from catalog.errors import UsageError
 from hardware import GPU
 
 # what a named GPU profile leaves for the driver, a desktop, and estimate error
@@ -175,6 +176,12 @@ def requested_context(spec: ModelSpec, req: CheckRequest, template: TemplateCost
     VRAM tier), never past the model's own context except where the user said so."""
     train = trained_context(spec)
     if req.ctx:
+        if spec.arch.n_ctx_train and req.ctx > spec.arch.n_ctx_train:
+            scale = req.ctx / spec.arch.n_ctx_train
+            raise UsageError(f"--ctx {req.ctx} is past {spec.name}'s trained context of {spec.arch.n_ctx_train} "
+                             "tokens", f"give --ctx {spec.arch.n_ctx_train} or less; llama.cpp reaches {req.ctx} "
+                             f"only with RoPE scaling the model was not trained with (--rope-scaling yarn "
+                             f"--rope-scale {scale:.3g} --yarn-orig-ctx {spec.arch.n_ctx_train}), not estimated here")
         return req.ctx, "--ctx"
     if req.content_tokens:
         return min(req.content_tokens + int(template.overhead_tokens or 0), train), "--content-tokens"

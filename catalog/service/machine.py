@@ -6,6 +6,8 @@ every face reports a bad `--gpu` name the same way.
 
 from __future__ import annotations
 
+from typing import Any
+
 from catalog.errors import UnknownGpu, UsageError
 from hardware import Hardware
 
@@ -49,3 +51,11 @@ def machine(gpus: list[str] | tuple[str, ...] = (), vram_gib: float | None = Non
         ram = int(ram_gib * GIB)
         hw = hw._replace(ram_total_bytes=ram, ram_available_bytes=ram)
     return hw
+
+
+def gpus(text: str = "") -> list[dict[str, Any]]:
+    """The known GPUs a text names (every one without a text): name, vendor, memory options in GB, bandwidth
+    per option, the aliases `--gpu` takes, and the source of the figures (`catalog gpus`)."""
+    from hardware.known import listing
+
+    return listing(text)

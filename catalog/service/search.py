@@ -43,10 +43,16 @@ def _described(words: list[str], kind: str | None, family: str | None, m_id: str
 def matches(spec: ModelSpec, text: str = "", kind: str | None = None, family: str | None = None,
             max_params: float | None = None) -> bool:
     """Whether a model passes the filters: every word of `text` somewhere in its id, name, family, kind or
-    repo; its alignment kind; its family (any case); at most `max_params` parameters."""
+    repo; its alignment kind; its family (any case); at most `max_params` parameters as models are named (a
+    model sold as 8B may hold up to PARAMS_SLACK more: `--max-params 8B` keeps Llama 3.1 8B's 8.03 B)."""
     spec_kind = spec.alignment.kind if spec.alignment else None
     return (_described(text.lower().split(), kind, family, spec.id, spec.name, spec.family, spec_kind, spec.hf_repo)
-            and (max_params is None or spec.parameters <= max_params))
+            and (max_params is None or spec.parameters <= max_params * (1 + PARAMS_SLACK)))
+
+
+# how far a model's real count passes the size in its name: Llama 3.1 8B 8.03 B, Qwen2.5 0.5B 0.49 B, Gemma 2 2B
+# 2.61 B (sold as 2B: past this, it stays out of --max-params 2B)
+PARAMS_SLACK = 0.05
 
 
 def catalog_specs(text: str = "", kind: str | None = None, family: str | None = None) -> list[ModelSpec]:

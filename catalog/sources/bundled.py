@@ -9,6 +9,7 @@ quantization. A near miss raises ModelNotFound with the closest names.
 
 import json
 import os
+import re
 from functools import lru_cache
 from typing import Any
 
@@ -212,14 +213,21 @@ def not_found(name: str) -> ModelNotFound:
 
 def typo_of(name: str) -> str | None:
     """The catalog name `name` is one slip away from (a letter left out, added, changed or swapped in its
-    Ollama library part, the tag the same), e.g. `lama3.1:8b` for `llama3.1:8b`; None if none. Such a name
-    is answered from the catalog's suggestions without asking the registry."""
+    Ollama library part, the tag the same, or in the tag of a library the catalog knows), e.g. `lama3.1:8b`
+    or `llama3.1:8n` for `llama3.1:8b`; None if none. Such a name is answered from the catalog's suggestions
+    without asking the registry."""
     lib, colon, tag = name.strip().lower().partition(":")
     if len(lib) < 4 or "/" in lib:
         return None
     libraries = {str((e.get("ollama") or {}).get("library") or "").lower() for e in entries()} - {""}
-    if lib in libraries:
-        return None
+    if lib in libraries:  # a known library: a tag one slip from one of its recorded tags (llama3.1:7b)
+        tags = sorted({t.lower() for e in entries() if str((e.get("ollama") or {}).get("library")).lower() == lib
+                       for t in (e.get("ollama") or {}).get("tags") or ()})
+        if not colon or tag in tags:
+            return None
+        # a slip in a letter only: another number (7b for 8b) may be a size the catalog lacks, for the registry
+        digits = re.sub(r"\D", "", tag)
+        return next((f"{lib}:{t}" for t in tags if _one_edit(tag, t) and re.sub(r"\D", "", t) == digits), None)
     for other in sorted(libraries):
         if _one_edit(lib, other):
             candidate = f"{other}:{tag}" if colon else other
