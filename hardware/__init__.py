@@ -143,6 +143,10 @@ def profile(names: list[str], ram_gib: float | None = None) -> Hardware:
     from hardware.known import find_gpu
 
     gpus = tuple(find_gpu(n) for n in names)
+    mac = next((g for g in gpus if g.vendor == "apple"), None)
+    if mac is not None:  # unified memory: the Mac's RAM is the pool the GPU's share comes from, never this machine's
+        return Hardware("profile", gpus, mac.memory_total_bytes, mac.memory_total_bytes, "darwin",
+                        ("unified memory: the GPU's share and RAM are one pool, counted once",))
     ram = int(ram_gib * GIB) if ram_gib is not None else None
     if ram is None:
         ram, _ = system_memory()

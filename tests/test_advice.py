@@ -93,3 +93,88 @@ def test_context_as_people_write_it_and_never_past_training(cli) -> None:  # typ
 def test_refresh_offline_is_refused_with_its_reason(cli) -> None:  # type: ignore[no-untyped-def]
     code, out, err = cli("refresh", "--offline")
     assert code == 2 and "cannot run --offline" in err and err.count("\n") == 1
+
+
+def _cand(q: str, verdict: str, tps: float | None, bpw: float) -> object:
+    from catalog.core.ranking import Candidate
+
+    return Candidate(q, verdict, tps, bpw)
+
+
+def test_a_4bit_run_at_a_usable_speed_beats_a_2bit_one_that_fits() -> None:
+    """gemma3:27b / qwen3:30b-a3b on a 12 GB card: Q4_K_M partly in RAM at a usable speed, not IQ2_M because it
+    alone fits the GPU; 16-bit rows rank no better than Q8_0 (the faster wins); nothing usable: the fastest."""
+    from catalog.core.ranking import recommend
+
+    rows = [_cand("Q8_0", "partial", 2.1, 8.5), _cand("Q4_K_M", "partial", 37.0, 4.9),
+            _cand("Q3_K_M", "partial", 53, 3.9), _cand("IQ2_M", "full_gpu", 136.0, 2.7)]
+    pick, why = recommend(rows)
+    assert pick == "Q4_K_M" and "IQ2_M runs entirely on the GPU at 136 tok/s but at 2.7 bits per weight" in why
+    assert recommend(rows, prefer="speed")[0] == "Q3_K_M"  # fastest, never below the 3.5-bit floor
+    assert recommend(rows, min_tps=40)[0] == "Q3_K_M"
+    assert recommend([_cand("BF16", "full_gpu", 40, 16), _cand("Q8_0", "full_gpu", 70, 8.5)])[0] == "Q8_0"
+    slow = [_cand("Q4_K_M", "partial", 2.0, 4.9), _cand("IQ2_M", "partial", 3.0, 2.7), _cand("F16", "no_fit", None, 16)]
+    assert recommend(slow) == ("IQ2_M", "nothing reaches 5 tok/s: the fastest that runs")
+    assert recommend([_cand("F16", "no_fit", None, 16)]) == (None, "")
+
+
+def test_a_published_file_comes_first() -> None:
+    from catalog.core.ranking import recommend
+
+    rows = [_cand("Q8_0", "full_gpu", 60, 8.5), _cand("Q6_K", "full_gpu", 70, 6.6),
+            _cand("Q4_K_M", "full_gpu", 90, 4.9)]
+    assert recommend(rows, tiers=({"Q4_K_M"}, {"Q6_K"}))[0] == "Q4_K_M"
+    assert recommend(rows, tiers=(set(), {"Q6_K"}))[0] == "Q6_K"
+    assert recommend(rows, tiers=(set(), set()))[0] == "Q8_0"  # made from the original weights, as a last resort
+
+
+def test_each_row_says_how_it_runs_and_the_recommendation_why(cli) -> None:  # type: ignore[no-untyped-def]
+    code, out, _ = cli("check", "qwen3:30b-a3b", "--gpu", "RTX 3060", "--ram", "32", "--json")
+    doc = json.loads(out)
+    fits = {q["quant"]: q["fit"] for q in doc["quants"]}
+    assert doc["recommended"] in ("Q4_K_M", "Q5_K_M", "Q6_K", "Q8_0") and doc["recommended_why"]
+    levels = {"fits", "tight", "partial", "cpu only", "too slow", "won't run"}
+    assert fits["F16"] in ("too slow", "won't run") and set(fits.values()) <= levels
+    code, out, _ = cli("check", "qwen3:30b-a3b", "--gpu", "RTX 3060", "--ram", "64", "--min-tps", "1000", "--json")
+    assert all(q["fit"] in ("too slow", "won't run") for q in json.loads(out)["quants"])
+    code, out, err = cli("check", "qwen3:30b-a3b", "--gpu", "RTX 3060", "--prefer", "fast")
+    assert code == 2 and "invalid choice" in err
+    code, out, _ = cli("check", "qwen3:30b-a3b", "--gpu", "RTX 3060", "--ram", "64")
+    assert "Recommended: Q4_K_M (partial" in out and "the best quality at 5 tok/s or more" in out
+
+
+def test_nothing_runs_says_what_it_needs_and_what_does_run(cli) -> None:  # type: ignore[no-untyped-def]
+    code, out, _ = cli("check", "llama3.1:405b", "--gpu", "RTX 3060", "--ram", "32")
+    assert code == 12 and "The smallest, IQ2_M, needs" in out and "GiB of GPU budget and 32.00 GiB of RAM" in out
+    assert "runs here" in out and "catalog plan llama3.1:405b --host" in out
+
+
+def test_plan_headline_is_the_fastest_and_says_what_it_assumed(cli) -> None:  # type: ignore[no-untyped-def]
+    code, out, _ = cli("plan", "llama3.1:8b", "--host", "a:RTX 4090,64", "--host", "b:RTX 3060", "--json")
+    doc = json.loads(out)
+    speeds = [p["tokens_per_second"] or 0 for p in doc["plans"] if p["fits"]]
+    best = max([*speeds, doc["head_alone"]["tokens_per_second"]])
+    assert doc["fastest"]["tokens_per_second"] == best
+    assert doc["fastest"]["how"] == "a alone"  # the 8B fits the 4090: one machine is faster than two
+    assert doc["notes"] == ["b: no RAM given, 64 GiB assumed (give it: --host b:GPU,RAM_GIB, or ram_gib in the hosts "
+                            "file)"]
+    code, out, _ = cli("plan", "llama3.1:8b", "--host", "a:RTX 4090,64", "--host", "b:RTX 3060,32")
+    assert out.startswith("Fastest: a alone, ~")
+
+
+def test_a_mac_is_one_memory_pool(cli) -> None:  # type: ignore[no-untyped-def]
+    """`llama3.1:70b` on a 32 GB M2 Max once ran "partial" with 20.5 GiB on the GPU plus 21.5 GiB of this Linux
+    machine's RAM: 42 GiB on a 32 GB Mac. Unified memory is counted once: the Mac's own size, and what stays
+    off the GPU comes out of the same memory."""
+    code, out, _ = cli("check", "llama3.1:70b", "--gpu", "M2 Max 32GB", "--json")
+    doc = json.loads(out)
+    assert doc["hardware"]["ram_bytes"] == 32 << 30
+    budget = doc["hardware"]["gpu_budget_bytes"]
+    for q in doc["quants"]:
+        if q["verdict"] != "no_fit":
+            assert q["memory"]["gpu_bytes"] + q["memory"]["cpu_bytes"] <= budget, q["quant"]
+    assert all(q["verdict"] != "partial" for q in doc["quants"])
+    code, out, _ = cli("check", "llama3.1:70b", "--gpu", "M2 Max 32GB")
+    assert "unified memory" in out and "nvidia-smi" not in out and "iogpu.wired_limit_mb" in out
+    code, out, _ = cli("check", "llama3.1:70b", "--gpu", "M2 Max 64GB", "--json")
+    assert json.loads(out)["recommended"] is not None

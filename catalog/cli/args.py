@@ -15,10 +15,12 @@ from catalog.core.options import (
     DEFAULT_RUNTIME,
     DEFAULT_UBATCH,
     KV_CHOICES,
+    MIN_TPS,
     PLAN_CTX,
     PLAN_LINK_GBPS,
     PLAN_LINK_MS,
     PLAN_QUANT,
+    PREFER,
     REFRESH_JOBS,
     RUNTIMES,
 )
@@ -41,6 +43,10 @@ def _check(sub: Any, fmt: Any) -> None:
     hw_options(c)
     c.add_argument("--runtime", default=DEFAULT_RUNTIME, choices=list(RUNTIMES),
                    help="whose defaults the estimate assumes")
+    c.add_argument("--prefer", default="quality", choices=list(PREFER),
+                   help="recommend the best quality at a usable speed, or the fastest")
+    c.add_argument("--min-tps", type=float, default=MIN_TPS, metavar="N",
+                   help=f"a usable decode speed, tokens a second (default {MIN_TPS:g})")
     c.add_argument("--offline", action="store_true", help="embedded catalog, local files and cache only")
     c.add_argument("--json", action="store_true", help="machine output (llm-catalog/check/v1)")
     c.add_argument("--debug", action="store_true", help="show tracebacks")
@@ -173,12 +179,13 @@ COMMANDS = tuple(_SUBCOMMANDS)
 _CHECK_DEFAULTS: dict[str, Any] = {
     "quant": [], "ctx": None, "content_tokens": None, "kv_type": "f16", "flash_attn": "on", "batch": DEFAULT_BATCH,
     "ubatch": DEFAULT_UBATCH, "gpu": [], "vram": None, "ram": None, "runtime": DEFAULT_RUNTIME, "offline": False,
-    "json": False, "debug": False,
+    "json": False, "debug": False, "prefer": "quality", "min_tps": MIN_TPS,
 }
 _INT = {"--content-tokens", "--batch", "--ubatch"}
 _CTX = {"--ctx"}
-_FLOAT = {"--vram", "--ram"}
-_CHOICE: dict[str, tuple[str, ...]] = {"--kv-type": KV_CHOICES, "--flash-attn": ("on", "off"), "--runtime": RUNTIMES}
+_FLOAT = {"--vram", "--ram", "--min-tps"}
+_CHOICE: dict[str, tuple[str, ...]] = {"--kv-type": KV_CHOICES, "--flash-attn": ("on", "off"), "--runtime": RUNTIMES,
+                                       "--prefer": PREFER}
 _LIST = {"--quant", "--gpu"}
 _FLAG = {"--offline", "--json", "--debug"}
 

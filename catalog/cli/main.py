@@ -26,7 +26,8 @@ def _out(doc: Any) -> None:
 
 def _check(args: Any) -> int:
     req = catalog.CheckRequest(tuple(args.quant), args.ctx, args.content_tokens, args.kv_type,
-                               args.flash_attn == "on", args.batch, args.ubatch, args.runtime)
+                               args.flash_attn == "on", args.batch, args.ubatch, args.runtime, args.prefer,
+                               args.min_tps)
     req.validate()
     spec = catalog.resolve(args.model, offline=args.offline, quant=args.quant[0] if len(args.quant) == 1 else None,
                            runtimes=(args.runtime,), confirm=True)
@@ -40,7 +41,8 @@ def _check(args: Any) -> int:
     else:
         from catalog.cli.render import print_check
 
-        print_check(result)
+        smaller = None if result.recommended_row else catalog.smaller_that_runs(spec, req, result.hardware)
+        print_check(result, smaller, args.model)
     return result.exit_code
 
 

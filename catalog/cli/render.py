@@ -20,6 +20,8 @@ if TYPE_CHECKING:  # read only: a check's table must not load the plan's or the 
 VERDICT_TEXT = {"full_gpu": "full GPU", "partial": "partial", "cpu_only": "CPU only", "no_fit": "won't fit"}
 VERDICT = {k: f"[{colour}]{VERDICT_TEXT[k]}[/]" for k, colour in
            (("full_gpu", "green"), ("partial", "yellow"), ("cpu_only", "magenta"), ("no_fit", "red"))}
+FIT = {"fits": "[green]fits[/]", "tight": "[green]tight[/]", "partial": "[yellow]partial[/]",
+       "cpu only": "[magenta]cpu only[/]", "too slow": "[magenta]too slow[/]", "won't run": "[red]won't run[/]"}
 
 
 def gib(n: int | None) -> str:
@@ -45,7 +47,26 @@ def _print_commands(con: Console, c: Commands) -> None:
         con.print(f"  {'':10} file listed at: {c.file_source}", soft_wrap=True, markup=False)
 
 
-def print_check(r: CheckResult) -> None:
+def _print_no_fit(con: Console, r: CheckResult, smaller: Summary | None, asked: str) -> None:
+    """Nothing runs: what the smallest row needs against what there is, and what does run."""
+    least = min(r.rows, key=lambda q: q.memory.total_bytes)
+    ram = r.hardware.ram_available_bytes or r.hardware.ram_total_bytes or 0
+    if any(g.vendor == "apple" for g in r.hardware.gpus):
+        have = (f"Metal lets the GPU wire {gib(r.gpu_budget_bytes)} GiB (after margin) of the Mac's {gib(ram)} GiB "
+                "of unified memory; `sudo sysctl iogpu.wired_limit_mb=N` raises that limit until a restart")
+    else:
+        have = f"there are {gib(r.gpu_budget_bytes)} GiB of GPU budget and {gib(ram)} GiB of RAM"
+    con.print(f"[red]No quantization runs on this machine at context {r.options.context}.[/] The smallest, "
+              f"{least.quant}, needs {gib(least.memory.total_bytes)} GiB; {have}.", soft_wrap=True)
+    if smaller is not None:
+        con.print(f"  {smaller.spec.name} ({smaller.spec.id}) runs here: {smaller.best_quant}, "
+                  f"{VERDICT_TEXT[smaller.verdict]}" + (f", ~{smaller.tokens_per_second:.0f} tok/s"
+                                                        if smaller.tokens_per_second else ""), soft_wrap=True)
+    con.print(f"  across machines: catalog plan {asked} --host NAME:GPU[xN],RAM_GIB --host ...", soft_wrap=True,
+              markup=False)
+
+
+def print_check(r: CheckResult, smaller: Summary | None = None, asked: str = "") -> None:
     """The check result: model, hardware, one row per quantization, then the commands."""
     con = Console(highlight=False, width=max(110, Console().width))
     spec, hw, o, al = r.spec, r.hardware, r.options, r.alignment
@@ -56,12 +77,16 @@ def print_check(r: CheckResult) -> None:
               f"GPU budget {gib(r.gpu_budget_bytes)} GiB after margin")
     con.print(f"Context {o.context} ({o.context_source}), KV {o.kv_type}, "
               f"flash attention {'on' if o.flash_attention else 'off'}, ubatch {o.ubatch}")
-    t = Table(caption="GiB = 2^30 bytes; GPU = what nvidia-smi will show; "
-              "breakdown = weights + KV + compute + overhead", caption_justify="left")
+    unified = any(g.vendor == "apple" for g in hw.gpus)
+    shown = ("GPU = unified memory Metal wires for the GPU, RAM = the rest of the same memory (one pool, counted "
+             "once)" if unified else "GPU = what nvidia-smi will show")
+    t = Table(caption=f"GiB = 2^30 bytes; {shown}; breakdown = weights + KV + compute + "
+              f"overhead; fit: tight = under 5 % of the GPU budget left, too slow = under {o.min_tps:g} tok/s",
+              caption_justify="left")
     t.add_column("quant", no_wrap=True)
     for col in ("file", "GPU", "RAM"):
         t.add_column(col, justify="right", no_wrap=True)
-    t.add_column("verdict", no_wrap=True)
+    t.add_column("fit", no_wrap=True)
     t.add_column("layers", justify="right", no_wrap=True)
     t.add_column("tok/s", justify="right", no_wrap=True)
     t.add_column("breakdown", no_wrap=True)
@@ -71,24 +96,26 @@ def print_check(r: CheckResult) -> None:
         breakdown = " + ".join(gib(b) for b in (mem.weights_bytes, mem.kv_cache_bytes, mem.compute_bytes,
                                                 mem.overhead_bytes))
         t.add_row(q.quant + mark, gib(q.file_bytes), gib(mem.gpu_bytes), gib(mem.cpu_bytes),
-                  VERDICT[q.verdict], f"{q.gpu_layers}/{q.total_layers}"
+                  FIT[q.fit], f"{q.gpu_layers}/{q.total_layers}"
                   + (f" +{q.cpu_moe_layers} MoE in RAM" if q.cpu_moe_layers else ""),
                   "-" if q.tokens_per_second is None else f"{q.tokens_per_second:.0f}", breakdown)
     con.print(t)
     rec = r.recommended_row
     if rec is None:
-        con.print("[red]No quantization runs on this machine at this context.[/] Try a smaller --ctx or model.")
+        _print_no_fit(con, r, smaller, asked or spec.id)
         return
     req = r.row(spec.pinned_quant)
-    if req is not None and req is not rec and rec.verdict == "full_gpu":
-        con.print(f"The name you gave picks {req.quant} ({VERDICT[req.verdict]}); "
-                  f"{rec.quant} is the best that fits.")
-    con.print(f"Recommended: [bold]{rec.quant}[/] ({VERDICT[rec.verdict]})")
+    if req is not None and req is not rec:
+        con.print(f"The name you gave picks {req.quant} ({req.fit}); {rec.quant} is recommended.")
+    speed = f", ~{rec.tokens_per_second:.0f} tok/s" if rec.tokens_per_second else ""
+    con.print(f"Recommended: [bold]{rec.quant}[/] ({rec.fit}{speed}): {r.recommended_why}", soft_wrap=True)
     for part in rec.gpu_split:
         con.print(f"  {part.gpu}: {part.layers} layers, {gib(part.bytes)} of {gib(part.budget_bytes)} GiB")
     if rec.cpu_moe_layers:
         con.print(f"  experts of the first {rec.cpu_moe_layers} layers stay in RAM (llama.cpp --n-cpu-moe)")
-    con.print(f"  tok/s is an estimate from memory bandwidth; safety margin: {r.safety_margin}")
+    con.print("  tok/s: decode speed estimated from memory bandwidth (the card's; system RAM assumed at 60 GB/s) and "
+              "a per-layer cost, calibrated on published llama.cpp runs (bench/RESULTS.md); "
+              f"safety margin: {r.safety_margin}; --prefer speed and --min-tps N change the choice", soft_wrap=True)
     _print_commands(con, rec.commands)
     con.print("  llama.cpp pins -c and -ngl here: left out, it takes the full context and --fit shrinks it",
               soft_wrap=True, markup=False)
@@ -149,6 +176,11 @@ def print_search(specs: list[ModelSpec], summaries: dict[str, Summary] | None) -
 def print_plan(res: PlanResult) -> None:
     """`catalog plan`: each engine's devices, hosts, commands and notes, then the head alone."""
     out = sys.stdout
+    how, tps = res.fastest
+    out.write(f"Fastest: {how}, ~{tps:g} tok/s\n" if how and tps else
+              f"Fastest: {how}\n" if how else "Nothing runs on these hosts at this context\n")
+    for n in res.notes:
+        out.write(f"note: {n}\n")
     out.write("GiB per GPU: total of budget (weights + KV cache, and for llama.cpp its compute buffer + "
               "CUDA context and pool)\n")
     head = res.head_alone

@@ -98,7 +98,7 @@ def _gpu_json(g: GPU) -> dict[str, Any]:
 
 def row_json(r: QuantRow, several_gpus: bool) -> dict[str, Any]:
     out: dict[str, Any] = {
-        "quant": r.quant, "file_bytes": r.file_bytes, "memory": r.memory._asdict(), "verdict": r.verdict,
+        "quant": r.quant, "file_bytes": r.file_bytes, "memory": r.memory._asdict(), "verdict": r.verdict, "fit": r.fit,
         "gpu_layers": r.gpu_layers, "total_layers": r.total_layers, "tokens_per_second": r.tokens_per_second,
         "tokens_per_second_is_estimate": True, "margin_bytes": r.margin_bytes, "cpu_moe_layers": r.cpu_moe_layers,
         "commands": r.commands._asdict(),
@@ -111,17 +111,22 @@ def row_json(r: QuantRow, several_gpus: bool) -> dict[str, Any]:
 
 def check_document(res: CheckResult) -> dict[str, Any]:
     """The `llm-catalog/check/v1` document."""
+    from catalog.core.speed import DEFAULT_RAM_BANDWIDTH as RAM_BANDWIDTH
+
     hw, o = res.hardware, res.options
     return {
         "schema": CHECK_SCHEMA,
         "model": model_json(res.spec, res.alignment, res.template),
         "hardware": {"source": hw.source, "gpus": [_gpu_json(g) for g in hw.gpus], "ram_bytes": hw.ram_total_bytes,
                      "gpu_budget_bytes": res.gpu_budget_bytes, "safety_margin": res.safety_margin,
+                     "ram_bandwidth_bytes_per_s": int(RAM_BANDWIDTH),
+                     "ram_bandwidth_source": "assumed (dual-channel DDR5)",
                      "notes": list(hw.notes)},
         "options": o._asdict(),
         "requested_quant": res.spec.pinned_quant,
         "quants": [row_json(r, len(hw.gpus) > 1) for r in res.rows],
         "recommended": res.recommended,
+        "recommended_why": res.recommended_why,
         "command_notes": list(res.command_notes),
     }
 
@@ -167,7 +172,8 @@ def plan_document(res: PlanResult) -> dict[str, Any]:
     h = res.head_alone
     return {"schema": PLAN_SCHEMA, "model": res.spec.id, "quant": res.quant, "context": res.context,
             "plans": [engine_json(p) for p in res.plans],
-            "head_alone": {"host": h.host, "verdict": h.verdict, "tokens_per_second": h.tokens_per_second}}
+            "head_alone": {"host": h.host, "verdict": h.verdict, "tokens_per_second": h.tokens_per_second},
+            "fastest": {"how": res.fastest[0], "tokens_per_second": res.fastest[1]}, "notes": list(res.notes)}
 
 
 def document(result: Any, summaries: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -29,6 +29,8 @@ from catalog.core.options import (
     LMSTUDIO_DEFAULT_CTX,
     OLLAMA_CTX_STEPS,
     CheckRequest,
+    FitLevel,
+    Verdict,
     ollama_default_ctx,
 )
 from catalog.errors import UsageError
@@ -222,3 +224,23 @@ def shrink_default(runtime: str, quant: str, ctx: int, why: str, fits: Callable[
         else:
             hi = mid - 1
     return lo * CTX_CELL, f"{why}; --fit shrinks it to {lo * CTX_CELL} so that {quant} fits"
+
+
+# a row that fits with less than this share of the GPU budget left is "tight": a longer conversation, another
+# program's window or a driver update can push it over
+TIGHT_SHARE = 0.05
+
+
+def fit_level(verdict: Verdict, tokens_per_second: float | None, gpu_bytes: int, budget_bytes: int,
+              min_tps: float) -> FitLevel:
+    """How a row runs, in a person's words: won't run; too slow (under `min_tps`); partial or CPU only; tight
+    (on the GPU with under TIGHT_SHARE of its budget left); fits."""
+    if verdict == "no_fit":
+        return "won't run"
+    if tokens_per_second is not None and tokens_per_second < min_tps:
+        return "too slow"
+    if verdict == "partial":
+        return "partial"
+    if verdict == "cpu_only":
+        return "cpu only"
+    return "tight" if budget_bytes - gpu_bytes < TIGHT_SHARE * budget_bytes else "fits"

@@ -22,6 +22,9 @@ KvChoice = Literal["f16", "q8_0", "q4_0"]
 KV_CHOICES: tuple[KvChoice, ...] = get_args(KvChoice)
 Verdict = Literal["full_gpu", "partial", "cpu_only", "no_fit"]
 VERDICTS: tuple[Verdict, ...] = get_args(Verdict)
+# how a row runs, as a person reads it (catalog.core.fit.fit_level)
+FitLevel = Literal["fits", "tight", "partial", "cpu only", "too slow", "won't run"]
+FIT_LEVELS: tuple[FitLevel, ...] = get_args(FitLevel)
 
 DEFAULT_RUNTIME: Runtime = "ollama"
 DEFAULT_KV: KvType = "F16"
@@ -50,6 +53,11 @@ PLAN_LINK_MS = 0.5
 REFRESH_JOBS = 32
 
 
+# a decode speed a person reads along with (reading pace, 200-300 words a minute, is 4-6 tokens a second):
+# below it a run is "too slow"
+MIN_TPS = 5.0
+
+
 class CheckRequest(Record):
     """The user's question, as options (`catalog check`'s flags; the TUI's and export's defaults)."""
 
@@ -61,10 +69,15 @@ class CheckRequest(Record):
     batch: int = DEFAULT_BATCH
     ubatch: int = DEFAULT_UBATCH
     runtime: str = DEFAULT_RUNTIME
+    prefer: str = "quality"  # the recommendation: the best quality at a usable speed, or the fastest
+    min_tps: float = MIN_TPS  # a usable decode speed, tokens a second
 
     def validate(self) -> None:
         """`validate(self)`: refuse a request no runtime would run (before anything is looked up)."""
         validate(self)
+
+
+PREFER = ("quality", "speed")
 
 
 def ollama_default_ctx(vram_total_bytes: int) -> int:
@@ -93,3 +106,7 @@ def validate(req: CheckRequest) -> None:
         raise UsageError(f"unknown KV cache type {req.kv_type!r}", "f16, q8_0 or q4_0")
     if kv != DEFAULT_KV and not req.flash_attn:
         raise UsageError("a quantized KV cache needs flash attention", "drop --flash-attn off")
+    if req.prefer not in PREFER:
+        raise UsageError(f"unknown preference {req.prefer!r}", "quality or speed")
+    if not req.min_tps > 0:
+        raise UsageError("--min-tps must be positive")

@@ -31,6 +31,7 @@ class Host(Record):
     name: str
     gpus: tuple[GPU, ...]
     ram_bytes: int
+    ram_assumed: bool = False  # no RAM was given: DEFAULT_HOST_RAM_GIB stands in, and the plan says so
 
 
 class DevicePlan(Record):
@@ -102,6 +103,19 @@ class PlanResult(Record):
     context: int
     plans: tuple[EnginePlan, ...]
     head_alone: HeadAlone
+    notes: tuple[str, ...] = ()  # what the plan assumed of the hosts
+
+    @property
+    def fastest(self) -> tuple[str, float | None]:
+        """The way to run it that decodes fastest: a plan that fits, or the head alone (which wins a tie: one
+        machine is simpler), with its tokens a second."""
+        h = self.head_alone
+        best: tuple[str, float | None] = (f"{h.host} alone", h.tokens_per_second) if h.verdict != "no_fit" \
+            else ("", None)
+        for p in self.plans:
+            if p.fits and p.tokens_per_second and (best[1] is None or p.tokens_per_second > best[1]):
+                best = (p.engine, p.tokens_per_second)
+        return best
 
     @property
     def exit_code(self) -> int:

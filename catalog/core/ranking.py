@@ -10,6 +10,7 @@ from collections.abc import Iterable, Sequence
 
 from catalog.core.ggml import PRESETS, normalize_preset
 from catalog.core.model import ModelSpec, downloadable_quants, known_quants
+from catalog.core.record import Record
 from catalog.errors import UsageError
 
 # The ladder `catalog check` shows by default, best quality first.
@@ -22,8 +23,6 @@ BY_QUALITY = ("F32", "BF16", "F16", "Q8_0", "Q6_K", "Q5_K_M", "Q5_K_S", "Q5_1", 
 _RANK = {q: i for i, q in enumerate(BY_QUALITY)}
 # the file of a GGUF repo whose header is read (its real tensor table) when the name pins none
 READ_FIRST = ("Q4_K_M", "Q4_K_S", "Q5_K_M", "Q4_0", "IQ4_XS", "Q6_K", "Q8_0", "Q3_K_M", "MXFP4_MOE", "BF16", "F16")
-# nothing fits the GPU entirely: the first of these that runs (partly on the CPU) is recommended
-PARTIAL_CHOICES = ("Q4_K_M", "Q4_0", "Q3_K_M", "IQ3_M")
 # the quantization a runtime's default context is fitted for, when the name pins none
 DEFAULT_TARGET = "Q4_K_M"
 
@@ -84,37 +83,88 @@ def default_target(quants: Sequence[str], pinned: str | None) -> str:
     return DEFAULT_TARGET if DEFAULT_TARGET in quants else quants[-1]
 
 
-def recommend(verdicts: Sequence[tuple[str, str]], pinned: str | None,
-              tiers: Sequence[Iterable[str]] = ()) -> str | None:
-    """The recommended quantization of (quant, verdict) rows, best quality first: the best that fits the
-    GPU(s) entirely; else the pinned one if it runs; else the first of PARTIAL_CHOICES that runs; else the
-    smallest that runs. With `tiers` (downloadable_quants: a published GGUF file, then an Ollama tag only), a
-    pick without a published file (except the quantization the name pinned, where a tag serves it) gives way to
-    the same choice among the first tier with one that runs: every runtime's command then downloads it."""
-    pick = _recommend(verdicts, pinned)
-    if pick is None or not tiers or pick in set(tiers[0]) or (pick == pinned and any(pick in set(t) for t in tiers)):
-        return pick
+class Candidate(Record):
+    """What the recommendation weighs of one row."""
+
+    quant: str
+    verdict: str
+    tokens_per_second: float | None
+    bits_per_weight: float | None  # the file's bits over the model's parameters
+
+
+# below this many bits per weight a model loses visibly (2- and low-3-bit mixes): chosen only when nothing
+# at or above it runs at a usable speed
+QUALITY_FLOOR_BPW = 3.5
+# past Q8_0 nothing a person notices is gained, at twice the bytes read a token: 16- and 32-bit rows rank as
+# Q8_0, and the faster one wins the tie
+TOP_QUALITY = "Q8_0"
+
+
+def _quality(quant: str) -> int:
+    """Quality rank, lower is better, 16/32-bit counted as Q8_0."""
+    return max(_RANK.get(quant, 99), _RANK[TOP_QUALITY])
+
+
+def recommend(rows: Sequence[Candidate], tiers: Sequence[Iterable[str]] = (), prefer: str = "quality",
+              min_tps: float = 5.0) -> tuple[str | None, str]:
+    """The quantization a careful user would run, and why, in one line.
+
+    Among the rows that run, those at `min_tps` or faster and at QUALITY_FLOOR_BPW or more are the
+    candidates (a row whose speed is unknown counts as usable when it fits the GPU); `prefer="quality"`
+    takes the best quality of them (16-bit no better than Q8_0, the faster wins a tie), `"speed"` the fastest.
+    Without such a row: the usable rows below the floor, else the fastest row that runs. With `tiers`
+    (downloadable_quants: a published GGUF file, then an Ollama tag only), the choice is made among the
+    first tier that has a usable row before a quantization that must be made from the original weights."""
     seen: set[str] = set()
-    for tier in tiers:
-        seen.update(tier)
-        sub = _recommend([(q, v) for q, v in verdicts if q in seen], pinned)
-        if sub is not None:
-            return sub
-    return pick
+    for tier in [*tiers, None]:
+        if tier is not None:
+            seen.update(tier)
+        pool = [r for r in rows if tier is None or r.quant in seen]
+        pick = _choose(pool, prefer, min_tps, final=tier is None)
+        if pick is not None:
+            return pick
+    return None, ""
 
 
-def _recommend(verdicts: Sequence[tuple[str, str]], pinned: str | None) -> str | None:
-    fits = [q for q, v in verdicts if v == "full_gpu"]
-    if fits:
-        return fits[0]
-    by_quant = dict(verdicts)
-    if pinned in by_quant and by_quant[pinned] != "no_fit":
-        return pinned
-    for q, v in verdicts:
-        if v in ("partial", "cpu_only") and q in PARTIAL_CHOICES:
-            return q
-    runs = [q for q, v in verdicts if v != "no_fit"]
-    return runs[-1] if runs else None
+def _usable(r: Candidate, min_tps: float) -> bool:
+    if r.tokens_per_second is None:
+        return r.verdict == "full_gpu"
+    return r.tokens_per_second >= min_tps
+
+
+def _choose(rows: Sequence[Candidate], prefer: str, min_tps: float, final: bool) -> tuple[str, str] | None:
+    runs = [r for r in rows if r.verdict != "no_fit"]
+    usable = [r for r in runs if _usable(r, min_tps)]
+    good = [r for r in usable if r.bits_per_weight is None or r.bits_per_weight >= QUALITY_FLOOR_BPW]
+
+    def speed(r: Candidate) -> float:
+        return r.tokens_per_second or 0.0
+
+    def best(pool: list[Candidate]) -> Candidate:
+        if prefer == "speed":
+            return max(pool, key=lambda r: (speed(r), -_quality(r.quant)))
+        return min(pool, key=lambda r: (_quality(r.quant), -speed(r), r.verdict != "full_gpu"))
+
+    at = f"{min_tps:g} tok/s"
+    if good:
+        pick = best(good)
+        why = ("the best quality" if prefer == "quality" else "the fastest") + f" at {at} or more"
+        lower = [r for r in usable if r not in good and r.verdict == "full_gpu" and speed(r) > speed(pick)]
+        if lower and pick.verdict != "full_gpu":
+            faster = max(lower, key=speed)
+            why += (f"; {faster.quant} runs entirely on the GPU at {speed(faster):.0f} tok/s but at "
+                    f"{faster.bits_per_weight:.1f} bits per weight")
+        return pick.quant, why
+    if not final and not usable:
+        return None  # this tier runs nothing at a usable speed: look further before settling
+    if usable:
+        pick = best(usable)
+        return pick.quant, f"nothing at {QUALITY_FLOOR_BPW:g} bits per weight or more reaches {at}: the " + (
+            "best quality that does" if prefer == "quality" else "fastest that does")
+    if runs:
+        pick = max(runs, key=lambda r: (speed(r), -_quality(r.quant)))
+        return pick.quant, f"nothing reaches {at}: the fastest that runs"
+    return None
 
 
 def file_to_read(available: Iterable[str]) -> str:

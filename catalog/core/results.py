@@ -11,7 +11,7 @@ its memory part by part, verdict, speed and commands. catalog.core.documents tur
 from catalog.core.alignment import Alignment
 from catalog.core.memory import DeviceBytes
 from catalog.core.model import ModelSpec, TemplateCost
-from catalog.core.options import Verdict
+from catalog.core.options import FitLevel, Verdict
 from catalog.core.record import Record
 from catalog.errors import EXIT_CPU_ONLY, EXIT_FITS, EXIT_NO_FIT, EXIT_PARTIAL
 from hardware import Hardware
@@ -75,6 +75,7 @@ class QuantRow(Record):
     cpu_moe_layers: int
     commands: Commands
     gpu_split: tuple[GpuShare, ...] = ()  # several GPUs: each one's layers and bytes
+    fit: FitLevel = "fits"  # how it runs: fits, tight, partial, cpu only, too slow, won't run
 
 
 class ResolvedOptions(Record):
@@ -87,6 +88,8 @@ class ResolvedOptions(Record):
     batch: int
     ubatch: int
     runtime: str
+    prefer: str = "quality"  # what the recommendation favours
+    min_tps: float = 5.0  # the decode speed it calls usable
 
 
 class CheckResult(Record):
@@ -102,6 +105,7 @@ class CheckResult(Record):
     rows: tuple[QuantRow, ...]
     recommended: str | None
     command_notes: tuple[str, ...]
+    recommended_why: str = ""  # the recommendation's reason and trade-off, one line
 
     def row(self, quant: str | None) -> QuantRow | None:
         """The row of `quant`, if shown."""

@@ -2,7 +2,8 @@
 
 Decoding is memory-bound: each generated token reads the active weights once (a MoE's used
 experts only) and the KV cache filled to half the context, from whichever memory holds them,
-and llama.cpp reaches about DECODE_EFFICIENCY of peak bandwidth. Several devices in a pipeline
+and llama.cpp reaches about DECODE_EFFICIENCY of peak bandwidth; each layer adds a fixed
+LAYER_OVERHEAD_S of kernel launches, which is what bounds a small model's speed. Several devices in a pipeline
 add up; devices that split every layer (tensor parallel) read at once, the slowest deciding.
 A GPU whose bandwidth no source gives has no speed estimate: the model never guesses one.
 """
@@ -14,7 +15,16 @@ from catalog.core.arch import Architecture
 from catalog.core.memory import MemoryEstimate, WeightLayout
 from hardware import GPU
 
-DECODE_EFFICIENCY = 0.75
+# fitted on published llama.cpp runs (bench/speed_calibration.py, half of bench/data/speed_published.json in
+# sample, the other half held out; bench/RESULTS.md): the share of peak bandwidth a token's reads reach, and
+# what each layer adds per token
+DECODE_EFFICIENCY = 0.73
+LAYER_OVERHEAD_S = {"discrete": 42e-6, "apple": 138e-6}
+
+
+def overhead_family(vendor: str | None) -> str:
+    """Whose per-layer cost a GPU pays: Apple's Metal, or a discrete card's CUDA, ROCm or Vulkan."""
+    return "apple" if vendor == "apple" else "discrete"
 # system RAM's bandwidth, assumed for the layers and KV cache a partial offload leaves on the CPU
 DEFAULT_RAM_BANDWIDTH = 60e9
 
@@ -62,19 +72,34 @@ def per_second(seconds: float | None) -> float | None:
     return round(1.0 / seconds, 1) if seconds else None
 
 
-def check_seconds(est: MemoryEstimate, lay: WeightLayout, gpus: tuple[GPU, ...]) -> float | None:
-    """Seconds a decoded token takes for one check row: the GPUs' share at their (slowest) bandwidth, the
-    rest from RAM. None when a GPU's bandwidth is unknown."""
-    # the token embedding stays in RAM but only one row of it is read per token
+def decode_reads(est: MemoryEstimate, lay: WeightLayout) -> tuple[float, float]:
+    """(GPU bytes, RAM bytes) one decoded token reads: the weights where they sit (a MoE's used experts only;
+    one row of the token embedding, which stays in RAM) and half the KV cache (a conversation halfway through
+    its context)."""
     read_once = lay.total_bytes - lay.input_bytes + lay.tied_copy_bytes
     if read_once <= 0:
-        return None
+        return 0.0, 0.0
     frac_active = lay.active_bytes / read_once  # MoE: the used experts' share
     kv_read = est.kv_cache_bytes // 2
     kv_gpu_read = est.kv_gpu_bytes // 2
     gpu_read = est.weights_gpu_bytes * frac_active + kv_gpu_read
     cpu_read = max(0, read_once - est.weights_gpu_bytes) * frac_active + (kv_read - kv_gpu_read)
-    t = 0.0
+    return float(gpu_read), float(cpu_read)
+
+
+def token_overhead_seconds(n_layer: int, vendor: str | None) -> float:
+    """The time a token costs beyond its reads: each layer's kernel launches and synchronisation, the same
+    on a small model as on a large one (why a 1B model does not decode 8x faster than an 8B one)."""
+    return n_layer * LAYER_OVERHEAD_S[overhead_family(vendor)]
+
+
+def check_seconds(est: MemoryEstimate, lay: WeightLayout, gpus: tuple[GPU, ...]) -> float | None:
+    """Seconds a decoded token takes for one check row: the GPUs' share at their (slowest) bandwidth, the
+    rest from RAM, plus the per-layer overhead. None when a GPU's bandwidth is unknown."""
+    gpu_read, cpu_read = decode_reads(est, lay)
+    if gpu_read <= 0 and cpu_read <= 0:
+        return None
+    t = token_overhead_seconds(len(lay.layer_bytes), gpus[0].vendor if gpus else None)
     if gpu_read > 0 and gpus:
         bw = slowest_bandwidth(gpus)
         if bw is None:
@@ -82,7 +107,7 @@ def check_seconds(est: MemoryEstimate, lay: WeightLayout, gpus: tuple[GPU, ...])
         t += read_seconds(gpu_read, bw)
     if cpu_read > 0:
         t += ram_read_seconds(cpu_read)
-    return t or None
+    return t
 
 
 def layer_read_bytes(a: Architecture, lay: WeightLayout, il: int, kv_layer_bytes: int) -> float:

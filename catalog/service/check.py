@@ -16,6 +16,7 @@ from catalog.core.commands import all_commands, download_target
 from catalog.core.fit import (
     fit_cpu_moe,
     fit_layers,
+    fit_level,
     gpu_budgets,
     margin_text,
     ollama_context,
@@ -63,9 +64,17 @@ class _Machine:
         self.budgets = gpu_budgets(hw.gpus, hw.source == "profile")
         self.ram = hw.ram_available_bytes or hw.ram_total_bytes
         self.has_gpu = bool(hw.gpus)
+        # Apple's unified memory: what stays "on the CPU" comes out of the same memory the GPU's share does, so
+        # the two together must fit the GPU's working set (macOS keeps the rest); a partial offload adds nothing
+        self.unified = any(g.vendor == "apple" for g in hw.gpus)
+
+    def ram_left(self, est: MemoryEstimate) -> int | None:
+        """The memory what is not on the GPU may use: the RAM, or on unified memory what the GPU left."""
+        return sum(self.budgets) - est.gpu_bytes if self.unified else self.ram
 
     def fits(self, est: MemoryEstimate) -> bool:
-        return est.fits(self.budgets) and (self.ram is None or est.cpu_bytes <= self.ram)
+        left = self.ram_left(est)
+        return est.fits(self.budgets) and (left is None or est.cpu_bytes <= left)
 
 
 def check(spec: ModelSpec, request: CheckRequest, hardware: Hardware) -> CheckResult:
@@ -88,15 +97,17 @@ def check(spec: ModelSpec, request: CheckRequest, hardware: Hardware) -> CheckRe
         ctx, why = shrink_default(request.runtime, target, ctx, why, _context_fits(spec, target, request, m))
     opts = runtime_options(request, ctx)
     ol_ctx = ollama_context(spec, hardware.vram_total_bytes)
-    rows = tuple(_row(spec, q, opts, m, template, ol_ctx) for q in quants)
+    rows = tuple(_row(spec, q, opts, m, template, ol_ctx, request.min_tps) for q in quants)
+    pick, pick_why = ranking.recommend(
+        [ranking.Candidate(r.quant, r.verdict, r.tokens_per_second,
+                           8 * r.file_bytes / spec.parameters if spec.parameters else None) for r in rows],
+        downloadable_quants(spec), request.prefer, request.min_tps)
     return CheckResult(
         spec=spec, alignment=alignment_of(spec), template=template, hardware=hardware,
         gpu_budget_bytes=sum(m.budgets), safety_margin=margin_text(hardware.source == "profile"),
         options=ResolvedOptions(ctx, why, opts.type_k.lower(), request.flash_attn, request.batch, opts.n_ubatch,
-                                request.runtime),
-        rows=rows, recommended=ranking.recommend([(r.quant, r.verdict) for r in rows], spec.pinned_quant,
-                                             downloadable_quants(spec)),
-        command_notes=COMMAND_NOTES)
+                                request.runtime, request.prefer, request.min_tps),
+        rows=rows, recommended=pick, recommended_why=pick_why, command_notes=COMMAND_NOTES)
 
 
 def _context_fits(spec: ModelSpec, quant: str, request: CheckRequest, m: _Machine) -> Callable[[int], bool]:
@@ -131,7 +142,8 @@ def _placement(spec: ModelSpec, tensors: list[Tensor], lay: WeightLayout, opts: 
     else:
         ngl = fit_layers(a, tensors, opts, m.budgets, lay=lay) if m.has_gpu else 0
         est = estimate(a, tensors, opts, ngl, m.has_gpu, lay=lay, gpu_shares=m.budgets)
-    if m.ram is not None and est.cpu_bytes > m.ram:
+    left = m.ram_left(est)
+    if left is not None and est.cpu_bytes > left:
         return est, "no_fit"
     return est, "partial" if est.gpu_layers > 0 and m.has_gpu else "cpu_only"
 
@@ -150,7 +162,7 @@ def template_bytes(template: TemplateCost, est: MemoryEstimate, ctx: int) -> int
 
 
 def _row(spec: ModelSpec, quant: str, opts: RuntimeOptions, m: _Machine, template: TemplateCost,
-         ollama_ctx: int) -> QuantRow:
+         ollama_ctx: int, min_tps: float) -> QuantRow:
     tensors = tensors_for(spec, quant)
     lay = weight_layout(spec, tensors)
     est, verdict = _placement(spec, tensors, lay, opts, m)
@@ -166,7 +178,7 @@ def _row(spec: ModelSpec, quant: str, opts: RuntimeOptions, m: _Machine, templat
         margin_bytes=sum(m.budgets) - est.gpu_bytes if m.has_gpu else None, cpu_moe_layers=est.cpu_moe_layers,
         commands=all_commands(download_target(spec, quant), quant, opts, est.gpu_layers, est.total_layers, ollama_ctx,
                               est.cpu_moe_layers, est.per_gpu_layers),
-        gpu_split=split)
+        gpu_split=split, fit=fit_level(verdict, tps, est.gpu_bytes, sum(m.budgets), min_tps))
 
 
 def estimate_loaded(spec: ModelSpec, quant: str, context: int | None, kv_type: str = "F16",

@@ -47,7 +47,7 @@ def parse_host(text: str) -> Host:
         assert pm is not None
         names += [pm.group(1)] * int(pm.group(2) or 1)
     hw = profile(names, float(ram) if ram else DEFAULT_HOST_RAM_GIB)
-    return Host(name, hw.gpus, int(hw.ram_total_bytes or 0))
+    return Host(name, hw.gpus, int(hw.ram_total_bytes or 0), ram_assumed=not ram)
 
 
 def hosts_from_toml(path: str) -> list[Host]:
@@ -68,7 +68,7 @@ def hosts_from_toml(path: str) -> list[Host]:
         out = []
         for h in doc["host"]:
             hw = profile([str(g) for g in h["gpus"]], float(h.get("ram_gib", DEFAULT_HOST_RAM_GIB)))
-            out.append(Host(str(h["name"]), hw.gpus, int(hw.ram_total_bytes or 0)))
+            out.append(Host(str(h["name"]), hw.gpus, int(hw.ram_total_bytes or 0), ram_assumed="ram_gib" not in h))
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise UsageError(f"{path}: not a hosts file ({type(exc).__name__}: {exc})",
                          "[[host]] tables with name, gpus and ram_gib") from None
@@ -125,6 +125,8 @@ def plan(spec: ModelSpec, hosts: list[Host], request: PlanRequest | None = None)
         plans = [p._replace(notes=(*p.notes, f"slower than {head.name} alone with partial offload (~{tps:.0f} "
                                                "tok/s): keep it local"))
                  if p.fits and p.tokens_per_second and p.tokens_per_second < tps else p for p in plans]
+    assumed = tuple(f"{h.name}: no RAM given, {DEFAULT_HOST_RAM_GIB:g} GiB assumed (give it: --host "
+                    f"{h.name}:GPU,RAM_GIB, or ram_gib in the hosts file)" for h in hosts if h.ram_assumed)
     return PlanResult(spec, quant, ctx, tuple(plans),
                       HeadAlone(head.name, alone.verdict, tps,
-                                alone.commands.llama_cpp if alone.verdict != "no_fit" else ""))
+                                alone.commands.llama_cpp if alone.verdict != "no_fit" else ""), assumed)

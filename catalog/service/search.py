@@ -98,3 +98,16 @@ def summarize(spec: ModelSpec, request: CheckRequest, hw: Hardware) -> Summary:
     return Summary(spec, spec.alignment.kind if spec.alignment else None, best.quant if best else None,
                    best.verdict if best else "no_fit", best.memory.gpu_bytes if best else None,
                    best.tokens_per_second if best else None, res)
+
+
+def smaller_that_runs(spec: ModelSpec, request: CheckRequest, hw: Hardware) -> Summary | None:
+    """The largest model of the same family and alignment kind, smaller than `spec`, that runs on `hw` (what a
+    check that runs nothing suggests instead); None if the catalog has none."""
+    kind = spec.alignment.kind if spec.alignment else None
+    siblings = sorted((s for s in catalog_specs(family=spec.family, kind=kind)
+                       if s.parameters < spec.parameters and s.id != spec.id), key=lambda s: -s.parameters)
+    for s in siblings:
+        line = summarize(s, request._replace(quants=()), hw)
+        if line.verdict != "no_fit":
+            return line
+    return None
