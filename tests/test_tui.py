@@ -44,14 +44,15 @@ def test_browse_filter_detail_copy_quit() -> None:
             assert table.row_count == len(IDS) and app.text == ""
             await pilot.press("f")
             assert {x.verdict for x in app.shown_rows()} == {"full_gpu"} and table.row_count < len(IDS)
-            await pilot.press("f", "k")  # fits off; kind: base
+            await pilot.press("f", "a")  # fits off; kind: base
             assert [x.spec.id for x in app.shown_rows()] == ["llama-3.1-8b"]
-            await pilot.press("k", "k")  # de-aligned
+            assert "kind base" in str(app.query_one("#status").render())  # every active filter is shown
+            await pilot.press("a", "a")  # de-aligned
             assert [x.spec.id for x in app.shown_rows()] == ["meta-llama-3.1-8b-instruct-abliterated"]
-            await pilot.press("k")  # all again
+            await pilot.press("a")  # all again
             # a click on the "params" header sorts by parameters, smallest first
-            await pilot.click("#models", offset=(61, 0))
-            assert app.sort_i == 2
+            await pilot.click("#models", offset=(63, 0))
+            assert app.sort_i == 5
             sizes = [x.spec.parameters for x in app.shown_rows()]
             assert sizes == sorted(sizes) and app.matches[0].spec.id == "smollm2-360m-instruct"
             table.focus()
@@ -115,5 +116,48 @@ def test_detail_shows_evidence_text_as_text() -> None:
             await pilot.pause()
             head = str(app.screen.query_one("#detail-head").render())
             assert "[INST] ... [/INST]" in head, head
+
+    asyncio.run(run())
+
+
+def test_at_80x24_the_columns_that_matter_show_and_the_list_explains_itself() -> None:
+    """An 80x24 terminal shows each model's quantization, how it runs and its speed; the cursor starts on the
+    first row; j/k/g/G move it; fits-only without a GPU says why the list is empty; a new context clears the
+    old estimates instead of showing them as current."""
+    async def run() -> None:
+        app = _app()
+        async with app.run_test(size=(80, 24)) as pilot:
+            await _loaded(app, pilot)
+            table = app.query_one("#models")
+            header = "".join(seg.text for seg in table.render_line(0))
+            assert all(col in header for col in ("model", "quant", "fit", "tok/s")), header
+            assert table.cursor_row == 0
+            await pilot.press("j", "j", "k")
+            assert table.cursor_row == 1
+            await pilot.press("G")
+            assert table.cursor_row == table.row_count - 1
+            await pilot.press("g")
+            assert table.cursor_row == 0
+            app.action_cycle_context()  # what `c` does: another context, every row estimated again
+            assert app.generation == 1 and app.loading and not app.rows and table.row_count == 0
+            await _loaded(app, pilot)
+            assert {x.result.options.context for x in app.rows.values()} == {4096}
+            table.focus()
+            await pilot.press("g", "enter")
+            await pilot.pause()
+            detail = app.screen
+            assert isinstance(detail, DetailScreen)
+            commands = detail.query_one("#commands")
+            longest = max(len(line) for line in str(commands.render()).splitlines())
+            assert longest > 80 and commands.size.width >= longest  # one line a command, scrolled, not wrapped
+            ev = detail.row.result.alignment.evidence[0]
+            assert ev.value in str(detail.query_one("#detail-head").render())  # the whole quote, wrapped
+            await pilot.press("escape")
+        none = CatalogApp(hardware.budget(None, 16), [r for r in app._specs or []])
+        async with none.run_test(size=(80, 24)) as pilot:
+            await _loaded(none, pilot)
+            await pilot.press("f")
+            assert none.query_one("#models").row_count == 0
+            assert "fits only needs a GPU" in str(none.query_one("#status").render())
 
     asyncio.run(run())

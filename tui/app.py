@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Vertical
+from textual.containers import ScrollableContainer, Vertical
 from textual.content import Content
 from textual.message import Message
 from textual.screen import Screen
@@ -23,7 +23,7 @@ from textual.widgets import DataTable, Footer, Input, Static
 
 import catalog
 from catalog import ModelSpec, Summary
-from catalog.cli.render import VERDICT_TEXT, gib
+from catalog.cli.render import gib
 from catalog.core.alignment import KINDS as ALIGNMENT_KINDS
 from catalog.core.options import KV_CHOICES
 from catalog.core.results import COMMAND_LABELS
@@ -33,22 +33,35 @@ from tui.table import ModelTable
 KINDS: tuple[str | None, ...] = (None, *ALIGNMENT_KINDS)
 CONTEXTS = (None, 4096, 8192, 32768, 131072)  # None: the runtime's default
 KV_TYPES = KV_CHOICES
-COLUMNS = ("model", "family", "params", "kind", "best quant", "GPU GiB", "verdict", "tok/s")
-WIDTHS = (44, 14, 7, 10, 10, 7, 9, 5)
-RIGHT = (False, False, True, False, False, True, False, True)
-TONE = {"full_gpu": "good", "partial": "warn", "cpu_only": "bad", "no_fit": "bad"}
-SORT_KEYS = ("id", "family", "parameters", "kind", "best_quant", "gpu_bytes", "verdict", "tokens_per_second")
+# by priority, left to right: an 80-column terminal shows the model, its quantization, how it runs and its
+# speed first (the family, last, scrolls in)
+COLUMNS = ("model", "quant", "fit", "tok/s", "GPU GiB", "params", "kind", "family")
+WIDTHS = (28, 8, 9, 5, 7, 6, 10, 14)
+RIGHT = (False, False, False, True, True, True, False, False)
+TONE = {"fits": "good", "tight": "good", "partial": "warn", "cpu only": "bad", "too slow": "bad", "won't run": "bad"}
+SORT_KEYS = ("id", "best_quant", "fit", "tokens_per_second", "gpu_bytes", "parameters", "kind", "family")
+
+
+def fit_of(r: Summary) -> str:
+    """How the summary's recommended row runs (fits, tight, partial, cpu only, too slow, won't run)."""
+    best = r.result.recommended_row
+    return best.fit if best is not None else "won't run"
 
 
 def cells(r: Summary) -> tuple[str, ...]:
     """One summary row as the table's cells."""
     tps = r.tokens_per_second
-    return (r.spec.name, r.spec.family, f"{r.spec.parameters / 1e9:.1f}B", r.kind or "?", r.best_quant or "-",
-            gib(r.gpu_bytes), VERDICT_TEXT.get(r.verdict, r.verdict), "-" if tps is None else f"{tps:.0f}")
+    return (r.spec.name, r.best_quant or "-", fit_of(r), "-" if tps is None else f"{tps:.0f}", gib(r.gpu_bytes),
+            f"{r.spec.parameters / 1e9:.1f}B", r.kind or "?", r.spec.family)
 
 
 def _sort_value(r: Summary, key: str) -> Any:
+    if key == "fit":
+        return FIT_ORDER.index(fit_of(r))
     return getattr(r.spec, key) if key in ("id", "family", "parameters") else getattr(r, key)
+
+
+FIT_ORDER = ("fits", "tight", "partial", "cpu only", "too slow", "won't run")
 
 
 class Summaries(Message):
@@ -62,6 +75,11 @@ class Summaries(Message):
 class DetailScreen(Screen[None]):
     """One model: every quantization against the GPU, the alignment evidence, the template's cost,
     the three commands (1, 2, 3 copy them)."""
+
+    DEFAULT_CSS = """
+    #commands-box { height: auto; max-height: 10; overflow-x: auto; overflow-y: auto; }
+    #commands { width: auto; text-wrap: nowrap; }
+    """
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,q", "app.pop_screen", "back"),
@@ -83,8 +101,9 @@ class DetailScreen(Screen[None]):
                                           f"{al.kind} (confidence {round(al.confidence, 2)})"),
                  Content(f"context {c.options.context} ({c.options.context_source}), KV {c.options.kv_type}")]
         for ev in al.evidence[:4]:
+            # whole, wrapped at the screen's edge: a cut quote or source proves nothing
             lines.append(Content.from_markup("  evidence: $signal: $value  [dim]($source)[/dim]", signal=ev.signal,
-                                             value=ev.value[:90], source=ev.source[:60]))
+                                             value=ev.value, source=ev.source))
         ct = c.template
         if ct.overhead_tokens is not None:
             lines.append(Content(f"  chat template: system prompt {ct.system_prompt_tokens} tokens, "
@@ -92,14 +111,14 @@ class DetailScreen(Screen[None]):
         yield Static(Content("\n").join(lines), id="detail-head")
         table: DataTable[str] = DataTable(id="quants", cursor_type="row", zebra_stripes=True)
         table.add_columns("quant", "GPU GiB", "weights █ KV ▓ template ▪ compute ▒ overhead ░ (30 = budget)",
-                          "verdict", "layers")
+                          "fit", "layers")
         for q in c.rows:
             mem = q.memory
             tmpl = min(mem.template_bytes or 0, mem.kv_cache_gpu_bytes)
             parts = [mem.weights_gpu_bytes, mem.kv_cache_gpu_bytes - tmpl, tmpl, mem.compute_bytes, mem.overhead_bytes]
             bar = "".join(ch * max(0, round(30 * p / budget)) for ch, p in zip("█▓▪▒░", parts, strict=True))[:40]
             table.add_row(q.quant + ("*" if q.quant == c.recommended else ""), gib(mem.gpu_bytes),
-                          bar, VERDICT_TEXT[q.verdict], f"{q.gpu_layers}/{q.total_layers}")
+                          bar, q.fit, f"{q.gpu_layers}/{q.total_layers}")
         yield table
         cmds = self.rec.commands._asdict() if self.rec else {}
         shown = [f"[{i}] {label}: {cmds.get(key) or '-'}" for i, (label, key) in enumerate(COMMAND_LABELS, 1)]
@@ -109,7 +128,8 @@ class DetailScreen(Screen[None]):
             shown.append(f"    {cmds['note']}")
         if cmds.get("file_source"):
             shown.append(f"    file listed at: {cmds['file_source']}")
-        yield Static("\n".join(shown), id="commands", markup=False)
+        with ScrollableContainer(id="commands-box"):  # one line a command, scrolled sideways, never broken
+            yield Static("\n".join(shown), id="commands", markup=False)
         yield Static("", id="copied")
         yield Footer()
 
@@ -135,7 +155,7 @@ class CatalogApp(App[None]):
         Binding("slash", "search", "search"),
         Binding("escape", "clear", "clear", show=False),
         Binding("f", "toggle_fits", "fits only"),
-        Binding("k", "cycle_kind", "kind"),
+        Binding("a", "cycle_kind", "alignment kind"),
         Binding("c", "cycle_context", "context"),
         Binding("t", "cycle_kv", "KV type"),
         Binding("s", "cycle_sort", "sort"),
@@ -166,7 +186,7 @@ class CatalogApp(App[None]):
             yield Static(id="hw")
             yield Input(placeholder="filter by name, family or kind", id="search")
             table = ModelTable(COLUMNS, WIDTHS, RIGHT, id="models")
-            table.tone_column = COLUMNS.index("verdict")
+            table.tone_column = COLUMNS.index("fit")
             yield table
             yield Static(id="status")
         yield Footer()
@@ -221,22 +241,31 @@ class CatalogApp(App[None]):
         out = [r for r in self.rows.values() if catalog.matches(r.spec, self.text, kind)
                and (not self.fits_only or r.verdict == "full_gpu")]
         key = SORT_KEYS[self.sort_i]
-        if key in ("parameters", "gpu_bytes", "tokens_per_second"):
+        if key in ("parameters", "gpu_bytes", "tokens_per_second", "fit"):
             return sorted(out, key=lambda r: (_sort_value(r, key) is None, _sort_value(r, key) or 0))
         return sorted(out, key=lambda r: str(_sort_value(r, key) or ""))
 
     def refresh_table(self) -> None:
         """Show every matching row (the table draws only the visible lines, so this is cheap)."""
         self.matches = self.shown_rows()
-        self.query_one("#models", ModelTable).set_rows([(r.spec.id, self._cells[r.spec.id], TONE.get(r.verdict))
+        self.query_one("#models", ModelTable).set_rows([(r.spec.id, self._cells[r.spec.id], TONE.get(fit_of(r)))
                                                        for r in self.matches], self.sort_i)
         self._status()
 
     def _status(self) -> None:
         state = f"estimating {self.progress[0]} of {self.progress[1]}..." if self.loading else "ready"
+        kind = KINDS[self.kind_i]
+        filters = [f"filter '{self.text}'"] * bool(self.text) + [f"kind {kind}"] * bool(kind) + \
+            ["fits only"] * self.fits_only
+        why = ""
+        if not self.matches and not self.loading:
+            why = (" - fits only needs a GPU: none was detected or named (--gpu NAME or --vram GIB)"
+                   if self.fits_only and not self.hardware.gpus else
+                   " - nothing fits entirely on the GPU: press f to show every model" if self.fits_only else
+                   " - nothing matches: Escape clears the filter" if self.text or kind else "")
         self.query_one("#status", Static).update(
             f"{len(self.matches)} of {len(self.rows)} models match ({state}); sorted by {COLUMNS[self.sort_i]}"
-            + (f"; filter '{self.text}'" if self.text else "") + ("; fits only" if self.fits_only else ""))
+            + "".join(f"; {f}" for f in filters) + why)
 
     def _header(self) -> None:
         hw = self.hardware
@@ -288,6 +317,10 @@ class CatalogApp(App[None]):
         gc.unfreeze()  # the old estimates become garbage: let the collector have them
         self.generation += 1
         self.loading = True
+        self.rows.clear()  # rows of the old settings never stand as if they were the new ones
+        self._cells.clear()
+        self.progress = (0, self.progress[1])
+        self.refresh_table()
         self._header()
         self.estimate_all()
 

@@ -4,7 +4,7 @@ Textual's DataTable renders every visible cell through Rich (padding, wrapping, 
 0.1 ms a cell, so rebuilding a 40-row, 8-column screen on each filter keystroke cost ~60-90 ms.
 Here each visible line is one `Strip` of pre-formatted segments, so a keystroke's repaint is a
 few milliseconds whatever the number of rows. It offers what the catalog needs: a fixed header
-(click one to sort), a row cursor (arrows, page keys, home/end, mouse), Enter to open a row.
+(click one to sort), a row cursor (arrows, j/k, page keys, home/end, g/G, mouse), Enter to open a row.
 """
 
 from __future__ import annotations
@@ -64,6 +64,10 @@ class ModelTable(ScrollView, can_focus=True):
         Binding("pagedown", "page(1)", "page down", show=False),
         Binding("home", "jump(0)", "first", show=False),
         Binding("end", "jump(-1)", "last", show=False),
+        Binding("j", "move(1)", "down", show=False),
+        Binding("k", "move(-1)", "up", show=False),
+        Binding("g", "jump(0)", "first", show=False),
+        Binding("G", "jump(-1)", "last", show=False),
         Binding("enter", "select", "open"),
     ]
     cursor_row: reactive[int] = reactive(0, always_update=True)
@@ -92,6 +96,7 @@ class ModelTable(ScrollView, can_focus=True):
         self.tone_column = -1
         self.sorted_column = -1
         self._lines: list[str] = []
+        self.moved = False  # the user moved the cursor: new rows keep it on its model, else it stays on top
         self._starts = [sum(widths[:i]) + i for i in range(len(widths))]  # one space between columns
         self._width = sum(widths) + len(widths) - 1
 
@@ -101,8 +106,9 @@ class ModelTable(ScrollView, can_focus=True):
         return len(self.ids)
 
     def set_rows(self, rows: list[tuple[str, tuple[str, ...], str | None]], sorted_column: int = -1) -> None:
-        """Replace every row (id, cells, tone); the cursor stays on the same id where it still shows."""
-        keep = self.ids[self.cursor_row] if 0 <= self.cursor_row < len(self.ids) else None
+        """Replace every row (id, cells, tone); a cursor the user moved stays on the same id where it still
+        shows, an untouched one on the first row (rows streaming in never carry it down the list)."""
+        keep = self.ids[self.cursor_row] if self.moved and 0 <= self.cursor_row < len(self.ids) else None
         self.ids = [r[0] for r in rows]
         self.cells = [r[1] for r in rows]
         self.tones = [r[2] for r in rows]
@@ -163,12 +169,15 @@ class ModelTable(ScrollView, can_focus=True):
         self.refresh()
 
     def action_move(self, step: int) -> None:
+        self.moved = True
         self.cursor_row += step
 
     def action_page(self, step: int) -> None:
+        self.moved = True
         self.cursor_row += step * self._page()
 
     def action_jump(self, where: int) -> None:
+        self.moved = True
         self.cursor_row = len(self.ids) - 1 if where < 0 else 0
 
     def action_select(self) -> None:
@@ -187,6 +196,7 @@ class ModelTable(ScrollView, can_focus=True):
         if 0 <= row < len(self.ids):
             if row == self.cursor_row or event.chain > 1:
                 self.post_message(self.Selected(self, self.ids[row]))
+            self.moved = True
             self.cursor_row = row
 
     def on_focus(self) -> None:
