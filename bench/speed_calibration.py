@@ -9,7 +9,13 @@ at the run's average depth) and layer count give
 
 (the per-layer cost is the GPU family's: Apple's Metal pays several times what CUDA, ROCm and Vulkan pay
 on a discrete card). The constants are fitted (least squares of log ratios, grid search) on the even rows only; the odd
-rows are held out. Prints both tables and writes bench/out/speed_calibration.json.
+rows are held out. Prompt processing (the `pp` rows, llama-bench pp512) the same way:
+
+    prompt tokens a second = share[figure] x peak FLOP/s / (2 x active parameters)
+
+with one share per kind of figure the known-GPU table gives (tensor with FP16 or FP32 accumulate, shader,
+Apple's FP32), the geometric mean of the even rows' ratios; rows marked `exclude` (an unstable run,
+2023 Metal kernels) are reported, not fitted. Prints the tables and writes bench/out/speed_calibration.json.
 
 Usage: python bench/speed_calibration.py [--apply]   (--apply: report with the constants now in speed.py)
 """
@@ -92,6 +98,52 @@ def table(title: str, rows: list[dict], eff: float, ovs: dict[str, float]) -> li
     return ratios
 
 
+def prefill_case(row: dict) -> tuple[float, float | None, str | None]:
+    """(active parameters, the GPU's peak FLOP/s, which figure) for a published pp row."""
+    spec = catalog.resolve(row["model"], offline=True, runtimes=())
+    lay = weight_layout(spec, tensors_for(spec, row["quant"], repo=repo_for(spec, row["quant"])))
+    gpu = catalog.machine([row["gpu"]], ram_gib=512).gpus[0]
+    return speed.active_parameters(spec.parameters, lay), gpu.flops, gpu.flops_kind
+
+
+def prefill(fit_it: bool) -> dict:
+    rows = [r for r in json.loads(DATA.read_text())["rows"] if r["test"] == "pp"]
+    cases = []
+    for i, r in enumerate(rows):
+        params, flops, kind = prefill_case(r)
+        if flops and kind:
+            cases.append((i, r, kind, r["tps"] / (flops / (2 * params))))
+    fitted = [c for c in cases if c[0] % 2 == 0 and not c[1].get("exclude")]
+    shares = dict(speed.PREFILL_EFFICIENCY)
+    if fit_it:
+        for kind in {c[2] for c in fitted}:
+            logs = [math.log(c[3]) for c in fitted if c[2] == kind]
+            shares[kind] = round(math.exp(sum(logs) / len(logs)), 3)
+    out: dict = {"shares": shares}
+    for title, pick in (("in sample", lambda c: c[0] % 2 == 0), ("held out", lambda c: c[0] % 2 == 1)):
+        print(f"\nprefill, {title}  (" + ", ".join(f"{k} {v:.2f}" for k, v in sorted(shares.items())) + ")")
+        ratios = []
+        for i, r, kind, got in cases:
+            if not pick((i, r, kind, got)) or not shares.get(kind):
+                continue
+            ratio = shares[kind] / got
+            flag = f"  (not fitted: {r['exclude'][:40]})" if r.get("exclude") else ""
+            if not r.get("exclude"):
+                ratios.append(ratio)
+            print(f"{r['gpu']:22} {r['model'][:28]:28} {r['quant']:9} {kind:21} {r['tps']:9.1f} "
+                  f"{r['tps'] * ratio:9.1f} {ratio:6.2f}{flag}")
+            r.setdefault("estimates", {})[f"prefill {title}"] = round(r["tps"] * ratio, 1)
+        if ratios:
+            print(f"median |ratio-1| {100 * statistics.median(abs(x - 1) for x in ratios):.1f} %, range "
+                  f"{min(ratios):.2f}-{max(ratios):.2f}, within 0.67-1.5x: "
+                  f"{sum(0.67 <= x <= 1.5 for x in ratios)}/{len(ratios)}")
+            out[title.replace(" ", "_")] = {"n": len(ratios), "median_abs_pct": round(
+                100 * statistics.median(abs(x - 1) for x in ratios), 1), "min_ratio": round(min(ratios), 3),
+                "max_ratio": round(max(ratios), 3), "within_0.67_1.5": sum(0.67 <= x <= 1.5 for x in ratios)}
+    out["rows"] = [{**{k: v for k, v in r.items() if k != "quote"}, "figure": kind} for _, r, kind, _ in cases]
+    return out
+
+
 def main() -> None:
     rows = [r for r in json.loads(DATA.read_text())["rows"] if r["test"] == "tg"]
     for r in rows:
@@ -110,7 +162,9 @@ def main() -> None:
                 "min_ratio": round(min(ratios), 3), "max_ratio": round(max(ratios), 3),
                 "within_0.67_1.5": sum(0.67 <= x <= 1.5 for x in ratios)}
 
+    pp = prefill("--apply" not in sys.argv)
     write_json("speed_calibration.json", {
+        "prefill": pp,
         "efficiency": eff, "layer_overhead_s": ovs, "bandwidth_only": summary(before),
         "in_sample": summary(fitted_in), "held_out": summary(fitted_out),
         "rows": [{k: v for k, v in r.items() if not k.startswith("_") and k != "quote"} for r in rows]})

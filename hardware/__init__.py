@@ -28,6 +28,8 @@ class GPU(NamedTuple):
     compute_capability: str | None = None
     driver_version: str | None = None
     source: str = ""
+    flops: float | None = None  # peak FLOP/s of the figure prompt processing is scaled from (known-GPU table)
+    flops_kind: str | None = None  # which figure: tensor_fp16acc_dense, tensor_fp32acc_dense, shader or fp32
 
 
 class Hardware(NamedTuple):

@@ -74,7 +74,19 @@ def _to_gpu(e: dict[str, Any], gib: float) -> GPU:
         usable = int(mem * (APPLE_GPU_SHARE_SMALL if gib <= 36 else APPLE_GPU_SHARE_LARGE))
     src = e.get("source", {}).get("url", "data/gpus.jsonl")
     name = e["name"] if re.search(rf"\b{re.escape(key)}\s*GB\b", e["name"]) else f"{e['name']} {key}GB"
-    return GPU(name, e["vendor"], mem, usable, int(bw * 1e9) if bw else None, None, None, f"profile: {src}")
+    flops, kind = compute_of(e)
+    return GPU(name, e["vendor"], mem, usable, int(bw * 1e9) if bw else None, None, None, f"profile: {src}", flops,
+               kind)
+
+
+def compute_of(e: dict[str, Any]) -> tuple[float | None, str | None]:
+    """(peak FLOP/s, which figure) for prompt processing: the FP16 figure and its kind, else FP32 (Apple)."""
+    c = e.get("compute") or {}
+    if c.get("fp16_tflops") and c.get("fp16_kind"):
+        return float(c["fp16_tflops"]) * 1e12, str(c["fp16_kind"])
+    if c.get("fp32_tflops"):
+        return float(c["fp32_tflops"]) * 1e12, "fp32"
+    return None, None
 
 
 def find_gpu(query: str) -> GPU:

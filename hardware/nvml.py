@@ -49,7 +49,17 @@ def _device(nvml: Any, h: Any, fallback_name: str, driver: str | None) -> GPU | 
     if bus and clock:
         bw = int(bus) // 8 * int(clock) * 1_000_000 * 2
     cc = _try(nvml.nvmlDeviceGetCudaComputeCapability, h)
-    return GPU(name, "nvidia", int(mem.total), int(mem.free), bw, f"{cc[0]}.{cc[1]}" if cc else None, driver, "nvml")
+    flops, kind = _known_compute(name)
+    return GPU(name, "nvidia", int(mem.total), int(mem.free), bw, f"{cc[0]}.{cc[1]}" if cc else None, driver, "nvml",
+               flops, kind)
+
+
+def _known_compute(name: str) -> tuple[float | None, str | None]:
+    """The card's compute figure from the known-GPU table (NVML reports none), when its name matches one."""
+    from hardware.known import compute_of, matches
+
+    hits = matches(name)
+    return compute_of(hits[0]) if len(hits) == 1 else (None, None)
 
 
 def probe(module: ModuleType | None = None) -> tuple[list[GPU], str | None]:

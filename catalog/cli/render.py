@@ -108,13 +108,18 @@ def print_check(r: CheckResult, smaller: Summary | None = None, asked: str = "")
     if req is not None and req is not rec:
         con.print(f"The name you gave picks {req.quant} ({req.fit}); {rec.quant} is recommended.")
     speed = f", ~{rec.tokens_per_second:.0f} tok/s" if rec.tokens_per_second else ""
+    pp = rec.prefill_tokens_per_second
+    speed += f", prompt ~{pp:.0f} tok/s" if pp else ""
     con.print(f"Recommended: [bold]{rec.quant}[/] ({rec.fit}{speed}): {r.recommended_why}", soft_wrap=True)
+    if pp and o.context_source == "--content-tokens":
+        con.print(f"  a {o.context}-token prompt: ~{o.context / pp:.1f} s before the first token", soft_wrap=True)
     for part in rec.gpu_split:
         con.print(f"  {part.gpu}: {part.layers} layers, {gib(part.bytes)} of {gib(part.budget_bytes)} GiB")
     if rec.cpu_moe_layers:
         con.print(f"  experts of the first {rec.cpu_moe_layers} layers stay in RAM (llama.cpp --n-cpu-moe)")
     con.print("  tok/s: decode speed estimated from memory bandwidth (the card's; system RAM assumed at 60 GB/s) and "
-              "a per-layer cost, calibrated on published llama.cpp runs (bench/RESULTS.md); "
+              "a per-layer cost, prompt speed from the card's FLOP/s, both calibrated on published llama.cpp runs "
+              "(bench/RESULTS.md); "
               f"safety margin: {r.safety_margin}; --prefer speed and --min-tps N change the choice", soft_wrap=True)
     _print_commands(con, rec.commands)
     con.print("  llama.cpp pins -c and -ngl here: left out, it takes the full context and --fit shrinks it",

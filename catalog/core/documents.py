@@ -100,7 +100,9 @@ def row_json(r: QuantRow, several_gpus: bool) -> dict[str, Any]:
     out: dict[str, Any] = {
         "quant": r.quant, "file_bytes": r.file_bytes, "memory": r.memory._asdict(), "verdict": r.verdict, "fit": r.fit,
         "gpu_layers": r.gpu_layers, "total_layers": r.total_layers, "tokens_per_second": r.tokens_per_second,
-        "tokens_per_second_is_estimate": True, "margin_bytes": r.margin_bytes, "cpu_moe_layers": r.cpu_moe_layers,
+        "tokens_per_second_is_estimate": True,
+        "prefill_tokens_per_second": r.prefill_tokens_per_second, "margin_bytes": r.margin_bytes,
+        "cpu_moe_layers": r.cpu_moe_layers,
         "commands": r.commands._asdict(),
     }
     if several_gpus:

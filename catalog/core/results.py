@@ -76,6 +76,7 @@ class QuantRow(Record):
     commands: Commands
     gpu_split: tuple[GpuShare, ...] = ()  # several GPUs: each one's layers and bytes
     fit: FitLevel = "fits"  # how it runs: fits, tight, partial, cpu only, too slow, won't run
+    prefill_tokens_per_second: float | None = None  # prompt processing, every layer on the GPU(s); else None
 
 
 class ResolvedOptions(Record):

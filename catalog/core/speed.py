@@ -116,3 +116,36 @@ def layer_read_bytes(a: Architecture, lay: WeightLayout, il: int, kv_layer_bytes
     experts = lay.layer_expert_bytes[il] if lay.layer_expert_bytes else 0
     used = a.n_expert_used / a.n_expert if a.n_expert else 1.0
     return float(lay.layer_bytes[il] - experts * (1.0 - used) + kv_layer_bytes / 2)
+
+
+# prompt processing (prefill) reaches this share of a GPU's peak FLOP/s, by which figure the table gives
+# (fitted like decode: bench/speed_calibration.py, the even published pp512 runs; RESULTS.md section 6). The
+# shares differ because the figures do: Ampere GeForce cards list only the shader FP16 rate while llama.cpp's
+# matrix kernels use the tensor cores (a share above 1), Turing/Ada/Blackwell list the tensor rate with FP16
+# accumulate, Apple only FP32.
+# No published run on a card whose table figure is the FP32-accumulate tensor rate (A100, H100, L4 ...) was
+# fitted: those get no prefill estimate rather than a borrowed share.
+PREFILL_EFFICIENCY = {"tensor_fp16acc_dense": 0.41, "shader": 1.19, "fp32": 0.69}
+
+
+def active_parameters(parameters: float, lay: WeightLayout) -> float:
+    """Parameters a prompt token multiplies through: all but the token embedding (a lookup), a MoE's used
+    experts only (the share of the bytes each token reads)."""
+    return parameters * lay.active_bytes / lay.total_bytes if lay.total_bytes else parameters
+
+
+def prefill_per_second(active_params: float, gpus: tuple[GPU, ...], layers_on: tuple[int, ...] = ()) -> float | None:
+    """Prompt tokens a second with every layer on the GPU(s): 2 FLOPs per active parameter a token at the
+    fitted share of each GPU's peak; several GPUs process their layers one after another. None when a GPU's
+    figure (or its share) is unknown."""
+    if not gpus or active_params <= 0:
+        return None
+    counts: tuple[int, ...] = layers_on if len(layers_on) == len(gpus) and sum(layers_on) > 0 else (1,) * len(gpus)
+    total = float(sum(counts))
+    seconds = 0.0
+    for g, n in zip(gpus, counts, strict=True):
+        eff = PREFILL_EFFICIENCY.get(g.flops_kind or "", 0.0)
+        if not g.flops or not eff:
+            return None
+        seconds += (n / total) * 2 * active_params / (g.flops * eff)
+    return round(1 / seconds, 1)

@@ -39,7 +39,7 @@ from catalog.core.model import (
 )
 from catalog.core.options import OLLAMA_CTX_SMALLEST, CheckRequest, Verdict, validate
 from catalog.core.results import CheckResult, GpuShare, MemoryBreakdown, QuantRow, ResolvedOptions
-from catalog.core.speed import check_seconds, per_second
+from catalog.core.speed import active_parameters, check_seconds, per_second, prefill_per_second
 from hardware import Hardware
 
 COMMAND_NOTES = (
@@ -178,7 +178,9 @@ def _row(spec: ModelSpec, quant: str, opts: RuntimeOptions, m: _Machine, templat
         margin_bytes=sum(m.budgets) - est.gpu_bytes if m.has_gpu else None, cpu_moe_layers=est.cpu_moe_layers,
         commands=all_commands(download_target(spec, quant), quant, opts, est.gpu_layers, est.total_layers, ollama_ctx,
                               est.cpu_moe_layers, est.per_gpu_layers),
-        gpu_split=split, fit=fit_level(verdict, tps, est.gpu_bytes, sum(m.budgets), min_tps))
+        gpu_split=split, fit=fit_level(verdict, tps, est.gpu_bytes, sum(m.budgets), min_tps),
+        prefill_tokens_per_second=prefill_per_second(active_parameters(spec.parameters, lay), m.hw.gpus,
+                                                     est.per_gpu_layers) if verdict == "full_gpu" else None)
 
 
 def estimate_loaded(spec: ModelSpec, quant: str, context: int | None, kv_type: str = "F16",
