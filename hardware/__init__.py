@@ -41,6 +41,7 @@ class Hardware(NamedTuple):
     ram_available_bytes: int | None
     platform: str
     notes: tuple[str, ...] = ()
+    ram_bandwidth_bytes_per_s: int | None = None  # given (--ram-bw); None: the estimate assumes a typical figure
 
     @property
     def vram_total_bytes(self) -> int:

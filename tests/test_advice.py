@@ -178,3 +178,19 @@ def test_a_mac_is_one_memory_pool(cli) -> None:  # type: ignore[no-untyped-def]
     assert "unified memory" in out and "nvidia-smi" not in out and "iogpu.wired_limit_mb" in out
     code, out, _ = cli("check", "llama3.1:70b", "--gpu", "M2 Max 64GB", "--json")
     assert json.loads(out)["recommended"] is not None
+
+
+def test_the_ram_speed_a_partial_offload_reads_at_is_shown_and_can_be_given(cli) -> None:  # type: ignore[no-untyped-def]
+    def run(*extra: str) -> dict:
+        code, out, _ = cli("check", "gemma3:27b", "--gpu", "RTX 3060", "--ram", "64", "--quant", "Q4_K_M", "--json",
+                           *extra)
+        return json.loads(out)
+
+    assumed, given = run(), run("--ram-bw", "120")
+    assert assumed["hardware"]["ram_bandwidth_bytes_per_s"] == 60e9
+    assert assumed["hardware"]["ram_bandwidth_source"].startswith("assumed")
+    assert given["hardware"]["ram_bandwidth_bytes_per_s"] == 120e9 and given["hardware"]["ram_bandwidth_source"]
+    a, g = assumed["quants"][0], given["quants"][0]
+    assert a["verdict"] == g["verdict"] == "partial" and g["tokens_per_second"] > 1.4 * a["tokens_per_second"]
+    code, _, err = cli("check", "gemma3:27b", "--gpu", "RTX 3060", "--ram-bw", "0")
+    assert code == 2 and "--ram-bw must be positive" in err

@@ -178,12 +178,13 @@ def parser(command: str | None = None) -> argparse.ArgumentParser:
 COMMANDS = tuple(_SUBCOMMANDS)
 _CHECK_DEFAULTS: dict[str, Any] = {
     "quant": [], "ctx": None, "content_tokens": None, "kv_type": "f16", "flash_attn": "on", "batch": DEFAULT_BATCH,
-    "ubatch": DEFAULT_UBATCH, "gpu": [], "vram": None, "ram": None, "runtime": DEFAULT_RUNTIME, "offline": False,
+    "ubatch": DEFAULT_UBATCH, "gpu": [], "vram": None, "ram": None, "ram_bw": None, "runtime": DEFAULT_RUNTIME,
+    "offline": False,
     "json": False, "debug": False, "prefer": "quality", "min_tps": MIN_TPS,
 }
 _INT = {"--content-tokens", "--batch", "--ubatch"}
 _CTX = {"--ctx"}
-_FLOAT = {"--vram", "--ram", "--min-tps"}
+_FLOAT = {"--vram", "--ram", "--min-tps", "--ram-bw"}
 _CHOICE: dict[str, tuple[str, ...]] = {"--kv-type": KV_CHOICES, "--flash-attn": ("on", "off"), "--runtime": RUNTIMES,
                                        "--prefer": PREFER}
 _LIST = {"--quant", "--gpu"}
@@ -237,6 +238,8 @@ def hw_options(p: Any) -> None:
     p.add_argument("--gpu", action="append", default=[], help="a known GPU instead of detection (repeatable)")
     p.add_argument("--vram", type=float, help="GPU memory budget in GiB instead of detection")
     p.add_argument("--ram", type=float, help="system RAM in GiB")
+    p.add_argument("--ram-bw", type=float, metavar="GBPS",
+                   help="system RAM bandwidth in GB/s, for what a partial offload leaves on the CPU (default 60)")
 
 
 def parse_ctx(text: str) -> int:

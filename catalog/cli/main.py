@@ -17,7 +17,7 @@ from catalog.errors import EXIT_INTERNAL, CatalogError
 
 
 def _machine(args: Any) -> Any:
-    return catalog.machine(args.gpu, args.vram, args.ram)
+    return catalog.machine(args.gpu, args.vram, args.ram, getattr(args, "ram_bw", None))
 
 
 def _out(doc: Any) -> None:

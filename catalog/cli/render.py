@@ -66,17 +66,9 @@ def _print_no_fit(con: Console, r: CheckResult, smaller: Summary | None, asked: 
               markup=False)
 
 
-def print_check(r: CheckResult, smaller: Summary | None = None, asked: str = "") -> None:
-    """The check result: model, hardware, one row per quantization, then the commands."""
-    con = Console(highlight=False, width=max(110, Console().width))
-    spec, hw, o, al = r.spec, r.hardware, r.options, r.alignment
-    con.print(f"[bold]{spec.name}[/]  ({spec.arch.arch}, {spec.parameters / 1e9:.2f} B parameters, "
-              f"{al.kind}{' via ' + '+'.join(al.methods) if al.methods else ''})")
-    gpus = ", ".join(f"{g.name} ({gib(g.memory_total_bytes)} GiB)" for g in hw.gpus) or "no GPU"
-    con.print(f"Hardware ({hw.source}): {gpus}; RAM {gib(hw.ram_total_bytes)} GiB; "
-              f"GPU budget {gib(r.gpu_budget_bytes)} GiB after margin")
-    con.print(f"Context {o.context} ({o.context_source}), KV {o.kv_type}, "
-              f"flash attention {'on' if o.flash_attention else 'off'}, ubatch {o.ubatch}")
+def _quant_table(r: CheckResult) -> Table:
+    """One row per quantization: sizes, where they sit, how it runs, the speed."""
+    hw, o = r.hardware, r.options
     unified = any(g.vendor == "apple" for g in hw.gpus)
     shown = ("GPU = unified memory Metal wires for the GPU, RAM = the rest of the same memory (one pool, counted "
              "once)" if unified else "GPU = what nvidia-smi will show")
@@ -99,6 +91,21 @@ def print_check(r: CheckResult, smaller: Summary | None = None, asked: str = "")
                   FIT[q.fit], f"{q.gpu_layers}/{q.total_layers}"
                   + (f" +{q.cpu_moe_layers} MoE in RAM" if q.cpu_moe_layers else ""),
                   "-" if q.tokens_per_second is None else f"{q.tokens_per_second:.0f}", breakdown)
+    return t
+
+
+def print_check(r: CheckResult, smaller: Summary | None = None, asked: str = "") -> None:
+    """The check result: model, hardware, one row per quantization, then the commands."""
+    con = Console(highlight=False, width=max(110, Console().width))
+    spec, hw, o, al = r.spec, r.hardware, r.options, r.alignment
+    con.print(f"[bold]{spec.name}[/]  ({spec.arch.arch}, {spec.parameters / 1e9:.2f} B parameters, "
+              f"{al.kind}{' via ' + '+'.join(al.methods) if al.methods else ''})")
+    gpus = ", ".join(f"{g.name} ({gib(g.memory_total_bytes)} GiB)" for g in hw.gpus) or "no GPU"
+    con.print(f"Hardware ({hw.source}): {gpus}; RAM {gib(hw.ram_total_bytes)} GiB; "
+              f"GPU budget {gib(r.gpu_budget_bytes)} GiB after margin")
+    con.print(f"Context {o.context} ({o.context_source}), KV {o.kv_type}, "
+              f"flash attention {'on' if o.flash_attention else 'off'}, ubatch {o.ubatch}")
+    t = _quant_table(r)
     con.print(t)
     rec = r.recommended_row
     if rec is None:
@@ -117,7 +124,9 @@ def print_check(r: CheckResult, smaller: Summary | None = None, asked: str = "")
         con.print(f"  {part.gpu}: {part.layers} layers, {gib(part.bytes)} of {gib(part.budget_bytes)} GiB")
     if rec.cpu_moe_layers:
         con.print(f"  experts of the first {rec.cpu_moe_layers} layers stay in RAM (llama.cpp --n-cpu-moe)")
-    con.print("  tok/s: decode speed estimated from memory bandwidth (the card's; system RAM assumed at 60 GB/s) and "
+    ram_bw = f"system RAM at {hw.ram_bandwidth_bytes_per_s / 1e9:g} GB/s" if hw.ram_bandwidth_bytes_per_s else \
+        "system RAM assumed at 60 GB/s, --ram-bw sets it"
+    con.print(f"  tok/s: decode speed estimated from memory bandwidth (the card's; {ram_bw}) and "
               "a per-layer cost, prompt speed from the card's FLOP/s, both calibrated on published llama.cpp runs "
               "(bench/RESULTS.md); "
               f"safety margin: {r.safety_margin}; --prefer speed and --min-tps N change the choice", soft_wrap=True)

@@ -121,8 +121,9 @@ def check_document(res: CheckResult) -> dict[str, Any]:
         "model": model_json(res.spec, res.alignment, res.template),
         "hardware": {"source": hw.source, "gpus": [_gpu_json(g) for g in hw.gpus], "ram_bytes": hw.ram_total_bytes,
                      "gpu_budget_bytes": res.gpu_budget_bytes, "safety_margin": res.safety_margin,
-                     "ram_bandwidth_bytes_per_s": int(RAM_BANDWIDTH),
-                     "ram_bandwidth_source": "assumed (dual-channel DDR5)",
+                     "ram_bandwidth_bytes_per_s": int(hw.ram_bandwidth_bytes_per_s or RAM_BANDWIDTH),
+                     "ram_bandwidth_source": "--ram-bw" if hw.ram_bandwidth_bytes_per_s else
+                     "assumed (dual-channel DDR5)",
                      "notes": list(hw.notes)},
         "options": o._asdict(),
         "requested_quant": res.spec.pinned_quant,

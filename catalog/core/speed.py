@@ -26,7 +26,7 @@ def overhead_family(vendor: str | None) -> str:
     """Whose per-layer cost a GPU pays: Apple's Metal, or a discrete card's CUDA, ROCm or Vulkan."""
     return "apple" if vendor == "apple" else "discrete"
 # system RAM's bandwidth, assumed for the layers and KV cache a partial offload leaves on the CPU
-DEFAULT_RAM_BANDWIDTH = 60e9
+DEFAULT_RAM_BANDWIDTH = 60e9  # dual-channel DDR5 (~5600 MT/s x 16 bytes is 90 GB/s peak, ~60 reached)
 
 
 def read_seconds(nbytes: float, bandwidth_bytes_per_s: float) -> float:
@@ -34,9 +34,9 @@ def read_seconds(nbytes: float, bandwidth_bytes_per_s: float) -> float:
     return nbytes / (bandwidth_bytes_per_s * DECODE_EFFICIENCY)
 
 
-def ram_read_seconds(nbytes: float) -> float:
-    """`read_seconds` from system RAM."""
-    return read_seconds(nbytes, DEFAULT_RAM_BANDWIDTH)
+def ram_read_seconds(nbytes: float, bandwidth_bytes_per_s: float | None = None) -> float:
+    """`read_seconds` from system RAM (at DEFAULT_RAM_BANDWIDTH unless its bandwidth is given)."""
+    return read_seconds(nbytes, bandwidth_bytes_per_s or DEFAULT_RAM_BANDWIDTH)
 
 
 def slowest_bandwidth(gpus: Iterable[GPU]) -> float | None:
@@ -93,7 +93,8 @@ def token_overhead_seconds(n_layer: int, vendor: str | None) -> float:
     return n_layer * LAYER_OVERHEAD_S[overhead_family(vendor)]
 
 
-def check_seconds(est: MemoryEstimate, lay: WeightLayout, gpus: tuple[GPU, ...]) -> float | None:
+def check_seconds(est: MemoryEstimate, lay: WeightLayout, gpus: tuple[GPU, ...],
+                  ram_bandwidth: float | None = None) -> float | None:
     """Seconds a decoded token takes for one check row: the GPUs' share at their (slowest) bandwidth, the
     rest from RAM, plus the per-layer overhead. None when a GPU's bandwidth is unknown."""
     gpu_read, cpu_read = decode_reads(est, lay)
@@ -106,7 +107,7 @@ def check_seconds(est: MemoryEstimate, lay: WeightLayout, gpus: tuple[GPU, ...])
             return None
         t += read_seconds(gpu_read, bw)
     if cpu_read > 0:
-        t += ram_read_seconds(cpu_read)
+        t += ram_read_seconds(cpu_read, ram_bandwidth)
     return t
 
 

@@ -166,7 +166,8 @@ def _row(spec: ModelSpec, quant: str, opts: RuntimeOptions, m: _Machine, templat
     tensors = tensors_for(spec, quant)
     lay = weight_layout(spec, tensors)
     est, verdict = _placement(spec, tensors, lay, opts, m)
-    tps = per_second(check_seconds(est, lay, m.hw.gpus)) if verdict != "no_fit" else None
+    tps = per_second(check_seconds(est, lay, m.hw.gpus, m.hw.ram_bandwidth_bytes_per_s)) \
+        if verdict != "no_fit" else None
     split: tuple[GpuShare, ...] = ()
     if len(m.hw.gpus) > 1:
         split = tuple(GpuShare(g.name, n, b, budget, parts) for g, n, b, budget, parts in zip(

@@ -29,13 +29,21 @@ def profile(names: list[str], ram_gib: float | None = None) -> Hardware:
 
 
 def machine(gpus: list[str] | tuple[str, ...] = (), vram_gib: float | None = None,
-            ram_gib: float | None = None) -> Hardware:
+            ram_gib: float | None = None, ram_bw_gbps: float | None = None) -> Hardware:
     """The hardware for `--gpu`, `--vram` and `--ram`: named cards, a raw budget, or this machine detected
-    (with `ram_gib` replacing its RAM).
+    (with `ram_gib` replacing its RAM); `ram_bw_gbps` is the RAM's bandwidth in GB/s, which what a partial
+    offload leaves on the CPU is read at (else a typical figure is assumed, and said).
 
     Raises:
         UsageError: both cards and a budget, or a negative budget. UnknownGpu: a name no card matches.
     """
+    if ram_bw_gbps is not None and not ram_bw_gbps > 0:
+        raise UsageError("--ram-bw must be positive (GB/s)")
+    hw = _machine(gpus, vram_gib, ram_gib)
+    return hw._replace(ram_bandwidth_bytes_per_s=int(ram_bw_gbps * 1e9)) if ram_bw_gbps else hw
+
+
+def _machine(gpus: list[str] | tuple[str, ...], vram_gib: float | None, ram_gib: float | None) -> Hardware:
     import hardware
 
     if gpus:
