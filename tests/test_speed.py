@@ -118,3 +118,13 @@ def test_prefill_only_where_it_is_calibrated_and_the_model_is_on_the_gpu() -> No
     partial = catalog.check(catalog.resolve("llama3.1:70b"), catalog.CheckRequest(("Q4_K_M",)),
                             catalog.machine(["RTX 4090"], ram_gib=64)).rows[0]
     assert partial.verdict == "partial" and partial.prefill_tokens_per_second is None
+
+
+def test_no_prompt_speed_below_the_calibrated_model_sizes() -> None:
+    """FLOPs alone would give a 135M model half a million prompt tokens a second on an RTX 4090; the published
+    runs start at 1.1B, so below it no figure is given."""
+    import catalog
+
+    row = catalog.check(catalog.resolve("smollm2:135m"), catalog.CheckRequest(("Q8_0",)),
+                        catalog.machine(["RTX 4090"])).rows[0]
+    assert row.verdict == "full_gpu" and row.tokens_per_second and row.prefill_tokens_per_second is None

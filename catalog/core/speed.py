@@ -127,6 +127,9 @@ def layer_read_bytes(a: Architecture, lay: WeightLayout, il: int, kv_layer_bytes
 # No published run on a card whose table figure is the FP32-accumulate tensor rate (A100, H100, L4 ...) was
 # fitted: those get no prefill estimate rather than a borrowed share.
 PREFILL_EFFICIENCY = {"tensor_fp16acc_dense": 0.41, "shader": 1.19, "fp32": 0.69}
+# the smallest model the published runs cover (1.1B): below it fixed per-batch costs, not FLOPs, decide, and no
+# run measures them, so no prompt speed is given
+PREFILL_MIN_PARAMS = 1.0e9
 
 
 def active_parameters(parameters: float, lay: WeightLayout) -> float:
@@ -138,8 +141,8 @@ def active_parameters(parameters: float, lay: WeightLayout) -> float:
 def prefill_per_second(active_params: float, gpus: tuple[GPU, ...], layers_on: tuple[int, ...] = ()) -> float | None:
     """Prompt tokens a second with every layer on the GPU(s): 2 FLOPs per active parameter a token at the
     fitted share of each GPU's peak; several GPUs process their layers one after another. None when a GPU's
-    figure (or its share) is unknown."""
-    if not gpus or active_params <= 0:
+    figure (or its share) is unknown, or the model is below the calibrated sizes (PREFILL_MIN_PARAMS)."""
+    if not gpus or active_params < PREFILL_MIN_PARAMS:
         return None
     counts: tuple[int, ...] = layers_on if len(layers_on) == len(gpus) and sum(layers_on) > 0 else (1,) * len(gpus)
     total = float(sum(counts))
