@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Console
 from rich.table import Table
 
+from catalog.core.model import estimate_note
 from catalog.core.results import COMMAND_LABELS
 
 if TYPE_CHECKING:  # read only: a check's table must not load the plan's or the list's types
@@ -105,6 +106,9 @@ def print_check(r: CheckResult, smaller: Summary | None = None, asked: str = "")
               f"GPU budget {gib(r.gpu_budget_bytes)} GiB after margin")
     con.print(f"Context {o.context} ({o.context_source}), KV {o.kv_type}, "
               f"flash attention {'on' if o.flash_attention else 'off'}, ubatch {o.ubatch}")
+    note = estimate_note(spec)
+    if note:
+        con.print(f"[yellow]Note:[/] {note}", soft_wrap=True)
     t = _quant_table(r)
     con.print(t)
     rec = r.recommended_row

@@ -106,7 +106,9 @@ def from_hf_config(config: dict[str, Any]) -> Architecture:
     hf = names[0] if names and isinstance(names[0], str) else ""
     arch = HF_ARCH.get(hf)
     if arch is None:
-        raise UnsupportedArchitecture(f"architecture {hf or '(none)'} is not supported yet")
+        from catalog.core.arch_generic import generic
+
+        return generic(config, hf)
     c = config
     if arch == "gemma3":
         # Gemma 3's config.json leaves many text_config keys to transformers' Gemma3TextConfig
@@ -182,6 +184,12 @@ def _hf_experts(arch: str, c: dict[str, Any], n_ff: int, n_layer: int) -> tuple[
     return (0,) * n_layer, {**moe, "n_expert": int(c["num_local_experts"]), "n_ff_exp": n_ff}  # gpt-oss
 
 
+def modelled(a: Architecture) -> bool:
+    """Whether this architecture's tensors, KV cache and compute graph are modelled here (else a standard
+    attention transformer stands in)."""
+    return a.arch in SUPPORTED
+
+
 def parameter_count(tensors: list[Tensor]) -> int:
     """Number of weights in a tensor table."""
     total = 0
@@ -210,7 +218,9 @@ def _hf_tensors(a: Architecture, dtype: str) -> tuple[Tensor, ...]:
         Tensors with ggml-order shapes.
     """
     if a.arch not in SUPPORTED:
-        raise UnsupportedArchitecture(f"architecture {a.arch} is not supported yet")
+        from catalog.core.arch_generic import generic_tensors
+
+        return generic_tensors(a, dtype)
     out: list[Tensor] = []
 
     def w(name: str, *shape: int) -> None:

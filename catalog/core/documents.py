@@ -84,11 +84,17 @@ def provenance_json(p: Provenance) -> dict[str, Any]:
 
 
 def model_json(spec: ModelSpec, alignment: Alignment, template: TemplateCost) -> dict[str, Any]:
+    from catalog.core.model import estimate_note
+
     a = spec.arch
-    return {"id": spec.id, "name": spec.name, "family": spec.family, "architecture": a.arch,
-            "parameters": spec.parameters, "hf_repo": spec.hf_repo, "context_length": a.n_ctx_train,
-            "layers": a.n_layer, "alignment": alignment_json(alignment), "chat_template": template_json(template),
-            "license": spec.license, "gated": spec.gated, "sources": provenance_json(spec.provenance)}
+    out = {"id": spec.id, "name": spec.name, "family": spec.family, "architecture": a.arch,
+           "parameters": spec.parameters, "hf_repo": spec.hf_repo, "context_length": a.n_ctx_train,
+           "layers": a.n_layer, "alignment": alignment_json(alignment), "chat_template": template_json(template),
+           "license": spec.license, "gated": spec.gated, "sources": provenance_json(spec.provenance)}
+    note = estimate_note(spec)
+    if note:  # an architecture whose KV and compute are not modelled: said beside the estimate
+        out["estimate_note"] = note
+    return out
 
 
 def _gpu_json(g: GPU) -> dict[str, Any]:

@@ -305,6 +305,19 @@ def relisted(repo: GgufRepo, names: Iterable[str], source: str) -> GgufRepo:
     return repo._replace(files=files, source=source)
 
 
+def estimate_note(spec: ModelSpec) -> str | None:
+    """What the estimate could not model for this spec's architecture (None: all of it is modelled)."""
+    from catalog.core.arch import modelled
+
+    if modelled(spec.arch):
+        return None
+    weights = ("from the file's real tensor table" if spec.tensors else "a standard transformer's tables holding the "
+               "exact parameter count where the Hub gives one, else a gated-MLP upper bound")
+    return (f"KV cache and compute are not modelled for {spec.arch.arch}: they are sized as a standard attention "
+            f"transformer's, which recurrent state, other attention or a vision projector would change; weights "
+            f"{weights}. Treat the totals as an estimate, not a fit")
+
+
 def downloadable_quants(spec: ModelSpec) -> tuple[set[str], set[str]]:
     """Quantizations a printed command fetches as they are, in two tiers: a local file or a file a GGUF repo
     lists (every runtime's command downloads it); and those only a tag of Ollama's library serves (the other

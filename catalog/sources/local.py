@@ -129,6 +129,10 @@ def spec_from_config(cfg: Any, spec_id: str, name: str, where: str, parameters: 
     except (UnsupportedArchitecture, KeyError, TypeError, ValueError) as exc:
         raise BadModelFile(f"{where}: {exc}") from None
     dtype = str(cfg.get("torch_dtype") or cfg.get("dtype") or "bfloat16")
+    if parameters:
+        from catalog.core.arch_generic import fitted_to_count
+
+        arch = fitted_to_count(arch, parameters)
     return ModelSpec(
         id=spec_id, name=name, family=arch.arch, arch=arch,
         parameters=parameters or parameter_count(hf_tensors(arch)),

@@ -1,0 +1,105 @@
+"""Never an empty answer (issue 20): an architecture without tensor rules here still gets its alignment
+verdict, file sizes and an estimate, sized as a standard attention transformer with its exact parameter
+count, and says what is not modelled; a GGUF of an unknown architecture keeps its real tensor table."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from hub_server import HubServer
+
+import catalog
+from catalog.core.arch import from_hf_config, modelled
+
+# phi-2's config.json as published (microsoft/phi-2); the parameter count is the Hub's safetensors total
+PHI2 = {"architectures": ["PhiForCausalLM"], "hidden_size": 2560, "intermediate_size": 10240,
+        "num_attention_heads": 32, "num_hidden_layers": 32, "num_key_value_heads": 32, "vocab_size": 51200,
+        "max_position_embeddings": 2048, "tie_word_embeddings": False, "torch_dtype": "float16",
+        "partial_rotary_factor": 0.4, "model_type": "phi"}
+PHI2_PARAMS = 2779683840
+# falcon-7b's keys (tiiuae/falcon-7b): multi-query attention, GPT-style names
+FALCON = {"architectures": ["FalconForCausalLM"], "hidden_size": 4544, "n_head": 71, "n_layer": 32,
+          "multi_query": True, "vocab_size": 65024, "parallel_attn": True, "model_type": "falcon"}
+
+
+def test_generic_configs_read_their_shapes() -> None:
+    phi = from_hf_config(PHI2)
+    assert (phi.arch, phi.n_layer, phi.n_embd, phi.n_head_kv[0], phi.n_ctx_train) == ("phi2", 32, 2560, 32, 2048)
+    falcon = from_hf_config(FALCON)
+    assert (falcon.arch, falcon.n_layer, falcon.n_head, falcon.n_head_kv[0], falcon.head_dim_k) == (
+        "falcon", 32, 71, 1, 64) and not modelled(falcon)
+    with pytest.raises(ValueError):
+        from_hf_config({"architectures": ["ZebraForCausalLM"], "hidden_size": 64})
+
+
+@pytest.fixture
+def hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    with HubServer() as srv:
+        monkeypatch.setenv("HF_ENDPOINT", srv.url)
+        monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+        monkeypatch.setenv("LLM_CATALOG_CACHE_DIR", str(tmp_path / "cache"))
+        monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+        import huggingface_hub.constants as hc
+
+        monkeypatch.setattr(hc, "HF_HUB_OFFLINE", False)
+        yield srv
+
+
+def _add(srv: HubServer, repo: str, config: dict, params: int, card: str) -> None:
+    srv.add(repo, {"tags": ["transformers", "safetensors", "text-generation"], "pipeline_tag": "text-generation",
+                   "cardData": {"license": "mit"}, "safetensors": {"parameters": {"F16": params}, "total": params}},
+            {"config.json": json.dumps(config).encode(), "README.md": f"---\nlicense: mit\n---\n\n{card}\n".encode(),
+             "model-00001-of-00002.safetensors": b"\0"})
+
+
+def test_phi2_answers_with_its_verdict_an_estimate_and_the_note(hub, cli) -> None:  # type: ignore[no-untyped-def]
+    _add(hub, "test-org/phi-2", PHI2, PHI2_PARAMS, "Phi-2 is a Transformer with 2.7 billion parameters. It is a "
+         "base model: it has not been fine-tuned through reinforcement learning from human feedback.")
+    code, out, err = cli("check", "test-org/phi-2", "--gpu", "RTX 3060", "--json")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["model"]["architecture"] == "phi2" and doc["model"]["parameters"] == PHI2_PARAMS
+    assert "not modelled for phi2" in doc["model"]["estimate_note"]
+    f16 = next(q for q in doc["quants"] if q["quant"] == "F16")
+    # the weights hold the exact count at 2 bytes each (the stand-in's tables are fitted to it)
+    assert abs(f16["memory"]["weights_bytes"] - 2 * PHI2_PARAMS) / (2 * PHI2_PARAMS) < 0.01
+    assert doc["recommended"] and doc["model"]["alignment"]["kind"] == "base"
+
+
+def test_an_invented_architecture_still_answers(tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
+    cfg = tmp_path / "zebra" / "config.json"
+    cfg.parent.mkdir()
+    cfg.write_text(json.dumps({"architectures": ["ZebraForCausalLM"], "hidden_size": 1024, "num_hidden_layers": 12,
+                               "num_attention_heads": 16, "vocab_size": 32000, "max_position_embeddings": 4096}))
+    code, out, err = cli("check", str(cfg), "--gpu", "RTX 3060")
+    assert code == 0, err
+    assert "not modelled for zebra" in out and "Recommended:" in out
+
+
+def test_a_gguf_of_an_unknown_architecture_keeps_its_real_tables(tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
+    import gguf
+    import numpy as np
+
+    path = tmp_path / "tiny-zebra.gguf"
+    w = gguf.GGUFWriter(str(path), "zebra7")
+    w.add_block_count(1)
+    w.add_context_length(512)
+    w.add_embedding_length(32)
+    w.add_head_count(2)
+    w.add_tokenizer_model("gpt2")
+    w.add_token_list([f"t{i}" for i in range(64)])
+    w.add_tensor("token_embd.weight", np.zeros((64, 32), dtype=np.float16))
+    w.add_tensor("blk.0.mixer.weight", np.zeros((32, 32), dtype=np.float16))
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    code, out, err = cli("check", str(path), "--gpu", "RTX 3060", "--json")
+    doc = json.loads(out)
+    assert code == 0 and "not modelled for zebra7" in doc["model"]["estimate_note"]
+    assert "real tensor table" in doc["model"]["estimate_note"]
+    assert doc["quants"][0]["memory"]["weights_bytes"] == 2 * (64 * 32 + 32 * 32)
+    spec = catalog.resolve(str(path), offline=True)  # the library gives the same answer as the CLI
+    assert catalog.check(spec, catalog.CheckRequest(), catalog.machine(["RTX 3060"])).recommended
