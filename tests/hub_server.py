@@ -191,3 +191,14 @@ class HubServer:
                                   {"Content-Range": f"bytes {start}-{end}/{len(body)}", "Accept-Ranges": "bytes"})
             return self._send(h, 200, body, {"Accept-Ranges": "none"})
         return self._send(h, 404, b"")
+
+
+def aim_at(srv: HubServer, monkeypatch: Any, tmp_path: Any) -> None:
+    """Point huggingface_hub and our own reads at `srv`, online, with a cache and HF home of the test's own."""
+    import huggingface_hub.constants as hc
+
+    monkeypatch.setenv("HF_ENDPOINT", srv.url)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setenv("LLM_CATALOG_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    monkeypatch.setattr(hc, "HF_HUB_OFFLINE", False)

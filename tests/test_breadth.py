@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
-from hub_server import HubServer
+from hub_server import HubServer, aim_at
 
 import catalog
 from catalog.core.arch import from_hf_config, modelled
@@ -37,13 +37,7 @@ def test_generic_configs_read_their_shapes() -> None:
 @pytest.fixture
 def hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
     with HubServer() as srv:
-        monkeypatch.setenv("HF_ENDPOINT", srv.url)
-        monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-        monkeypatch.setenv("LLM_CATALOG_CACHE_DIR", str(tmp_path / "cache"))
-        monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
-        import huggingface_hub.constants as hc
-
-        monkeypatch.setattr(hc, "HF_HUB_OFFLINE", False)
+        aim_at(srv, monkeypatch, tmp_path)
         yield srv
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from gguf_files import write_small_llama, write_tiny_instruct
-from hub_server import HubServer
+from hub_server import HubServer, aim_at
 from runtime_server import RuntimeServer
 from synth_gguf import write as write_synth
 
@@ -138,13 +138,7 @@ def hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-unt
         }, {"config.json": json.dumps(qwen).encode(),
             "tokenizer_config.json": json.dumps({"chat_template": "{{ messages }}"}).encode(),
             "README.md": b"---\nlicense: apache-2.0\n---\n\nThis repo contains the instruction-tuned 7B Coder.\n"})
-        monkeypatch.setenv("HF_ENDPOINT", srv.url)
-        monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-        monkeypatch.setenv("LLM_CATALOG_CACHE_DIR", str(tmp_path / "cache"))
-        monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
-        import huggingface_hub.constants as hc
-
-        monkeypatch.setattr(hc, "HF_HUB_OFFLINE", False)
+        aim_at(srv, monkeypatch, tmp_path)
         yield srv
 
 

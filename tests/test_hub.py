@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 from gguf_files import write_small_llama, write_tiny_instruct
-from hub_server import HubServer
+from hub_server import HubServer, aim_at
 
 import catalog
 from catalog.core.model import Fetched
@@ -79,13 +79,7 @@ def hubenv(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-
             "model.safetensors": struct.pack("<Q", len(header)) + header + b"\0" * 58})
         srv.add("test-org/Gated-Model", {"tags": ["llama"], "cardData": {"license": "other"}},
                 {"config.json": json.dumps(QWEN_CODER["config"]).encode()}, gated=True)
-        monkeypatch.setenv("HF_ENDPOINT", srv.url)
-        monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-        monkeypatch.setenv("LLM_CATALOG_CACHE_DIR", str(tmp_path / "cache"))
-        monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
-        import huggingface_hub.constants as hc
-
-        monkeypatch.setattr(hc, "HF_HUB_OFFLINE", False)
+        aim_at(srv, monkeypatch, tmp_path)
         yield srv, ggufs, tmp_path / "cache"
 
 
