@@ -70,6 +70,9 @@ CASES = [
     ("phi35_mini", "Q4_K_M", 4096, True, "f16"),
     ("synthetic_granite", "Q4_K_M", 4096, True, "f16"),
     ("synthetic_command_r", "Q4_K_M", 4096, True, "f16"),
+    ("phi2", "Q4_K_M", 2048, True, "f16"),
+    ("falcon_7b", "Q4_K_M", 2048, True, "f16"),
+    ("gptj_6b", "Q4_K_M", 2048, True, "f16"),
 ]
 
 
@@ -102,7 +105,10 @@ def main() -> None:
     out.parent.mkdir(exist_ok=True)
     rows = []
     with tempfile.TemporaryDirectory() as d:
+        only = set(sys.argv[2:])  # case names to run (all without)
         for case in CASES:
+            if only and case[0] not in only:
+                continue
             r = run(case, Path(d))
             rows.append(r)
             print(json.dumps(r), flush=True)

@@ -53,7 +53,12 @@ def write_kv(w: gguf.GGUFWriter, a: Architecture, cfg: dict, preset: str, vocab:
     if arch != "deepseek2":
         w.add_uint32(f"{arch}.attention.key_length", a.head_dim_k)
         w.add_uint32(f"{arch}.attention.value_length", a.head_dim_v)
-        w.add_uint32(f"{arch}.rope.dimension_count", a.head_dim_k)
+        rope_dims = {"phi2": int(a.head_dim_k * float(c.get("partial_rotary_factor", 1.0))),
+                     "gptj": int(c.get("rotary_dim") or a.head_dim_k)}.get(arch, a.head_dim_k)
+        w.add_uint32(f"{arch}.rope.dimension_count", rope_dims)
+    if arch in ("phi2", "falcon", "gptj"):  # LayerNorm, not RMSNorm
+        w.add_float32(f"{arch}.attention.layer_norm_epsilon",
+                      float(c.get("layer_norm_eps", c.get("layer_norm_epsilon", 1e-5))))
     if a.sliding_window:
         w.add_uint32(f"{arch}.attention.sliding_window", a.sliding_window)
     if arch == "granite":

@@ -1,6 +1,8 @@
-"""Never an empty answer (issue 20): an architecture without tensor rules here still gets its alignment
-verdict, file sizes and an estimate, sized as a standard attention transformer with its exact parameter
-count, and says what is not modelled; a GGUF of an unknown architecture keeps its real tensor table."""
+"""Breadth (issue 20): Phi-2 and Falcon have their own tensor tables (checked against llama.cpp's buffers in
+bench/RESULTS.md section 2); an architecture without tensor rules here still gets its alignment verdict, file
+sizes and an estimate, sized as a standard attention transformer with its exact parameter count, and says what
+is not modelled; one llama.cpp refuses (GPT-J) gets no command; a GGUF of an unknown architecture keeps its real
+tensor table."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ import pytest
 from hub_server import HubServer, aim_at
 
 import catalog
-from catalog.core.arch import from_hf_config, modelled
+from catalog.core.arch import from_hf_config, hf_tensors, modelled, parameter_count
 
 # phi-2's config.json as published (microsoft/phi-2); the parameter count is the Hub's safetensors total
 PHI2 = {"architectures": ["PhiForCausalLM"], "hidden_size": 2560, "intermediate_size": 10240,
@@ -27,9 +29,12 @@ FALCON = {"architectures": ["FalconForCausalLM"], "hidden_size": 4544, "n_head":
 def test_generic_configs_read_their_shapes() -> None:
     phi = from_hf_config(PHI2)
     assert (phi.arch, phi.n_layer, phi.n_embd, phi.n_head_kv[0], phi.n_ctx_train) == ("phi2", 32, 2560, 32, 2048)
+    assert parameter_count(hf_tensors(phi)) == PHI2_PARAMS  # the table as convert_hf_to_gguf writes it
     falcon = from_hf_config(FALCON)
     assert (falcon.arch, falcon.n_layer, falcon.n_head, falcon.n_head_kv[0], falcon.head_dim_k) == (
-        "falcon", 32, 71, 1, 64) and not modelled(falcon)
+        "falcon", 32, 71, 1, 64) and modelled(falcon) and falcon.tied_embeddings
+    names = {t.name for t in hf_tensors(falcon)}
+    assert "blk.0.attn_qkv.weight" in names and "output.weight" not in names and "blk.0.ffn_gate.weight" not in names
     with pytest.raises(ValueError):
         from_hf_config({"architectures": ["ZebraForCausalLM"], "hidden_size": 64})
 
@@ -55,7 +60,7 @@ def test_phi2_answers_with_its_verdict_an_estimate_and_the_note(hub, cli) -> Non
     assert code == 0, err
     doc = json.loads(out)
     assert doc["model"]["architecture"] == "phi2" and doc["model"]["parameters"] == PHI2_PARAMS
-    assert "not modelled for phi2" in doc["model"]["estimate_note"]
+    assert "estimate_note" not in doc["model"]  # modelled: no note
     f16 = next(q for q in doc["quants"] if q["quant"] == "F16")
     # the weights hold the exact count at 2 bytes each (the stand-in's tables are fitted to it)
     assert abs(f16["memory"]["weights_bytes"] - 2 * PHI2_PARAMS) / (2 * PHI2_PARAMS) < 0.01
@@ -97,3 +102,16 @@ def test_a_gguf_of_an_unknown_architecture_keeps_its_real_tables(tmp_path: Path,
     assert doc["quants"][0]["memory"]["weights_bytes"] == 2 * (64 * 32 + 32 * 32)
     spec = catalog.resolve(str(path), offline=True)  # the library gives the same answer as the CLI
     assert catalog.check(spec, catalog.CheckRequest(), catalog.machine(["RTX 3060"])).recommended
+
+
+def test_an_architecture_llama_cpp_refuses_gets_no_command(tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
+    cfg = tmp_path / "gpt-j" / "config.json"
+    cfg.parent.mkdir()
+    cfg.write_text(json.dumps({"architectures": ["GPTJForCausalLM"], "n_embd": 4096, "n_head": 16, "n_layer": 28,
+                               "n_positions": 2048, "rotary_dim": 64, "vocab_size": 50400}))
+    code, out, err = cli("check", str(cfg), "--gpu", "RTX 3090", "--json")
+    doc = json.loads(out)
+    assert code == 0 and "llama.cpp does not load gptj" in doc["model"]["estimate_note"]
+    for q in doc["quants"]:
+        c = q["commands"]
+        assert not (c["ollama"] or c["llama_cpp"] or c["lm_studio"]) and "llama.cpp refuses it" in c["note"]

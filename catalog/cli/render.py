@@ -135,8 +135,9 @@ def print_check(r: CheckResult, smaller: Summary | None = None, asked: str = "")
               "(bench/RESULTS.md); "
               f"safety margin: {r.safety_margin}; --prefer speed and --min-tps N change the choice", soft_wrap=True)
     _print_commands(con, rec.commands)
-    con.print("  llama.cpp pins -c and -ngl here: left out, it takes the full context and --fit shrinks it",
-              soft_wrap=True, markup=False)
+    if rec.commands.llama_cpp:
+        con.print("  llama.cpp pins -c and -ngl here: left out, it takes the full context and --fit shrinks it",
+                  soft_wrap=True, markup=False)
     _print_template(con, r.template, o, rec)
 
 

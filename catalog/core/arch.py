@@ -79,7 +79,12 @@ HF_ARCH = {
     "InternLM2ForCausalLM": "internlm2",
     "Olmo2ForCausalLM": "olmo2",
 }
-SUPPORTED = frozenset(HF_ARCH.values())
+# with Phi-2 and Falcon (catalog.core.arch_gpt, whose own config spellings it reads); GPT-J's table is written
+# too, but llama.cpp does not load it (NOT_RUN), so it is not counted as modelled
+SUPPORTED = frozenset(HF_ARCH.values()) | {"phi2", "falcon"}
+# architectures convert_hf_to_gguf.py names but llama.cpp refuses to load ("unsupported model architecture",
+# llama.cpp 0c1e570): no runtime the product prints a command for runs them
+NOT_RUN = frozenset({"gptj"})
 # transformers' Gemma3TextConfig.__init__ defaults for the keys that change memory (as mirrored in
 # bminixhofer/tokenkit tokenkit/hf/configuration_tpu_gemma3.py); a config's own values win.
 GEMMA3_TEXT_DEFAULTS: dict[str, Any] = {
@@ -107,8 +112,9 @@ def from_hf_config(config: dict[str, Any]) -> Architecture:
     arch = HF_ARCH.get(hf)
     if arch is None:
         from catalog.core.arch_generic import generic
+        from catalog.core.arch_gpt import GPT_ARCH, from_config
 
-        return generic(config, hf)
+        return from_config(config, hf) if hf in GPT_ARCH else generic(config, hf)
     c = config
     if arch == "gemma3":
         # Gemma 3's config.json leaves many text_config keys to transformers' Gemma3TextConfig
@@ -217,6 +223,10 @@ def _hf_tensors(a: Architecture, dtype: str) -> tuple[Tensor, ...]:
     Returns:
         Tensors with ggml-order shapes.
     """
+    if a.arch in ("phi2", "falcon", "gptj"):
+        from catalog.core.arch_gpt import tensors
+
+        return tuple(tensors(a, dtype))
     if a.arch not in SUPPORTED:
         from catalog.core.arch_generic import generic_tensors
 

@@ -1,7 +1,7 @@
 """Architectures without tensor rules here, sized as a standard attention transformer (pure).
 
 An answer is never empty: a config.json whose class llama.cpp runs but this estimator does not model
-(Phi-2, Falcon, GPT-J, an architecture not yet known) is read from the keys most configs share, its tables
+(GPT-NeoX, MPT, StableLM, an architecture not yet known) is read from the keys most configs share, its tables
 are a standard transformer's (fitted to the exact parameter count where the Hub gives one), and the
 estimate says what it did not model (catalog.core.model.estimate_note).
 """

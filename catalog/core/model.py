@@ -307,8 +307,12 @@ def relisted(repo: GgufRepo, names: Iterable[str], source: str) -> GgufRepo:
 
 def estimate_note(spec: ModelSpec) -> str | None:
     """What the estimate could not model for this spec's architecture (None: all of it is modelled)."""
-    from catalog.core.arch import modelled
+    from catalog.core.arch import NOT_RUN, modelled
 
+    if spec.arch.arch in NOT_RUN:
+        return (f"llama.cpp does not load {spec.arch.arch} models (\"unsupported model architecture\"), and so "
+                "neither do Ollama and LM Studio: no command is printed. The memory is its own tables' weights, with "
+                "KV cache and compute sized as a standard attention transformer's")
     if modelled(spec.arch):
         return None
     weights = ("from the file's real tensor table" if spec.tensors else "a standard transformer's tables holding the "

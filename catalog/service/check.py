@@ -12,6 +12,7 @@ from collections.abc import Callable
 from functools import cache
 
 from catalog.core import ranking
+from catalog.core.arch import NOT_RUN
 from catalog.core.commands import all_commands, download_target
 from catalog.core.fit import (
     fit_cpu_moe,
@@ -38,7 +39,7 @@ from catalog.core.model import (
     weight_layout,
 )
 from catalog.core.options import OLLAMA_CTX_SMALLEST, CheckRequest, Verdict, validate
-from catalog.core.results import CheckResult, GpuShare, MemoryBreakdown, QuantRow, ResolvedOptions
+from catalog.core.results import CheckResult, Commands, GpuShare, MemoryBreakdown, QuantRow, ResolvedOptions
 from catalog.core.speed import active_parameters, check_seconds, per_second, prefill_per_second
 from hardware import Hardware
 
@@ -177,11 +178,18 @@ def _row(spec: ModelSpec, quant: str, opts: RuntimeOptions, m: _Machine, templat
         quant=quant, file_bytes=file_bytes(spec, quant, lay), memory=memory,
         verdict=verdict, gpu_layers=est.gpu_layers, total_layers=est.total_layers, tokens_per_second=tps,
         margin_bytes=sum(m.budgets) - est.gpu_bytes if m.has_gpu else None, cpu_moe_layers=est.cpu_moe_layers,
-        commands=all_commands(download_target(spec, quant), quant, opts, est.gpu_layers, est.total_layers, ollama_ctx,
-                              est.cpu_moe_layers, est.per_gpu_layers),
+        commands=_commands(spec, quant, opts, est, ollama_ctx),
         gpu_split=split, fit=fit_level(verdict, tps, est.gpu_bytes, sum(m.budgets), min_tps),
         prefill_tokens_per_second=prefill_per_second(active_parameters(spec.parameters, lay), m.hw.gpus,
                                                      est.per_gpu_layers) if verdict == "full_gpu" else None)
+
+
+def _commands(spec: ModelSpec, quant: str, opts: RuntimeOptions, est: MemoryEstimate, ollama_ctx: int) -> Commands:
+    """The three runtimes' commands; none for an architecture no runtime loads (a command must run)."""
+    if spec.arch.arch in NOT_RUN:
+        return Commands("", "", "", "", "", note=f"no runtime here loads {spec.arch.arch}: llama.cpp refuses it")
+    return all_commands(download_target(spec, quant), quant, opts, est.gpu_layers, est.total_layers, ollama_ctx,
+                        est.cpu_moe_layers, est.per_gpu_layers)
 
 
 def estimate_loaded(spec: ModelSpec, quant: str, context: int | None, kv_type: str = "F16",
