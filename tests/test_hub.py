@@ -257,3 +257,21 @@ def test_refresh_rereads_into_the_cache(hubenv, cli) -> None:  # type: ignore[no
     code, out, err = cli("refresh", "test-org/Nope")
     assert code == 2 and err.splitlines()[0].startswith("catalog: refresh failed: test-org/Nope: no such model")
     assert err.splitlines()[-1] == "refresh: 1 repo: 1 failed" and "Traceback" not in err
+
+
+def test_refresh_popular_brings_the_hubs_most_downloaded_into_search(hubenv, cli) -> None:  # type: ignore[no-untyped-def]
+    """`refresh --popular N` asks the Hub's model list (text-generation and GGUF, by downloads) and reads those
+    repos into the cache; `search --cached` then lists them, offline, with their verdicts."""
+    srv, _, _ = hubenv
+    code, out, err = cli("refresh", "--popular", "3")
+    assert code == 0, err
+    lists = srv.requests_to("/api/models")
+    asked = [e for e in lists if e["path"] == "/api/models" and len(e["query"].get("filter", [])) == 1]
+    assert {e["query"]["filter"][0] for e in asked} == {"text-generation", "gguf"}  # then each repo's children
+    assert all(e["query"].get("sort") == ["downloads"] and e["query"].get("limit") == ["3"] for e in asked)
+    assert "test-org/Coder-7B-Instruct: updated" in out and "test-org/Tiny-Instruct-GGUF: updated" in out
+    code, out, _ = cli("search", "--cached", "--fits", "--vram", "24", "--ram", "64", "--json")
+    ids = {m["id"] for m in json.loads(out)["models"]}
+    assert code == 0 and any("Coder-7B-Instruct" in i for i in ids)
+    code, out, _ = cli("search", "--json")
+    assert not any("Coder-7B-Instruct" in m["id"] for m in json.loads(out)["models"])  # only with --cached

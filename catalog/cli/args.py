@@ -68,6 +68,8 @@ def _search(sub: Any, fmt: Any) -> None:
     s.add_argument("--family")
     s.add_argument("--max-params", help="e.g. 8B, 500M or 8e9")
     s.add_argument("--fits", action="store_true", help="only models whose recommended quantization fits on the GPU")
+    s.add_argument("--cached", action="store_true",
+                   help="also the Hub repos in the cache (those looked up, and `refresh --popular N`)")
     hw_options(s)
     s.add_argument("--json", action="store_true")
     s.add_argument("--debug", action="store_true")
@@ -78,6 +80,8 @@ def _refresh(sub: Any, fmt: Any) -> None:
                        formatter_class=fmt)
     r.add_argument("models", nargs="*", help="HF repo ids or catalog names; none: every cached repo")
     r.add_argument("--jobs", type=int, default=REFRESH_JOBS, metavar="N", help="repos read at once")
+    r.add_argument("--popular", type=int, default=0, metavar="N",
+                   help="also read the Hub's N most downloaded text-generation and GGUF repos")
     r.add_argument("--offline", action="store_true", help="refused with its reason: a refresh reads the Hub")
     r.add_argument("--debug", action="store_true")
 

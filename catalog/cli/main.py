@@ -59,7 +59,7 @@ def _hw(args: Any) -> int:
 
 def _search(args: Any) -> int:
     limit = parse_count(args.max_params) if args.max_params else None
-    specs = catalog.search(args.text, kind=args.kind, family=args.family, max_params=limit)
+    specs = catalog.search(args.text, kind=args.kind, family=args.family, max_params=limit, cached=args.cached)
     summaries = None
     why = "no catalog model matches" + (f" {args.text!r}" if args.text else "") + _filters(args)
     if args.fits:
@@ -116,7 +116,7 @@ def _refresh(args: Any) -> int:
     with _progress("refresh", with_description=True) as bar:
         task = bar.add_task("", total=None)
         outcomes = catalog.refresh(args.models, args.jobs, lambda o: bar.update(task, advance=1, description=o.repo),
-                                   lambda n: bar.update(task, total=n))
+                                   lambda n: bar.update(task, total=n), popular=args.popular)
     if not outcomes:
         sys.stdout.write("nothing cached yet\n")
         return 0

@@ -75,11 +75,12 @@ def refresh_targets(names: list[str]) -> list[tuple[str, str | None]]:
     return out
 
 
-def refresh(names: list[str], jobs: int, on_done: Any = None, on_start: Any = None) -> list[Any]:
+def refresh(names: list[str], jobs: int, on_done: Any = None, on_start: Any = None, popular: int = 0) -> list[Any]:
     """Re-read Hub repos into the cache, `jobs` at once (catalog.sources.refresh): those `names` give (a
     catalog name gives its repo), or with no names every repo in the cache. Each outcome (repo, status
     "updated"/"unchanged"/"resumed"/"failed", detail, exit code) is passed to `on_done` as it comes; none
-    when nothing is cached. `on_start` is given the number of repos first.
+    when nothing is cached. `on_start` is given the number of repos first. `popular` N adds the Hub's N most
+    downloaded text-generation and GGUF repos (`search --cached`, the TUI and `export --cached` then list them).
 
     Raises:
         UsageError: a name that is no Hugging Face repo, HF_HUB_OFFLINE is set, or `jobs` is below 1.
@@ -87,11 +88,18 @@ def refresh(names: list[str], jobs: int, on_done: Any = None, on_start: Any = No
     from catalog.sources import refresh as refresher
     from catalog.sources.http import offline_env
 
-    repos = refresh_targets(names)
-    if not repos:
+    repos = refresh_targets(names) if names or not popular else []
+    if not repos and not popular:
         return []
     if offline_env():
         raise UsageError("HF_HUB_OFFLINE is set: refresh needs the network")
+    if popular:
+        from catalog.sources.hub.records import popular as most_downloaded
+
+        known = {r for r, _ in repos}
+        repos += [(r, None) for r in most_downloaded(popular) if r not in known]
+    if not repos:
+        return []
     if jobs < 1:
         raise UsageError("--jobs must be at least 1")
     if on_start is not None:

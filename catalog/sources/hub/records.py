@@ -289,6 +289,37 @@ def _gguf_children(repo: str) -> list[dict[str, Any]]:
     return [{"repo": c, "files": files[c]} for c in sorted(found, key=rank)[:5]]
 
 
+POPULAR_FILTERS = ("text-generation", "gguf")  # the two lists a local-LLM user browses: original weights, GGUFs
+MAX_POPULAR = 1000
+
+
+def popular(n: int) -> list[str]:
+    """The `n` most downloaded text-generation repos and the `n` most downloaded GGUF repos on the Hub (one
+    list request each, under our own retry policy), most downloaded first, each once.
+
+    Raises:
+        RemoteUnavailable: the Hub did not answer.
+    """
+    n = max(1, min(n, MAX_POPULAR))
+    found: dict[str, int] = {}
+    with hub_client() as client:
+        for tag in POPULAR_FILTERS:
+            url = f"{endpoint()}/api/models?filter={tag}&sort=downloads&direction=-1&limit={n}"
+
+            def ask(u: str = url) -> bytes | None:
+                return fetch_capped(client, u, 16 << 20, who="the Hub")
+
+            body = with_retries(ask)
+            try:
+                listed = json.loads(body or b"[]")
+            except ValueError:
+                listed = []
+            for m in listed if isinstance(listed, list) else ():
+                if isinstance(m, dict) and isinstance(m.get("id"), str) and REPO_RE.match(m["id"]):
+                    found[m["id"]] = max(found.get(m["id"], 0), int(m.get("downloads") or 0))
+    return sorted(found, key=lambda r: -found[r])
+
+
 def _jsonable(x: Any) -> Any:
     return json.loads(json.dumps(x, default=str))
 
