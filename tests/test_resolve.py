@@ -59,6 +59,10 @@ def test_base_models_never_resolve_to_instruct_tags() -> None:
     # the unversioned 7b-text-q* tags hold another file than v0.2's: not claimed by any entry
     with pytest.raises(ModelNotFound):
         catalog.resolve("mistral:7b-text-q4_K_M", offline=True)
+    # deepseek-r1:671b is DeepSeek R1 0528's file (other_tags), not the January R1 its 671b-q4_K_M tag serves
+    assert catalog.resolve("deepseek-r1:671b-q4_K_M", offline=True).id == "deepseek-r1"
+    with pytest.raises(ModelNotFound):
+        catalog.resolve("deepseek-r1:671b", offline=True)
 
 
 def test_every_entry_is_sourced() -> None:

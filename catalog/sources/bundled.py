@@ -143,11 +143,12 @@ def _index(pool: list[dict[str, Any]]) -> dict[str, tuple[int, str, str | None]]
             idx.setdefault(repo["repo"].lower(), (i, "gguf_repo", None))
         ol = e.get("ollama") or {}
         lib = ol.get("library")
+        others = {t.lower() for t in ol.get("other_tags") or ()}  # the library's tags that hold another model
         for tag, quant in (ol.get("tags") or {}).items():
             if lib:
                 idx.setdefault(f"{lib}:{tag}".lower(), (i, "ollama", quant))
                 prefix, _, suffix = tag.rpartition("-")
-                if prefix and normalize_preset(suffix):
+                if prefix and normalize_preset(suffix) and prefix.lower() not in others:
                     idx.setdefault(f"{lib}:{prefix}".lower(), (i, "ollama", None))
                 if tag == "latest":
                     idx.setdefault(lib.lower(), (i, "ollama", quant))
