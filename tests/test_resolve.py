@@ -63,6 +63,10 @@ def test_base_models_never_resolve_to_instruct_tags() -> None:
     assert catalog.resolve("deepseek-r1:671b-q4_K_M", offline=True).id == "deepseek-r1"
     with pytest.raises(ModelNotFound):
         catalog.resolve("deepseek-r1:671b", offline=True)
+    # a tag an entry records beats another entry's size stem: qwen3:4b is Qwen3 4B Thinking 2507's file, while
+    # 4b-q4_K_M is the original Qwen3 4B's
+    assert catalog.resolve("qwen3:4b", offline=True).id == "qwen3-4b-thinking-2507"
+    assert catalog.resolve("qwen3:4b-q4_K_M", offline=True).id == "qwen3-4b"
 
 
 def test_every_entry_is_sourced() -> None:

@@ -143,15 +143,22 @@ def _index(pool: list[dict[str, Any]]) -> dict[str, tuple[int, str, str | None]]
             idx.setdefault(repo["repo"].lower(), (i, "gguf_repo", None))
         ol = e.get("ollama") or {}
         lib = ol.get("library")
-        others = {t.lower() for t in ol.get("other_tags") or ()}  # the library's tags that hold another model
         for tag, quant in (ol.get("tags") or {}).items():
             if lib:
                 idx.setdefault(f"{lib}:{tag}".lower(), (i, "ollama", quant))
-                prefix, _, suffix = tag.rpartition("-")
-                if prefix and normalize_preset(suffix) and prefix.lower() not in others:
-                    idx.setdefault(f"{lib}:{prefix}".lower(), (i, "ollama", None))
                 if tag == "latest":
                     idx.setdefault(lib.lower(), (i, "ollama", quant))
+    # then the size stems of quantization tags (llama3.1:8b-instruct from 8b-instruct-q4_K_M), after every
+    # recorded tag: a stem never takes a name another entry records as its own tag (qwen3:4b is Qwen3 4B
+    # Thinking 2507's file, whatever 4b-q4_K_M serves), nor one the entry lists as another model's
+    for i, e in enumerate(pool):
+        ol = e.get("ollama") or {}
+        lib = ol.get("library")
+        others = {t.lower() for t in ol.get("other_tags") or ()}
+        for tag in ol.get("tags") or ():
+            prefix, _, suffix = tag.rpartition("-")
+            if lib and prefix and normalize_preset(suffix) and prefix.lower() not in others:
+                idx.setdefault(f"{lib}:{prefix}".lower(), (i, "ollama", None))
     return idx
 
 
