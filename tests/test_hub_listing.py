@@ -59,6 +59,9 @@ def test_unanswered_hub_keeps_the_recorded_list(hubsrv) -> None:  # type: ignore
     assert f"-hf {REPO}:Q4_K_M" in cmds["llama_cpp"]
     assert cmds["file_source"] == source_text(ENTRY["gguf_repos"][0]["source"])  # the catalog's, not a listing
     assert not cmds["file_source"].startswith(srv.url)
+    asked = len(srv.requests_to(f"/api/models/{REPO}"))
+    _commands("Q4_K_M")  # a moment later: not asked again (a machine without a network never waits each time)
+    assert len(srv.requests_to(f"/api/models/{REPO}")) == asked
 
 
 def test_gone_repo_names_no_file(hubsrv) -> None:  # type: ignore[no-untyped-def]
