@@ -73,6 +73,8 @@ CASES = [
     ("phi2", "Q4_K_M", 2048, True, "f16"),
     ("falcon_7b", "Q4_K_M", 2048, True, "f16"),
     ("gptj_6b", "Q4_K_M", 2048, True, "f16"),
+    ("synthetic_llama4", "Q4_K_M", 16384, True, "f16"),
+    ("llama4_scout", "Q4_K_M", 16384, True, "f16"),
 ]
 
 

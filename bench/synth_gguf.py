@@ -36,7 +36,7 @@ def _byte_tokens() -> list[str]:
 
 def write_kv(w: gguf.GGUFWriter, a: Architecture, cfg: dict, preset: str, vocab: dict | None = None) -> None:
     arch = a.arch
-    c = cfg.get("text_config", cfg) if arch == "gemma3" else cfg
+    c = cfg.get("text_config", cfg) if arch in ("gemma3", "llama4") else cfg
     # no arch in the default name: llama.cpp tweaks vocabularies by model name (Phi-3's rstrip)
     w.add_name((vocab or {}).get("name") or "synthetic model")
     w.add_file_type(PRESETS[preset][0])
@@ -72,6 +72,8 @@ def write_kv(w: gguf.GGUFWriter, a: Architecture, cfg: dict, preset: str, vocab:
     if arch == "gemma2":
         w.add_float32(f"{arch}.attn_logit_softcapping", 50.0)
         w.add_float32(f"{arch}.final_logit_softcapping", 30.0)
+    if arch == "llama4":
+        w.add_uint32(f"{arch}.interleave_moe_layer_step", int(c.get("interleave_moe_layer_step") or 1))
     if a.n_expert:
         w.add_uint32(f"{arch}.expert_count", a.n_expert)
         w.add_uint32(f"{arch}.expert_used_count", a.n_expert_used)

@@ -115,3 +115,20 @@ def test_an_architecture_llama_cpp_refuses_gets_no_command(tmp_path: Path, cli) 
     for q in doc["quants"]:
         c = q["commands"]
         assert not (c["ollama"] or c["llama_cpp"] or c["lm_studio"]) and "llama.cpp refuses it" in c["note"]
+
+
+def test_llama4_reads_its_text_model_experts_and_chunked_attention() -> None:
+    """Llama 4 Scout's config.json (text_config): 48 layers all MoE (16 experts, one used, one shared), attention
+    in chunks of 8192 on three layers of four; Maverick's MoE every second layer; the tables hold the published
+    totals (109B Scout with its vision tower, 400B Maverick). Their model and KV buffers equal llama.cpp's
+    (bench/RESULTS.md section 2)."""
+    scout = from_hf_config({"architectures": ["Llama4ForConditionalGeneration"], "text_config": {
+        "attention_chunk_size": 8192, "head_dim": 128, "hidden_size": 5120, "interleave_moe_layer_step": 1,
+        "intermediate_size": 8192, "intermediate_size_mlp": 16384, "max_position_embeddings": 10485760,
+        "num_attention_heads": 40, "num_experts_per_tok": 1, "num_hidden_layers": 48, "num_key_value_heads": 8,
+        "num_local_experts": 16, "rope_scaling": {"rope_type": "llama3", "factor": 16.0}, "vocab_size": 202048}})
+    assert (scout.arch, scout.n_expert, scout.n_expert_used, scout.n_expert_shared) == ("llama4", 16, 1, 1)
+    assert scout.sliding_window == 8192 and scout.swa_layers[:4] == (True, True, True, False)
+    assert 107e9 < parameter_count(hf_tensors(scout)) < 109e9
+    spec = catalog.resolve("llama4:maverick", offline=True)
+    assert spec.arch.n_ff[:2] == (16384, 0) and 400e9 < spec.parameters < 401e9

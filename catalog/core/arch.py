@@ -78,6 +78,8 @@ HF_ARCH = {
     "CohereForCausalLM": "command-r",
     "InternLM2ForCausalLM": "internlm2",
     "Olmo2ForCausalLM": "olmo2",
+    "Llama4ForConditionalGeneration": "llama4",
+    "Llama4ForCausalLM": "llama4",
 }
 # with Phi-2 and Falcon (catalog.core.arch_gpt, whose own config spellings it reads); GPT-J's table is written
 # too, but llama.cpp does not load it (NOT_RUN), so it is not counted as modelled
@@ -93,10 +95,10 @@ GEMMA3_TEXT_DEFAULTS: dict[str, Any] = {
 }
 # llama.cpp's default sliding-window period when a GGUF has no pattern key
 # (src/llama-model.cpp: gemma2 every other layer, gemma3 5 local : 1 global)
-DEFAULT_SWA_PERIOD = {"gemma2": 2, "gemma3": 6, "gpt-oss": 2}
+DEFAULT_SWA_PERIOD = {"gemma2": 2, "gemma3": 6, "gpt-oss": 2, "llama4": 4}
 
 
-def _swa_by_period(n_layer: int, period: int) -> tuple[bool, ...]:
+def swa_by_period(n_layer: int, period: int) -> tuple[bool, ...]:
     # llama_hparams::set_swa_pattern: layer il is SWA iff il % p < p - 1
     return tuple(il % period < period - 1 for il in range(n_layer))
 
@@ -121,6 +123,8 @@ def from_hf_config(config: dict[str, Any]) -> Architecture:
         # defaults; apply them as transformers does when it loads the config
         text = c.get("text_config")
         c = {**GEMMA3_TEXT_DEFAULTS, **(text if isinstance(text, dict) else c)}
+    elif arch == "llama4" and isinstance(c.get("text_config"), dict):
+        c = c["text_config"]  # the vision tower is the projector's (mmproj), not the language model's
     try:
         n_layer = int(c["num_hidden_layers"])
         n_embd = int(c["hidden_size"])
@@ -150,8 +154,13 @@ def _hf_flags(arch: str, c: dict[str, Any], n_layer: int) -> dict[str, Any]:
     """The extra tensors and the attention window a config implies (rope tables, biases, QK norms, SWA)."""
     kw: dict[str, Any] = {}
     rope = c.get("rope_scaling") or {}
-    if arch == "llama" and isinstance(rope, dict) and rope.get("rope_type", rope.get("type")) == "llama3":
+    if arch in ("llama", "llama4") and isinstance(rope, dict) and rope.get("rope_type", rope.get("type")) == "llama3":
         kw["rope_freqs"] = True
+    if arch == "llama4" and c.get("attention_chunk_size"):
+        # chunked attention on three layers of four (llama.cpp: set_swa_pattern(4)); its KV cache is sized as a
+        # sliding window of the chunk
+        kw["sliding_window"] = int(c["attention_chunk_size"])
+        kw["swa_layers"] = swa_by_period(n_layer, DEFAULT_SWA_PERIOD["llama4"])
     if arch == "phi3" and isinstance(rope, dict) and rope.get("long_factor"):
         kw["rope_factors"] = True
     if arch in ("qwen2", "gpt-oss"):
@@ -167,15 +176,23 @@ def _hf_flags(arch: str, c: dict[str, Any], n_layer: int) -> dict[str, Any]:
         if isinstance(layer_types, list) and len(layer_types) == n_layer:
             kw["swa_layers"] = tuple(t == "sliding_attention" for t in layer_types)
         else:
-            kw["swa_layers"] = _swa_by_period(n_layer, period)
+            kw["swa_layers"] = swa_by_period(n_layer, period)
     return kw
 
 
 def _hf_experts(arch: str, c: dict[str, Any], n_ff: int, n_layer: int) -> tuple[tuple[int, ...], dict[str, Any]]:
     """Each layer's dense feed-forward width, and a MoE's experts (and MLA's ranks for DeepSeek 2/3)."""
-    if arch not in ("qwen3moe", "gpt-oss", "deepseek2") and not (arch == "llama" and c.get("num_local_experts")):
+    moe_archs = ("qwen3moe", "gpt-oss", "deepseek2", "llama4")
+    if arch not in moe_archs and not (arch == "llama" and c.get("num_local_experts")):
         return (n_ff,) * n_layer, {}
     moe = {"n_expert_used": int(c["num_experts_per_tok"])}
+    if arch == "llama4":
+        # every `interleave_moe_layer_step`-th layer is MoE (experts of intermediate_size and one shared expert);
+        # the others are dense layers of intermediate_size_mlp
+        step = int(c.get("interleave_moe_layer_step") or 1)
+        dense = int(c.get("intermediate_size_mlp") or n_ff)
+        return tuple(0 if (il + 1) % step == 0 else dense for il in range(n_layer)), {
+            **moe, "n_expert": int(c["num_local_experts"]), "n_ff_exp": n_ff, "n_expert_shared": 1}
     if arch == "llama":
         return (0,) * n_layer, {**moe, "n_expert": int(c["num_local_experts"]), "n_ff_exp": n_ff}
     if arch == "qwen3moe":
@@ -333,83 +350,3 @@ def _hf_tensors(a: Architecture, dtype: str) -> tuple[Tensor, ...]:
             w(p + "ffn_up_shexp.weight", E, S)
             w(p + "ffn_down_shexp.weight", S, E)
     return tuple(out)
-
-
-def _per_layer(value: Any, n_layer: int, default: int) -> tuple[int, ...]:
-    if isinstance(value, list) and len(value) == n_layer:
-        return tuple(int(v) for v in value)
-    if isinstance(value, int):
-        return (value,) * n_layer
-    return (default,) * n_layer
-
-
-def _gguf_vocab(tokens: Any, embd: Tensor | None) -> int:
-    """The vocabulary size a GGUF without {arch}.vocab_size implies: its token list, else the embedding's rows."""
-    if isinstance(tokens, list):
-        return len(tokens)
-    if tokens is not None and hasattr(tokens, "length"):
-        return int(tokens.length)
-    return embd.shape[1] if embd and len(embd.shape) > 1 else 0
-
-
-def _gguf_swa(arch: str, n_layer: int, window: int, pattern: Any) -> dict[str, Any]:
-    """A GGUF's sliding-window layers: its per-layer pattern, else a period (its own or the architecture's);
-    Gemma 2 files that predate the key slide every other layer over 4096 tokens."""
-    period = DEFAULT_SWA_PERIOD.get(arch)
-    if window and period:
-        if isinstance(pattern, list) and len(pattern) == n_layer:
-            return {"swa_layers": tuple(bool(x) for x in pattern), "sliding_window": window}
-        return {"swa_layers": _swa_by_period(n_layer, int(pattern) if isinstance(pattern, int) else period),
-                "sliding_window": window}
-    if arch == "gemma2":
-        return {"sliding_window": 4096, "swa_layers": _swa_by_period(n_layer, 2)}
-    return {}
-
-
-def from_gguf_metadata(meta: dict[str, Any], tensors: list[Tensor]) -> Architecture:
-    """Read an Architecture from a GGUF header's key/values and tensor table.
-
-    Raises:
-        UnsupportedArchitecture: missing or inconsistent keys.
-    """
-    arch = meta.get("general.architecture")
-    if not isinstance(arch, str):
-        raise UnsupportedArchitecture("GGUF has no general.architecture")
-
-    def key(name: str, default: Any = None) -> Any:
-        return meta.get(f"{arch}.{name}", default)
-
-    try:
-        n_layer = int(key("block_count"))
-        n_embd = int(key("embedding_length"))
-        head = key("attention.head_count")
-        n_head = int(max(head) if isinstance(head, list) else head)
-    except (TypeError, ValueError):
-        raise UnsupportedArchitecture(f"GGUF lacks the basic {arch}.* shape keys") from None
-    if not 0 < n_layer <= 4096 or not 0 < n_embd <= 1 << 20 or not 0 < n_head <= 1 << 16:
-        raise UnsupportedArchitecture("GGUF shape keys are out of range")
-    n_kv = _per_layer(key("attention.head_count_kv", n_head), n_layer, n_head)
-    hk = int(key("attention.key_length", n_embd // n_head))
-    hv = int(key("attention.value_length", n_embd // n_head))
-    ff = _per_layer(key("feed_forward_length", 0), n_layer, 0)
-    by_name = {t.name: t for t in tensors}
-    embd = by_name.get("token_embd.weight")
-    vocab = key("vocab_size")
-    if vocab is None:
-        vocab = _gguf_vocab(meta.get("tokenizer.ggml.tokens"), embd)
-    n_expert = int(key("expert_count", 0) or 0)
-    lead = int(key("leading_dense_block_count", 0) or 0)
-    if n_expert:
-        ff = tuple(ff[il] if il < lead or f"blk.{il}.ffn_down.weight" in by_name else 0 for il in range(n_layer))
-    kw = _gguf_swa(arch, n_layer, int(key("attention.sliding_window", 0) or 0),
-                   key("attention.sliding_window_pattern"))
-    return Architecture(
-        arch, n_layer, n_embd, n_head, n_kv, hk, hv, ff, int(vocab), int(key("context_length", 0) or 0),
-        tied_embeddings="output.weight" not in by_name,
-        n_expert=n_expert, n_expert_used=int(key("expert_used_count", 0) or 0),
-        n_ff_exp=int(key("expert_feed_forward_length", 0) or 0),
-        n_expert_shared=int(key("expert_shared_count", 0) or 0), n_dense_lead=lead,
-        kv_lora_rank=int(key("attention.kv_lora_rank", 0) or 0), q_lora_rank=int(key("attention.q_lora_rank", 0) or 0),
-        qk_rope_dim=int(key("rope.dimension_count", 0) or 0) if arch == "deepseek2" else 0,
-        **kw,
-    )

@@ -11,7 +11,8 @@ import json
 import os
 from typing import Any
 
-from catalog.core.arch import UnsupportedArchitecture, from_gguf_metadata, from_hf_config, hf_tensors, parameter_count
+from catalog.core.arch import UnsupportedArchitecture, from_hf_config, hf_tensors, parameter_count
+from catalog.core.arch_gguf import from_gguf_metadata
 from catalog.core.ggml import PRESET_BY_FTYPE
 from catalog.core.model import ChatTemplate, ModelSpec, Provenance
 from catalog.errors import BadModelFile, ModelNotFound
