@@ -25,6 +25,7 @@ import catalog
 from catalog import ModelSpec, Summary
 from catalog.cli.render import gib
 from catalog.core.alignment import KINDS as ALIGNMENT_KINDS
+from catalog.core.model import estimate_note
 from catalog.core.options import KV_CHOICES
 from catalog.core.results import COMMAND_LABELS
 from hardware import Hardware
@@ -100,6 +101,11 @@ class DetailScreen(Screen[None]):
                                      rest=f"{spec.arch.arch}, {spec.parameters / 1e9:.2f} B parameters, "
                                           f"{al.kind} (confidence {round(al.confidence, 2)})"),
                  Content(f"context {c.options.context} ({c.options.context_source}), KV {c.options.kv_type}")]
+        if c.recommended:
+            lines.append(Content(f"recommended {c.recommended}: {c.recommended_why}"))
+        note = estimate_note(spec)
+        if note:
+            lines.append(Content(f"note: {note}"))
         for ev in al.evidence[:4]:
             # whole, wrapped at the screen's edge: a cut quote or source proves nothing
             lines.append(Content.from_markup("  evidence: $signal: $value  [dim]($source)[/dim]", signal=ev.signal,
