@@ -48,7 +48,8 @@ c = L.llama_init_from_model(m, cp)
 assert c, "context failed"
 """
 KV_IDS = {"f16": 1, "q8_0": 8, "q4_0": 2}
-BUF = re.compile(r"(CPU(?:_Mapped)?)\s+(model|KV|compute) buffer size =\s+([\d.]+) MiB")
+# a recurrent model's state is its own buffer (`RS buffer size`); it is counted with the KV cache here
+BUF = re.compile(r"(CPU(?:_Mapped)?)\s+(model|KV|RS|compute) buffer size =\s+([\d.]+) MiB")
 
 CASES = [
     ("llama31_8b", "Q4_K_M", 4096, True, "f16"),
@@ -75,6 +76,14 @@ CASES = [
     ("gptj_6b", "Q4_K_M", 2048, True, "f16"),
     ("synthetic_llama4", "Q4_K_M", 16384, True, "f16"),
     ("llama4_scout", "Q4_K_M", 16384, True, "f16"),
+    ("qwen35_27b", "Q4_K_M", 4096, True, "f16"),
+    ("qwen35_35b_a3b", "Q4_K_M", 4096, True, "f16"),
+    ("nemotron3_nano_30b_a3b", "Q4_K_M", 4096, True, "f16"),
+    ("nemotron_h_56b", "Q4_K_M", 4096, True, "f16"),
+    ("synthetic_granitehybrid", "Q4_K_M", 4096, True, "f16"),
+    ("synthetic_granitehybrid_moe", "Q4_K_M", 4096, True, "f16"),
+    ("synthetic_lfm2", "Q4_K_M", 4096, True, "f16"),
+    ("synthetic_qwen3next", "Q4_K_M", 4096, True, "f16"),
 ]
 
 
@@ -88,7 +97,8 @@ def run(case: tuple, work: Path) -> dict:
                        capture_output=True, text=True, timeout=600)
     got: dict[str, float] = {}
     for m in BUF.finditer(r.stderr):
-        got[m.group(2)] = got.get(m.group(2), 0.0) + float(m.group(3))
+        part = "KV" if m.group(2) == "RS" else m.group(2)
+        got[part] = round(got.get(part, 0.0) + float(m.group(3)), 2)
     a = from_hf_config(cfg)
     t = quantize(hf_tensors(a), quant, quant_context(a))
     e = estimate(a, t, RuntimeOptions(ctx, kv.upper(), kv.upper(), fa), has_gpu=False)

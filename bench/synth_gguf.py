@@ -36,7 +36,7 @@ def _byte_tokens() -> list[str]:
 
 def write_kv(w: gguf.GGUFWriter, a: Architecture, cfg: dict, preset: str, vocab: dict | None = None) -> None:
     arch = a.arch
-    c = cfg.get("text_config", cfg) if arch in ("gemma3", "llama4") else cfg
+    c = cfg.get("text_config", cfg) if arch in ("gemma3", "llama4", "qwen35", "qwen35moe") else cfg
     # no arch in the default name: llama.cpp tweaks vocabularies by model name (Phi-3's rstrip)
     w.add_name((vocab or {}).get("name") or "synthetic model")
     w.add_file_type(PRESETS[preset][0])
@@ -44,9 +44,16 @@ def write_kv(w: gguf.GGUFWriter, a: Architecture, cfg: dict, preset: str, vocab:
     w.add_uint32(f"{arch}.context_length", a.n_ctx_train)
     w.add_uint32(f"{arch}.embedding_length", a.n_embd)
     ff = max(a.n_ff) if any(a.n_ff) else a.n_ff_exp
-    w.add_uint32(f"{arch}.feed_forward_length", ff)
+    if arch.startswith("nemotron_h"):  # a width per layer: 0 on the Mamba and attention layers
+        w.add_array(f"{arch}.feed_forward_length",
+                    [a.n_ff_exp if k == "moe" else a.n_ff[il] for il, k in enumerate(a.layer_kinds)])
+    else:
+        w.add_uint32(f"{arch}.feed_forward_length", ff)
     w.add_uint32(f"{arch}.attention.head_count", a.n_head)
-    w.add_uint32(f"{arch}.attention.head_count_kv", a.n_head_kv[0])
+    if len(set(a.n_head_kv)) > 1 and arch not in ("qwen3next", "qwen35", "qwen35moe"):
+        w.add_array(f"{arch}.attention.head_count_kv", list(a.n_head_kv))  # no KV heads on recurrent layers
+    else:  # Qwen3-Next / 3.5 mark their recurrent layers by full_attention_interval instead
+        w.add_uint32(f"{arch}.attention.head_count_kv", max(a.n_head_kv))
     w.add_float32(f"{arch}.attention.layer_norm_rms_epsilon", float(c.get("rms_norm_eps", 1e-5)))
     w.add_float32(f"{arch}.rope.freq_base", float(c.get("rope_theta", 10000.0)))
     w.add_uint32(f"{arch}.vocab_size", a.n_vocab)
@@ -55,6 +62,9 @@ def write_kv(w: gguf.GGUFWriter, a: Architecture, cfg: dict, preset: str, vocab:
         w.add_uint32(f"{arch}.attention.value_length", a.head_dim_v)
         rope_dims = {"phi2": int(a.head_dim_k * float(c.get("partial_rotary_factor", 1.0))),
                      "gptj": int(c.get("rotary_dim") or a.head_dim_k)}.get(arch, a.head_dim_k)
+        part = (c.get("rope_parameters") or {}).get("partial_rotary_factor", c.get("partial_rotary_factor"))
+        if a.layer_kinds and part:
+            rope_dims = int(a.head_dim_k * float(part))
         w.add_uint32(f"{arch}.rope.dimension_count", rope_dims)
     if arch in ("phi2", "falcon", "gptj"):  # LayerNorm, not RMSNorm
         w.add_float32(f"{arch}.attention.layer_norm_epsilon",
@@ -72,6 +82,8 @@ def write_kv(w: gguf.GGUFWriter, a: Architecture, cfg: dict, preset: str, vocab:
     if arch == "gemma2":
         w.add_float32(f"{arch}.attn_logit_softcapping", 50.0)
         w.add_float32(f"{arch}.final_logit_softcapping", 30.0)
+    if a.layer_kinds:
+        write_hybrid_kv(w, a, c)
     if arch == "llama4":
         w.add_uint32(f"{arch}.interleave_moe_layer_step", int(c.get("interleave_moe_layer_step") or 1))
     if a.n_expert:
@@ -108,6 +120,40 @@ def write_kv(w: gguf.GGUFWriter, a: Architecture, cfg: dict, preset: str, vocab:
     w.add_bos_token_id(a.n_vocab - 2)
     w.add_eos_token_id(a.n_vocab - 1)
     w.add_add_bos_token(True)
+
+
+def write_hybrid_kv(w: gguf.GGUFWriter, a: Architecture, c: dict) -> None:
+    """The recurrent mixers' keys convert_hf_to_gguf.py writes (ssm.*, shortconv.l_cache, the attention period)."""
+    arch = a.arch
+    if arch == "lfm2":
+        w.add_uint32(f"{arch}.shortconv.l_cache", a.ssm[0])
+        return
+    d_conv, d_inner, d_state, n_group, dt_rank = a.ssm
+    w.add_uint32(f"{arch}.ssm.conv_kernel", d_conv)
+    w.add_uint32(f"{arch}.ssm.inner_size", d_inner)
+    w.add_uint32(f"{arch}.ssm.state_size", d_state)
+    w.add_uint32(f"{arch}.ssm.group_count", n_group)
+    w.add_uint32(f"{arch}.ssm.time_step_rank", dt_rank)
+    if arch in ("qwen3next", "qwen35", "qwen35moe"):
+        w.add_uint32(f"{arch}.full_attention_interval", int(c.get("full_attention_interval") or 4))
+        rope = c.get("rope_parameters") or c.get("rope_scaling") or {}
+        if rope.get("mrope_section"):
+            w.add_array(f"{arch}.rope.dimension_sections", [*rope["mrope_section"], 0][:4])
+    if arch == "granitehybrid":
+        w.add_float32(f"{arch}.attention.scale", float(c.get("attention_multiplier", 1.0)))
+        w.add_float32(f"{arch}.embedding_scale", float(c.get("embedding_multiplier", 1.0)))
+        w.add_float32(f"{arch}.residual_scale", float(c.get("residual_multiplier", 1.0)))
+        w.add_float32(f"{arch}.logit_scale", float(c.get("logits_scaling", 1.0)))
+    if a.n_ff_shexp:
+        w.add_uint32(f"{arch}.expert_shared_feed_forward_length", a.n_ff_shexp)
+    if arch.startswith("nemotron_h"):
+        w.add_float32(f"{arch}.attention.layer_norm_epsilon", float(c.get("layer_norm_epsilon", 1e-5)))
+    if arch == "nemotron_h_moe":
+        w.add_uint32(f"{arch}.expert_shared_count", a.n_expert_shared)
+        w.add_float32(f"{arch}.expert_weights_scale", float(c.get("routed_scaling_factor", 1.0)))
+        w.add_bool(f"{arch}.expert_weights_norm", bool(c.get("norm_topk_prob", True)))
+        w.add_uint32(f"{arch}.expert_group_count", int(c.get("n_group") or 1))
+        w.add_uint32(f"{arch}.expert_group_used_count", int(c.get("topk_group") or 1))
 
 
 def write_vocab(w: gguf.GGUFWriter, vocab: dict) -> None:

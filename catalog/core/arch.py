@@ -45,6 +45,12 @@ class Architecture(Record):
     qk_norm: bool = False
     rope_freqs: bool = False  # llama3-style rope scaling writes rope_freqs.weight
     rope_factors: bool = False  # Phi-3 longrope writes rope_factors_long/short.weight
+    # hybrid and recurrent models (catalog.core.arch_hybrid): each layer's mixer, "attn" or a recurrent one
+    # ("ssm" Mamba-2, "linear" gated delta net, "conv" LFM2's short convolution; "mlp"/"moe" Nemotron-H's
+    # feed-forward-only layers), and the state sizes llama-memory-recurrent keeps per sequence
+    layer_kinds: tuple[str, ...] = ()
+    ssm: tuple[int, ...] = ()  # d_conv, d_inner, d_state, n_group, dt_rank (GGUF {arch}.ssm.*); LFM2: (l_cache,)
+    n_ff_shexp: int = 0  # a shared expert's width where it differs from the routed ones'
 
     @property
     def is_mla(self) -> bool:
@@ -52,7 +58,18 @@ class Architecture(Record):
 
     @property
     def n_gqa(self) -> int:
-        return self.n_head // max(1, self.n_head_kv[0])
+        # llama_hparams::n_gqa(0): 0 where layer 0 keeps no KV (a recurrent layer), as llama-quantize sees it
+        return self.n_head // self.n_head_kv[0] if self.n_head_kv[0] else 0
+
+    def state_elements(self, il: int) -> int:
+        """f32 elements of recurrent state layer `il` keeps per sequence (llama_hparams::n_embd_r + n_embd_s)."""
+        kind = self.layer_kinds[il] if self.layer_kinds else "attn"
+        if kind == "conv":
+            return self.n_embd * (self.ssm[0] - 1)
+        if kind in ("ssm", "linear"):
+            d_conv, d_inner, d_state, n_group = self.ssm[:4]
+            return (d_conv - 1) * (d_inner + 2 * n_group * d_state) + d_state * d_inner
+        return 0
 
 
 class UnsupportedArchitecture(ValueError):
@@ -83,7 +100,9 @@ HF_ARCH = {
 }
 # with Phi-2 and Falcon (catalog.core.arch_gpt, whose own config spellings it reads); GPT-J's table is written
 # too, but llama.cpp does not load it (NOT_RUN), so it is not counted as modelled
-SUPPORTED = frozenset(HF_ARCH.values()) | {"phi2", "falcon"}
+SUPPORTED = frozenset(HF_ARCH.values()) | {"phi2", "falcon", "granitehybrid", "nemotron_h", "nemotron_h_moe",
+                                           "lfm2", "qwen35", "qwen35moe", "qwen3next"}
+HYBRID = frozenset({"granitehybrid", "nemotron_h", "nemotron_h_moe", "lfm2", "qwen35", "qwen35moe", "qwen3next"})
 # architectures convert_hf_to_gguf.py names but llama.cpp refuses to load ("unsupported model architecture",
 # llama.cpp 0c1e570): no runtime the product prints a command for runs them
 NOT_RUN = frozenset({"gptj"})
@@ -115,7 +134,10 @@ def from_hf_config(config: dict[str, Any]) -> Architecture:
     if arch is None:
         from catalog.core.arch_generic import generic
         from catalog.core.arch_gpt import GPT_ARCH, from_config
+        from catalog.core.arch_hybrid import HYBRID_ARCH, from_hybrid_config
 
+        if hf in HYBRID_ARCH:
+            return from_hybrid_config(config, hf)
         return from_config(config, hf) if hf in GPT_ARCH else generic(config, hf)
     c = config
     if arch == "gemma3":
@@ -244,6 +266,10 @@ def _hf_tensors(a: Architecture, dtype: str) -> tuple[Tensor, ...]:
         from catalog.core.arch_gpt import tensors
 
         return tuple(tensors(a, dtype))
+    if a.arch in HYBRID:
+        from catalog.core.arch_hybrid import hybrid_tensors
+
+        return tuple(hybrid_tensors(a, dtype))
     if a.arch not in SUPPORTED:
         from catalog.core.arch_generic import generic_tensors
 

@@ -3,7 +3,7 @@ architecture shares, so a GGUF of one not modelled here still has its shapes and
 
 from typing import Any
 
-from catalog.core.arch import DEFAULT_SWA_PERIOD, Architecture, UnsupportedArchitecture, swa_by_period
+from catalog.core.arch import DEFAULT_SWA_PERIOD, HYBRID, Architecture, UnsupportedArchitecture, swa_by_period
 from catalog.core.ggml import Tensor
 
 
@@ -71,11 +71,17 @@ def from_gguf_metadata(meta: dict[str, Any], tensors: list[Tensor]) -> Architect
         vocab = _gguf_vocab(meta.get("tokenizer.ggml.tokens"), embd)
     n_expert = int(key("expert_count", 0) or 0)
     lead = int(key("leading_dense_block_count", 0) or 0)
+    raw_ff = ff
     if n_expert:
         ff = tuple(ff[il] if il < lead or f"blk.{il}.ffn_down.weight" in by_name else 0 for il in range(n_layer))
     kw = _gguf_swa(arch, n_layer, int(key("attention.sliding_window", 0) or 0),
                    key("attention.sliding_window_pattern"))
-    return Architecture(
+    hybrid: dict[str, Any] = {}
+    if arch in HYBRID:
+        from catalog.core.arch_hybrid import from_gguf_keys
+
+        n_kv, ff, hybrid = from_gguf_keys(arch, key, n_layer, n_kv, raw_ff if arch.startswith("nemotron_h") else ff)
+    a = Architecture(
         arch, n_layer, n_embd, n_head, n_kv, hk, hv, ff, int(vocab), int(key("context_length", 0) or 0),
         tied_embeddings="output.weight" not in by_name,
         n_expert=n_expert, n_expert_used=int(key("expert_used_count", 0) or 0),
@@ -85,3 +91,4 @@ def from_gguf_metadata(meta: dict[str, Any], tensors: list[Tensor]) -> Architect
         qk_rope_dim=int(key("rope.dimension_count", 0) or 0) if arch == "deepseek2" else 0,
         **kw,
     )
+    return a._replace(**hybrid) if hybrid else a
