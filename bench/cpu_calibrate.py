@@ -84,6 +84,15 @@ CASES = [
     ("synthetic_granitehybrid_moe", "Q4_K_M", 4096, True, "f16"),
     ("synthetic_lfm2", "Q4_K_M", 4096, True, "f16"),
     ("synthetic_qwen3next", "Q4_K_M", 4096, True, "f16"),
+    ("mistral_small_31_24b", "Q4_K_M", 4096, True, "f16"),
+    ("smollm3_3b", "Q4_K_M", 4096, True, "f16"),
+    ("ernie45_21b_a3b", "Q4_K_M", 4096, True, "f16"),
+    ("minimax_m27", "Q4_K_M", 4096, True, "f16"),
+    ("kimi_k25", "Q4_K_M", 4096, True, "f16"),
+    ("lfm2_1_2b", "Q4_K_M", 4096, True, "f16"),
+    ("falcon_40b", "Q4_K_M", 2048, True, "f16"),
+    ("qwen3vl_4b", "Q4_K_M", 4096, True, "f16"),
+    ("qwen3vl_30b_a3b", "Q4_K_M", 4096, True, "f16"),
 ]
 
 

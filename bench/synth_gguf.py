@@ -36,7 +36,7 @@ def _byte_tokens() -> list[str]:
 
 def write_kv(w: gguf.GGUFWriter, a: Architecture, cfg: dict, preset: str, vocab: dict | None = None) -> None:
     arch = a.arch
-    c = cfg.get("text_config", cfg) if arch in ("gemma3", "llama4", "qwen35", "qwen35moe") else cfg
+    c = cfg.get("text_config", cfg) if "text_config" in cfg else cfg
     # no arch in the default name: llama.cpp tweaks vocabularies by model name (Phi-3's rstrip)
     w.add_name((vocab or {}).get("name") or "synthetic model")
     w.add_file_type(PRESETS[preset][0])
@@ -61,7 +61,8 @@ def write_kv(w: gguf.GGUFWriter, a: Architecture, cfg: dict, preset: str, vocab:
         w.add_uint32(f"{arch}.attention.key_length", a.head_dim_k)
         w.add_uint32(f"{arch}.attention.value_length", a.head_dim_v)
         rope_dims = {"phi2": int(a.head_dim_k * float(c.get("partial_rotary_factor", 1.0))),
-                     "gptj": int(c.get("rotary_dim") or a.head_dim_k)}.get(arch, a.head_dim_k)
+                     "gptj": int(c.get("rotary_dim") or a.head_dim_k),
+                     "minimax-m2": int(c.get("rotary_dim") or a.head_dim_k)}.get(arch, a.head_dim_k)
         part = (c.get("rope_parameters") or {}).get("partial_rotary_factor", c.get("partial_rotary_factor"))
         if a.layer_kinds and part:
             rope_dims = int(a.head_dim_k * float(part))
@@ -84,6 +85,17 @@ def write_kv(w: gguf.GGUFWriter, a: Architecture, cfg: dict, preset: str, vocab:
         w.add_float32(f"{arch}.final_logit_softcapping", 30.0)
     if a.layer_kinds:
         write_hybrid_kv(w, a, c)
+    if arch in ("qwen3vl", "qwen3vlmoe"):
+        rope = c.get("rope_scaling") or c.get("rope_parameters") or {}
+        w.add_array(f"{arch}.rope.dimension_sections", [*rope.get("mrope_section", [24, 20, 20]), 0][:4])
+        w.add_uint32(f"{arch}.n_deepstack_layers", len((cfg.get("vision_config") or {}).get("deepstack_visual_indexes", [])))
+    if arch == "ernie4_5-moe":
+        w.add_uint32(f"{arch}.interleave_moe_layer_step", int(c.get("moe_layer_interval") or 1))
+        w.add_uint32(f"{arch}.leading_dense_block_count", a.n_dense_lead)
+        w.add_uint32(f"{arch}.expert_shared_count", a.n_expert_shared)
+        w.add_uint32(f"{arch}.expert_shared_feed_forward_length", a.n_ff_exp * a.n_expert_shared)
+    if arch == "minimax-m2":
+        w.add_uint32(f"{arch}.expert_gating_func", 2)  # sigmoid (scoring_func)
     if arch == "llama4":
         w.add_uint32(f"{arch}.interleave_moe_layer_step", int(c.get("interleave_moe_layer_step") or 1))
     if a.n_expert:

@@ -9,6 +9,7 @@ import re
 import pytest
 
 import catalog
+from catalog.core.arch import NOT_RUN
 from catalog.sources.bundled import entries
 
 HW = catalog.machine(["RTX 3090"], ram_gib=64)
@@ -48,5 +49,7 @@ def test_every_printed_download_exists(entry: dict) -> None:
             # lms load matches fuzzily (letters in order, any case): the key LM Studio gives the download,
             # `publisher/name` or `name`, must contain ours
             assert _in_order(key, repo.lower()), (key, repo)
-        if not (cmds.ollama or cmds.lm_studio) or not cmds.llama_cpp or "convert_hf_to_gguf.py" in cmds.llama_cpp:
+        if spec.arch.arch in NOT_RUN:  # no runtime loads it: no command at all, and the note says why
+            assert not (cmds.ollama or cmds.lm_studio or cmds.llama_cpp) and "refuses it" in cmds.note, cmds
+        elif not (cmds.ollama or cmds.lm_studio) or not cmds.llama_cpp or "convert_hf_to_gguf.py" in cmds.llama_cpp:
             assert cmds.note.startswith(f"no published GGUF file of {row.quant}"), (row.quant, cmds)

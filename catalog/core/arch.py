@@ -97,7 +97,21 @@ HF_ARCH = {
     "Olmo2ForCausalLM": "olmo2",
     "Llama4ForConditionalGeneration": "llama4",
     "Llama4ForCausalLM": "llama4",
+    # a vision model around a text one: convert_hf_to_gguf.py writes the text model as its own architecture and
+    # the vision tower as the projector (mmproj)
+    "Mistral3ForConditionalGeneration": "llama",
+    "KimiK25ForConditionalGeneration": "deepseek2",
+    "SmolLM3ForCausalLM": "smollm3",
+    "Ernie4_5ForCausalLM": "ernie4_5",
+    "Ernie4_5_MoeForCausalLM": "ernie4_5-moe",
+    "MiniMaxM2ForCausalLM": "minimax-m2",
+    "Qwen3VLForConditionalGeneration": "qwen3vl",  # Qwen3's tables; the deepstack inputs are the projector's
+    "Qwen3VLMoeForConditionalGeneration": "qwen3vlmoe",
 }
+# the wrapper classes whose language model is the config's text_config
+TEXT_CONFIG_ARCHS = frozenset({"Llama4ForConditionalGeneration", "Mistral3ForConditionalGeneration",
+                               "KimiK25ForConditionalGeneration", "Qwen3VLForConditionalGeneration",
+                               "Qwen3VLMoeForConditionalGeneration"})
 # with Phi-2 and Falcon (catalog.core.arch_gpt, whose own config spellings it reads); GPT-J's table is written
 # too, but llama.cpp does not load it (NOT_RUN), so it is not counted as modelled
 SUPPORTED = frozenset(HF_ARCH.values()) | {"phi2", "falcon", "granitehybrid", "nemotron_h", "nemotron_h_moe",
@@ -145,7 +159,7 @@ def from_hf_config(config: dict[str, Any]) -> Architecture:
         # defaults; apply them as transformers does when it loads the config
         text = c.get("text_config")
         c = {**GEMMA3_TEXT_DEFAULTS, **(text if isinstance(text, dict) else c)}
-    elif arch == "llama4" and isinstance(c.get("text_config"), dict):
+    elif hf in TEXT_CONFIG_ARCHS and isinstance(c.get("text_config"), dict):
         c = c["text_config"]  # the vision tower is the projector's (mmproj), not the language model's
     try:
         n_layer = int(c["num_hidden_layers"])
@@ -187,7 +201,8 @@ def _hf_flags(arch: str, c: dict[str, Any], n_layer: int) -> dict[str, Any]:
         kw["rope_factors"] = True
     if arch in ("qwen2", "gpt-oss"):
         kw["attn_bias"] = True
-    if arch in ("qwen3", "qwen3moe", "gemma3", "olmo2") or (arch == "command-r" and c.get("use_qk_norm")):
+    if arch in ("qwen3", "qwen3moe", "qwen3vl", "qwen3vlmoe", "gemma3", "olmo2") or (
+            arch in ("command-r", "minimax-m2") and c.get("use_qk_norm")):
         kw["qk_norm"] = True
     window = int(c.get("sliding_window") or 0)
     # Mistral v0.1 declared a 4096 window; llama.cpp ignores it for llama and qwen2, so do we
@@ -204,10 +219,10 @@ def _hf_flags(arch: str, c: dict[str, Any], n_layer: int) -> dict[str, Any]:
 
 def _hf_experts(arch: str, c: dict[str, Any], n_ff: int, n_layer: int) -> tuple[tuple[int, ...], dict[str, Any]]:
     """Each layer's dense feed-forward width, and a MoE's experts (and MLA's ranks for DeepSeek 2/3)."""
-    moe_archs = ("qwen3moe", "gpt-oss", "deepseek2", "llama4")
+    moe_archs = ("qwen3moe", "qwen3vlmoe", "gpt-oss", "deepseek2", "llama4", "ernie4_5-moe", "minimax-m2")
     if arch not in moe_archs and not (arch == "llama" and c.get("num_local_experts")):
         return (n_ff,) * n_layer, {}
-    moe = {"n_expert_used": int(c["num_experts_per_tok"])}
+    moe = {"n_expert_used": int(c.get("num_experts_per_tok") or c.get("moe_k") or 0)}
     if arch == "llama4":
         # every `interleave_moe_layer_step`-th layer is MoE (experts of intermediate_size and one shared expert);
         # the others are dense layers of intermediate_size_mlp
@@ -217,7 +232,15 @@ def _hf_experts(arch: str, c: dict[str, Any], n_ff: int, n_layer: int) -> tuple[
             **moe, "n_expert": int(c["num_local_experts"]), "n_ff_exp": n_ff, "n_expert_shared": 1}
     if arch == "llama":
         return (0,) * n_layer, {**moe, "n_expert": int(c["num_local_experts"]), "n_ff_exp": n_ff}
-    if arch == "qwen3moe":
+    if arch == "ernie4_5-moe":  # dense layers before moe_layer_start_index, then experts and shared ones
+        lead = int(c.get("moe_layer_start_index") or 0)
+        return tuple(n_ff if il < lead else 0 for il in range(n_layer)), {
+            "n_expert_used": int(c["moe_k"]), "n_expert": int(c["moe_num_experts"]),
+            "n_ff_exp": int(c["moe_intermediate_size"]), "n_expert_shared": int(c.get("moe_num_shared_experts") or 0),
+            "n_dense_lead": lead}
+    if arch == "minimax-m2":
+        return (0,) * n_layer, {**moe, "n_expert": int(c["num_local_experts"]), "n_ff_exp": n_ff}
+    if arch in ("qwen3moe", "qwen3vlmoe"):
         return (0,) * n_layer, {**moe, "n_expert": int(c["num_experts"]), "n_ff_exp": int(c["moe_intermediate_size"])}
     if arch == "deepseek2":
         lead = int(c.get("first_k_dense_replace") or 0)
@@ -325,7 +348,7 @@ def _hf_tensors(a: Architecture, dtype: str) -> tuple[Tensor, ...]:
                     f32(p + "attn_q.bias", q)
                     f32(p + "attn_k.bias", k)
                     f32(p + "attn_v.bias", v)
-            if a.qk_norm and a.arch == "olmo2":
+            if a.qk_norm and a.arch in ("olmo2", "minimax-m2"):  # one norm over all heads
                 f32(p + "attn_q_norm.weight", q)
                 f32(p + "attn_k_norm.weight", k)
             elif a.qk_norm and a.arch == "command-r":
@@ -360,6 +383,8 @@ def _hf_tensors(a: Architecture, dtype: str) -> tuple[Tensor, ...]:
             continue
         X, F = a.n_expert, a.n_ff_exp
         f32(p + "ffn_gate_inp.weight", E, X)
+        if a.arch in ("ernie4_5-moe", "minimax-m2"):  # the router's score-correction bias
+            f32(p + "exp_probs_b.bias", X)
         # gpt-oss ships its experts in MXFP4 and the converter keeps them so
         xt = "MXFP4" if a.arch == "gpt-oss" else dtype
         out.append(Tensor(p + "ffn_gate_exps.weight", (E, F, X), xt))

@@ -22,10 +22,16 @@ def from_config(c: dict[str, Any], hf: str) -> Architecture:
     # Falcon ties its output matrix to the embedding unless the config says otherwise; Phi-2 and GPT-J do not
     tied = bool(c.get("tie_word_embeddings", arch == "falcon"))
     n_kv = a.n_head_kv[0]
-    if arch == "falcon" and c.get("new_decoder_architecture"):
+    # Falcon 40B/180B's decoder: grouped KV heads and a second norm a layer (ln_attn, ln_mlp); the first RW
+    # configs of 40B say so only by naming n_head_kv
+    new_decoder = arch == "falcon" and bool(c.get("new_decoder_architecture") or (
+        hf == "RWForCausalLM" and "n_head_kv" in c))
+    if new_decoder:
         n_kv = int(c.get("num_kv_heads") or c.get("n_head_kv") or a.n_head)
-    return a._replace(arch=arch, tied_embeddings=tied, n_head_kv=(n_kv,) * a.n_layer,
-                      attn_bias=arch == "phi2", qk_norm=bool(arch == "falcon" and c.get("new_decoder_architecture")))
+    # convert_hf_to_gguf.py writes Falcon's context as 2048 ("not in config.json"), whatever the config says
+    ctx = 2048 if arch == "falcon" else a.n_ctx_train
+    return a._replace(arch=arch, tied_embeddings=tied, n_head_kv=(n_kv,) * a.n_layer, n_ctx_train=ctx,
+                      attn_bias=arch == "phi2", qk_norm=new_decoder)
 
 
 def tensors(a: Architecture, dtype: str) -> list[Tensor]:

@@ -217,7 +217,7 @@ def layout(tensors: list[Tensor], n_layer: int, expert_fraction: float = 1.0) ->
 
 # Extra live activations of MoE graphs at the output stage, in f32 rows of n_embd per
 # micro-batch token, measured on llama.cpp 0c1e570 (bench/RESULTS.md); 16 where unmeasured.
-MOE_EXTRA_ROWS = {"qwen3moe": 10.2, "deepseek2": 14.1, "gpt-oss": 1.0}
+MOE_EXTRA_ROWS = {"qwen3moe": 10.2, "qwen3vlmoe": 10.2, "deepseek2": 14.1, "gpt-oss": 1.0}
 MOE_EXTRA_DEFAULT = 16.0
 
 
