@@ -47,6 +47,8 @@ def _check(sub: Any, fmt: Any) -> None:
                    help="recommend the best quality at a usable speed, or the fastest")
     c.add_argument("--min-tps", type=float, default=MIN_TPS, metavar="N",
                    help=f"a usable decode speed, tokens a second (default {MIN_TPS:g})")
+    c.add_argument("--no-vision", action="store_true",
+                   help="leave a vision model's projector (mmproj) out: llama-server --no-mmproj, text only")
     c.add_argument("--offline", action="store_true", help="embedded catalog, local files and cache only")
     c.add_argument("--json", action="store_true", help="machine output (llm-catalog/check/v1)")
     c.add_argument("--debug", action="store_true", help="show tracebacks")
@@ -184,7 +186,7 @@ _CHECK_DEFAULTS: dict[str, Any] = {
     "quant": [], "ctx": None, "content_tokens": None, "kv_type": "f16", "flash_attn": "on", "batch": DEFAULT_BATCH,
     "ubatch": DEFAULT_UBATCH, "gpu": [], "vram": None, "ram": None, "ram_bw": None, "runtime": DEFAULT_RUNTIME,
     "offline": False,
-    "json": False, "debug": False, "prefer": "quality", "min_tps": MIN_TPS,
+    "json": False, "debug": False, "prefer": "quality", "min_tps": MIN_TPS, "no_vision": False,
 }
 _INT = {"--content-tokens", "--batch", "--ubatch"}
 _CTX = {"--ctx"}
@@ -192,7 +194,7 @@ _FLOAT = {"--vram", "--ram", "--min-tps", "--ram-bw"}
 _CHOICE: dict[str, tuple[str, ...]] = {"--kv-type": KV_CHOICES, "--flash-attn": ("on", "off"), "--runtime": RUNTIMES,
                                        "--prefer": PREFER}
 _LIST = {"--quant", "--gpu"}
-_FLAG = {"--offline", "--json", "--debug"}
+_FLAG = {"--offline", "--json", "--debug", "--no-vision"}
 
 
 def fast_check_args(argv: list[str]) -> Any:

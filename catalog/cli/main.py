@@ -27,7 +27,7 @@ def _out(doc: Any) -> None:
 def _check(args: Any) -> int:
     req = catalog.CheckRequest(tuple(args.quant), args.ctx, args.content_tokens, args.kv_type,
                                args.flash_attn == "on", args.batch, args.ubatch, args.runtime, args.prefer,
-                               args.min_tps)
+                               args.min_tps, not args.no_vision)
     req.validate()
     spec = catalog.resolve(args.model, offline=args.offline, quant=args.quant[0] if len(args.quant) == 1 else None,
                            runtimes=(args.runtime,), confirm=True)

@@ -73,8 +73,10 @@ def _quant_table(r: CheckResult) -> Table:
     unified = any(g.vendor == "apple" for g in hw.gpus)
     shown = ("GPU = unified memory Metal wires for the GPU, RAM = the rest of the same memory (one pool, counted "
              "once)" if unified else "GPU = what nvidia-smi will show")
+    vision = any(q.memory.projector_bytes for q in r.rows)
     t = Table(caption=f"GiB = 2^30 bytes; {shown}; breakdown = weights + KV + compute + "
-              f"overhead; fit: tight = under 5 % of the GPU budget left, too slow = under {o.min_tps:g} tok/s",
+              f"overhead{' + vision projector' if vision else ''}; fit: tight = under 5 % of the GPU budget left, "
+              f"too slow = under {o.min_tps:g} tok/s",
               caption_justify="left")
     t.add_column("quant", no_wrap=True)
     for col in ("file", "GPU", "RAM"):
@@ -87,7 +89,7 @@ def _quant_table(r: CheckResult) -> Table:
         mem = q.memory
         mark = "*" if q.quant == r.recommended else ""
         breakdown = " + ".join(gib(b) for b in (mem.weights_bytes, mem.kv_cache_bytes, mem.compute_bytes,
-                                                mem.overhead_bytes))
+                                                mem.overhead_bytes, *([mem.projector_bytes] if vision else [])))
         t.add_row(q.quant + mark, gib(q.file_bytes), gib(mem.gpu_bytes), gib(mem.cpu_bytes),
                   FIT[q.fit], f"{q.gpu_layers}/{q.total_layers}"
                   + (f" +{q.cpu_moe_layers} MoE in RAM" if q.cpu_moe_layers else ""),

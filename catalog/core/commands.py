@@ -32,6 +32,7 @@ class Target(Record):
     lms_key: str | None = None  # LM Studio's model key after `lms get`
     source_dir: str | None = None  # a local folder holding config.json and safetensors, to convert from
     file_source: str | None = None  # where the GGUF repo's file list was read (an address a person can open)
+    vision: str = ""  # a vision model's projector: "load" it (the runtimes' default) or "skip" it (--no-vision)
 
 
 def ollama(t: Target, quant: str, opts: RuntimeOptions) -> str:
@@ -137,8 +138,15 @@ def llama_cpp(t: Target, quant: str, opts: RuntimeOptions, gpu_layers: int, tota
         # each GPU's layer count, as estimated: llama.cpp's default split follows the free memory at start,
         # which moves with whatever else runs; integer layer counts as -ts reproduce the estimate exactly
         args += ["-ts", ",".join(str(n) for n in split)]
+    # a vision model: `-hf` fetches and loads the repo's mmproj unless told not to (common/arg.cpp: "mmproj is
+    # also downloaded automatically if available. to disable, add --no-mmproj"); a conversion makes it too
+    converted = not t.gguf_repo and not t.local_path and bool(t.hf_repo or t.source_dir)
+    if t.vision == "skip" and t.gguf_repo:
+        args.append("--no-mmproj")
+    if t.vision == "load" and converted:
+        args += ["--mmproj", "mmproj-F16.gguf"]
     cmd = shlex.join(args)
-    if not t.gguf_repo and not t.local_path and (t.hf_repo or t.source_dir):
+    if converted:
         out = src[1]
         if t.hf_repo:
             fetch, folder = f"hf download {t.hf_repo} --local-dir model && ", "model"
@@ -146,6 +154,8 @@ def llama_cpp(t: Target, quant: str, opts: RuntimeOptions, gpu_layers: int, tota
             fetch, folder = "", shlex.quote(t.source_dir or ".")
         prep = (f"{fetch}python convert_hf_to_gguf.py {folder} --outtype bf16"
                 f" --outfile model-BF16.gguf && llama-quantize model-BF16.gguf {out} {quant}")
+        if t.vision == "load":
+            prep += f" && python convert_hf_to_gguf.py {folder} --mmproj --outtype f16 --outfile mmproj-F16.gguf"
         return f"{prep} && {cmd}"
     return cmd
 
@@ -179,6 +189,10 @@ def all_commands(t: Target, quant: str, opts: RuntimeOptions, gpu_layers: int, t
             ": the llama.cpp command makes it from the original weights (convert_hf_to_gguf.py, then "
             "llama-quantize)" if t.hf_repo or t.source_dir else "") + (
             f"; Ollama's library serves {quant} as {t.ollama_tag}" if t.ollama_tag else "")
+    if t.vision == "skip" and (t.ollama_tag or t.gguf_repo or t.local_path):
+        note = (note + "; " if note else "") + ("llama-server leaves the vision projector out (text only, as "
+                                                "estimated); Ollama and LM Studio load it anyway, on top of these "
+                                                "figures")
     return Commands(
         note=note,
         file_source=(t.file_source or "") if t.gguf_repo else "",

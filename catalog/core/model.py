@@ -205,6 +205,10 @@ class ModelSpec(Record):
     local_path: str | None = None
     provenance: Provenance = Provenance()
     pinned_quant: str | None = None  # the quantization the name chose (an Ollama tag, `:Q4_K_M`)
+    # a vision model's projector (mmproj): weights and clip's warm-up compute buffer (catalog.core.vision); its
+    # type, or "unmodelled" for a vision tower whose projector is not sized here
+    projector_bytes: int = 0
+    projector_kind: str = ""
 
 
 def alignment_of(spec: ModelSpec) -> Alignment:
@@ -313,13 +317,15 @@ def estimate_note(spec: ModelSpec) -> str | None:
         return (f"llama.cpp does not load {spec.arch.arch} models (\"unsupported model architecture\"), and so "
                 "neither do Ollama and LM Studio: no command is printed. The memory is its own tables' weights, with "
                 "KV cache and compute sized as a standard attention transformer's")
+    vision = ("its vision projector (mmproj), which Ollama and LM Studio load by default and llama-server with "
+              "--mmproj, is not sized here and not counted" if spec.projector_kind == "unmodelled" else None)
     if modelled(spec.arch):
-        return None
+        return vision
     weights = ("from the file's real tensor table" if spec.tensors else "a standard transformer's tables holding the "
                "exact parameter count where the Hub gives one, else a gated-MLP upper bound")
     return (f"KV cache and compute are not modelled for {spec.arch.arch}: they are sized as a standard attention "
             f"transformer's, which recurrent state, other attention or a vision projector would change; weights "
-            f"{weights}. Treat the totals as an estimate, not a fit")
+            f"{weights}. Treat the totals as an estimate, not a fit" + (f"; {vision}" if vision else ""))
 
 
 def downloadable_quants(spec: ModelSpec) -> tuple[set[str], set[str]]:

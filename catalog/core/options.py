@@ -71,6 +71,8 @@ class CheckRequest(Record):
     runtime: str = DEFAULT_RUNTIME
     prefer: str = "quality"  # the recommendation: the best quality at a usable speed, or the fastest
     min_tps: float = MIN_TPS  # a usable decode speed, tokens a second
+    vision: bool = True  # a vision model's projector is loaded (Ollama and LM Studio always; llama-server unless
+    # --no-mmproj)
 
     def validate(self) -> None:
         """`validate(self)`: refuse a request no runtime would run (before anything is looked up)."""

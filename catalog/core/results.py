@@ -32,6 +32,7 @@ class MemoryBreakdown(Record):
     weights_gpu_bytes: int
     kv_cache_gpu_bytes: int
     compute_host_bytes: int
+    projector_bytes: int = 0  # a vision projector's weights and compute buffer (in gpu_bytes, or cpu_bytes)
 
 
 class Commands(Record):

@@ -60,11 +60,19 @@ COMMAND_NOTES = (
 class _Machine:
     """The hardware as the fit sees it: each GPU's budget, and the RAM a partial offload may fill."""
 
-    def __init__(self, hw: Hardware) -> None:
+    def __init__(self, hw: Hardware, projector_bytes: int = 0) -> None:
         self.hw = hw
-        self.budgets = gpu_budgets(hw.gpus, hw.source == "profile")
+        self.full_budgets = gpu_budgets(hw.gpus, hw.source == "profile")
         self.ram = hw.ram_available_bytes or hw.ram_total_bytes
         self.has_gpu = bool(hw.gpus)
+        # a vision projector sits on the first GPU (clip's main device), or in RAM without one: the model's layers
+        # fit in what it leaves
+        self.projector = projector_bytes
+        self.budgets = self.full_budgets
+        if projector_bytes and self.has_gpu:
+            self.budgets = (max(0, self.full_budgets[0] - projector_bytes), *self.full_budgets[1:])
+        elif projector_bytes and self.ram is not None:
+            self.ram = max(0, self.ram - projector_bytes)
         # Apple's unified memory: what stays "on the CPU" comes out of the same memory the GPU's share does, so
         # the two together must fit the GPU's working set (macOS keeps the rest); a partial offload adds nothing
         self.unified = any(g.vendor == "apple" for g in hw.gpus)
@@ -90,7 +98,7 @@ def check(spec: ModelSpec, request: CheckRequest, hardware: Hardware) -> CheckRe
     """
     validate(request)
     template = applied_template(spec.template, request.runtime)
-    m = _Machine(hardware)
+    m = _Machine(hardware, spec.projector_bytes if request.vision else 0)
     ctx, why = requested_context(spec, request, template, hardware.vram_total_bytes)
     quants = ranking.quants_to_show(spec, request.quants)
     if not (request.ctx or request.content_tokens) and m.has_gpu:
@@ -98,14 +106,17 @@ def check(spec: ModelSpec, request: CheckRequest, hardware: Hardware) -> CheckRe
         ctx, why = shrink_default(request.runtime, target, ctx, why, _context_fits(spec, target, request, m))
     opts = runtime_options(request, ctx)
     ol_ctx = ollama_context(spec, hardware.vram_total_bytes)
-    rows = tuple(_row(spec, q, opts, m, template, ol_ctx, request.min_tps) for q in quants)
+    # the projector is loaded where it is counted; a vision model's unsized one (or --no-vision) is left out of
+    # llama-server's command so the command runs what was estimated
+    vision = ("load" if request.vision and spec.projector_bytes else "skip") if spec.projector_kind else ""
+    rows = tuple(_row(spec, q, opts, m, template, ol_ctx, request.min_tps, vision) for q in quants)
     pick, pick_why = ranking.recommend(
         [ranking.Candidate(r.quant, r.verdict, r.tokens_per_second,
                            8 * r.file_bytes / spec.parameters if spec.parameters else None) for r in rows],
         downloadable_quants(spec), request.prefer, request.min_tps)
     return CheckResult(
         spec=spec, alignment=alignment_of(spec), template=template, hardware=hardware,
-        gpu_budget_bytes=sum(m.budgets), safety_margin=margin_text(hardware.source == "profile"),
+        gpu_budget_bytes=sum(m.full_budgets), safety_margin=margin_text(hardware.source == "profile"),
         options=ResolvedOptions(ctx, why, opts.type_k.lower(), request.flash_attn, request.batch, opts.n_ubatch,
                                 request.runtime, request.prefer, request.min_tps),
         rows=rows, recommended=pick, recommended_why=pick_why, command_notes=COMMAND_NOTES)
@@ -149,10 +160,12 @@ def _placement(spec: ModelSpec, tensors: list[Tensor], lay: WeightLayout, opts: 
     return est, "partial" if est.gpu_layers > 0 and m.has_gpu else "cpu_only"
 
 
-def _memory(est: MemoryEstimate, template_bytes: int) -> MemoryBreakdown:
+def _memory(est: MemoryEstimate, template_bytes: int, projector: int = 0, on_gpu: bool = True) -> MemoryBreakdown:
+    """The breakdown of one estimate, with a vision projector's bytes on the GPU (or in RAM without one)."""
+    gpu, cpu = est.gpu_bytes + (projector if on_gpu else 0), est.cpu_bytes + (0 if on_gpu else projector)
     return MemoryBreakdown(est.weights_bytes, est.kv_cache_bytes, est.compute_bytes, est.overhead_bytes,
-                           est.output_bytes, template_bytes, est.gpu_bytes, est.cpu_bytes, est.total_bytes,
-                           est.weights_gpu_bytes, est.kv_gpu_bytes, est.compute_host_bytes)
+                           est.output_bytes, template_bytes, gpu, cpu, est.total_bytes + projector,
+                           est.weights_gpu_bytes, est.kv_gpu_bytes, est.compute_host_bytes, projector)
 
 
 def template_bytes(template: TemplateCost, est: MemoryEstimate, ctx: int) -> int:
@@ -163,7 +176,7 @@ def template_bytes(template: TemplateCost, est: MemoryEstimate, ctx: int) -> int
 
 
 def _row(spec: ModelSpec, quant: str, opts: RuntimeOptions, m: _Machine, template: TemplateCost,
-         ollama_ctx: int, min_tps: float) -> QuantRow:
+         ollama_ctx: int, min_tps: float, vision: str = "") -> QuantRow:
     tensors = tensors_for(spec, quant)
     lay = weight_layout(spec, tensors)
     est, verdict = _placement(spec, tensors, lay, opts, m)
@@ -172,23 +185,30 @@ def _row(spec: ModelSpec, quant: str, opts: RuntimeOptions, m: _Machine, templat
     split: tuple[GpuShare, ...] = ()
     if len(m.hw.gpus) > 1:
         split = tuple(GpuShare(g.name, n, b, budget, parts) for g, n, b, budget, parts in zip(
-            m.hw.gpus, est.per_gpu_layers, est.per_gpu_bytes, m.budgets, est.per_gpu_parts, strict=True))
-    memory = _memory(est, template_bytes(template, est, opts.n_ctx))
+            m.hw.gpus, est.per_gpu_layers, _with_projector(est.per_gpu_bytes, m.projector), m.full_budgets,
+            est.per_gpu_parts, strict=True))
+    memory = _memory(est, template_bytes(template, est, opts.n_ctx), m.projector, m.has_gpu)
     return QuantRow(
         quant=quant, file_bytes=file_bytes(spec, quant, lay), memory=memory,
         verdict=verdict, gpu_layers=est.gpu_layers, total_layers=est.total_layers, tokens_per_second=tps,
         margin_bytes=sum(m.budgets) - est.gpu_bytes if m.has_gpu else None, cpu_moe_layers=est.cpu_moe_layers,
-        commands=_commands(spec, quant, opts, est, ollama_ctx),
+        commands=_commands(spec, quant, opts, est, ollama_ctx, vision),
         gpu_split=split, fit=fit_level(verdict, tps, est.gpu_bytes, sum(m.budgets), min_tps),
         prefill_tokens_per_second=prefill_per_second(active_parameters(spec.parameters, lay), m.hw.gpus,
                                                      est.per_gpu_layers) if verdict == "full_gpu" else None)
 
 
-def _commands(spec: ModelSpec, quant: str, opts: RuntimeOptions, est: MemoryEstimate, ollama_ctx: int) -> Commands:
+def _with_projector(per_gpu: tuple[int, ...], projector: int) -> tuple[int, ...]:
+    return (per_gpu[0] + projector, *per_gpu[1:]) if per_gpu else per_gpu
+
+
+def _commands(spec: ModelSpec, quant: str, opts: RuntimeOptions, est: MemoryEstimate, ollama_ctx: int,
+              vision: str = "") -> Commands:
     """The three runtimes' commands; none for an architecture no runtime loads (a command must run)."""
     if spec.arch.arch in NOT_RUN:
         return Commands("", "", "", "", "", note=f"no runtime here loads {spec.arch.arch}: llama.cpp refuses it")
-    return all_commands(download_target(spec, quant), quant, opts, est.gpu_layers, est.total_layers, ollama_ctx,
+    return all_commands(download_target(spec, quant)._replace(vision=vision), quant, opts, est.gpu_layers,
+                        est.total_layers, ollama_ctx,
                         est.cpu_moe_layers, est.per_gpu_layers)
 
 

@@ -26,6 +26,7 @@ from catalog.core.model import (
     TemplateCost,
     template_from_record,
 )
+from catalog.core.vision import projector_fields
 from catalog.errors import ModelNotFound
 
 _HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -126,6 +127,7 @@ def to_spec(e: dict[str, Any], pinned: str | None = None) -> ModelSpec:
         alignment=from_catalog(e.get("alignment", {})), template=_template(e.get("chat_template") or {}),
         ollama=_ollama(e), gguf_repos=_repos(e), license=e.get("license"), gated=e.get("gated"),
         provenance=Provenance(config=e.get("config_source"), entry="data/models.jsonl"), pinned_quant=pinned,
+        **projector_fields(e["config"], arch.n_embd),
     )
 
 

@@ -134,10 +134,12 @@ def spec_from_config(cfg: Any, spec_id: str, name: str, where: str, parameters: 
         from catalog.core.arch_generic import fitted_to_count
 
         arch = fitted_to_count(arch, parameters)
+    from catalog.core.vision import projector_fields
+
     return ModelSpec(
         id=spec_id, name=name, family=arch.arch, arch=arch,
         parameters=parameters or parameter_count(hf_tensors(arch)),
-        source_dtype="F16" if "float16" == dtype else "BF16", **extra,
+        source_dtype="F16" if "float16" == dtype else "BF16", **{**projector_fields(cfg, arch.n_embd), **extra},
     )
 
 
