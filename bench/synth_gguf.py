@@ -278,21 +278,22 @@ def write(config: dict, preset: str, out: Path, finetune: str | None = None, cha
         w.add_finetune(finetune)
     if chat_template:
         w.add_chat_template(chat_template)
-    total = 0
+    return finish_sparse(w, tensors, out)
+
+
+def finish_sparse(w: gguf.GGUFWriter, tensors: list, out: Path) -> int:
+    """Write the header and tensor infos, then extend the file to its data section's end without writing it
+    (sparse: zero weights cost no disk); return the file size."""
     for t in tensors:
-        nbytes = t.nbytes
         dtype = gguf.GGMLQuantizationType(GGML_TYPES[t.type][0])
         # numpy order (reversed) element shape; a non-uint8 dtype keeps it as is
-        w.add_tensor_info(t.name, list(reversed(t.shape)), np.float32, nbytes, raw_dtype=dtype)
-        total += nbytes
+        w.add_tensor_info(t.name, list(reversed(t.shape)), np.float32, t.nbytes, raw_dtype=dtype)
     w.write_header_to_file()
     w.write_kv_data_to_file()
     w.write_ti_data_to_file()
     w.close()
-    size = out.stat().st_size
     align = 32
-    data_start = (size + align - 1) // align * align
-    end = data_start + w_data_size(tensors, align)
+    end = (out.stat().st_size + align - 1) // align * align + w_data_size(tensors, align)
     with open(out, "r+b") as f:
         f.truncate(end)
     return end

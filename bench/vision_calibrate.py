@@ -23,11 +23,9 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 import gguf  # noqa: E402
-import numpy as np  # noqa: E402
-from synth_gguf import write  # noqa: E402
+from synth_gguf import finish_sparse, write  # noqa: E402
 
 from catalog.core.arch import from_hf_config  # noqa: E402
-from catalog.core.ggml import GGML_TYPES  # noqa: E402
 from catalog.core.memory import MIB  # noqa: E402
 from catalog.core.vision import Projector, projector  # noqa: E402
 
@@ -78,17 +76,7 @@ def write_mmproj(cfg: dict, proj: Projector, n_embd_text: int, out: Path) -> Non
         w.add_vision_use_silu(True)
         w.add_vision_spatial_merge_size(int(cfg.get("spatial_merge_size") or 2))
         w.add_rope_freq_base(float(v.get("rope_theta") or 10000.0))
-    data = 0
-    for t in proj.tensors:
-        w.add_tensor_info(t.name, list(reversed(t.shape)), np.float32, t.nbytes,
-                          raw_dtype=gguf.GGMLQuantizationType(GGML_TYPES[t.type][0]))
-        data += (t.nbytes + 31) // 32 * 32
-    w.write_header_to_file()
-    w.write_kv_data_to_file()
-    w.write_ti_data_to_file()
-    w.close()
-    with open(out, "r+b") as f:
-        f.truncate((out.stat().st_size + 31) // 32 * 32 + data)
+    finish_sparse(w, list(proj.tensors), out)
 
 
 def run(name: str, work: Path) -> dict:
