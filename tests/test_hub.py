@@ -275,3 +275,23 @@ def test_refresh_popular_brings_the_hubs_most_downloaded_into_search(hubenv, cli
     assert code == 0 and any("Coder-7B-Instruct" in i for i in ids)
     code, out, _ = cli("search", "--json")
     assert not any("Coder-7B-Instruct" in m["id"] for m in json.loads(out)["models"])  # only with --cached
+
+
+def test_export_cached_writes_the_refreshed_repos_beside_the_catalog(hubenv, cli, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """`export --cached` adds the Hub repos the cache holds (after `refresh --popular N`) as hub--owner--name
+    files with their verdicts and a source a person can open, offline and byte-identical between runs."""
+    from catalog.cli import export
+
+    code, _, err = cli("refresh", "--popular", "3")
+    assert code == 0, err
+    profile = (("nvidia-24gb", "24 GB", ("RTX 4090",), 64.0),)
+    docs = []
+    for run in ("a", "b"):
+        index = export.export(str(tmp_path / run), profile, only=("qwen3-0.6b",), cached=True, jobs=1)
+        docs.append((tmp_path / run / "index.json").read_bytes())
+        ids = {m["id"] for m in index["models"]}
+        assert "qwen3-0.6b" in ids and export.hub_id("test-org/Coder-7B-Instruct") in ids
+    assert docs[0] == docs[1]
+    doc = json.loads((tmp_path / "a" / "models" / f"{export.hub_id('test-org/Coder-7B-Instruct')}.json").read_text())
+    assert doc["model"]["alignment"]["kind"] == "aligned" and doc["profiles"]["nvidia-24gb"]["recommended"]
+    assert doc["model"]["sources"]["config"]["url"].startswith("https://huggingface.co/test-org/Coder-7B-Instruct")

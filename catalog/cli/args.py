@@ -124,7 +124,10 @@ def _export(sub: Any, fmt: Any) -> None:
     x.add_argument("--format", choices=["json", "csv"], default="json", help="csv adds models.csv")
     x.add_argument("--stamp", metavar="TEXT", help="put TEXT in index.json as generated_at (default: no clock)")
     x.add_argument("--schema", action="store_true", help="print the JSON Schemas of the files and exit")
-    x.add_argument("--offline", action="store_true", help="accepted: the export reads only the embedded catalog")
+    x.add_argument("--cached", action="store_true",
+                   help="also the Hub repos the cache holds (catalog refresh --popular N), as hub--owner--name")
+    x.add_argument("--offline", action="store_true", help="accepted: the export reads only the embedded catalog "
+                                                          "and the cache")
     x.add_argument("--debug", action="store_true")
 
 

@@ -67,11 +67,27 @@ def _hardware(profile: tuple[str, str, tuple[str, ...], float]) -> Any:
     return catalog.machine(list(gpus), None if gpus else 0, ram)  # no GPU: a zero budget, not this machine
 
 
+HUB_PREFIX = "hub--"  # the id of a cached Hub repo's file: hub--owner--name, lower case
+
+
+def hub_id(repo: str) -> str:
+    return HUB_PREFIX + repo.lower().replace("/", "--")
+
+
 def _model_doc(args: tuple[str, tuple[tuple[str, str, tuple[str, ...], float], ...]]) -> dict[str, Any]:
-    """One model on every profile (runs in a worker process)."""
+    """One model on every profile (runs in a worker process): a catalog id, or `hub:owner/name` for a Hub repo
+    the cache holds (`catalog refresh`), answered offline from the cache."""
     model_id, profiles = args
-    entry = next(e for e in catalog.entries() if e["id"] == model_id)
-    spec = catalog.resolve(model_id, offline=True)
+    if model_id.startswith("hub:"):
+        spec = catalog.resolve(model_id[4:], offline=True)
+        rev = spec.provenance.revision
+        entry: dict[str, Any] = {"hf_repo": spec.hf_repo, "license": spec.license, "gated": spec.gated,
+                                 "config_source": {"url": f"https://huggingface.co/{spec.hf_repo}"
+                                                          + (f"/tree/{rev}" if rev else "")}}
+        model_id = hub_id(model_id[4:])
+    else:
+        entry = next(e for e in catalog.entries() if e["id"] == model_id)
+        spec = catalog.resolve(model_id, offline=True)
     per: dict[str, Any] = {}
     model: dict[str, Any] = {}
     for p in profiles:
@@ -79,7 +95,9 @@ def _model_doc(args: tuple[str, tuple[tuple[str, str, tuple[str, ...], float], .
         model = res["model"]
         per[p[0]] = {"hardware": res["hardware"], "options": res["options"], "recommended": res["recommended"],
                      "quants": res["quants"]}
-    model = {**model, "sources": {"config": entry.get("config_source"), "entry": "data/models.jsonl"}}
+    model = {**model, "sources": {"config": entry.get("config_source"),
+                                  "entry": "the cache of Hub repos" if model_id.startswith(HUB_PREFIX)
+                                  else "data/models.jsonl"}}
     return {"schema": f"{SCHEMA_PREFIX}-model/v1", "id": model_id, "model": model,
             "catalog": {k: entry[k] for k in ("hf_repo", "base_model", "base_model_source", "license",
                                               "license_source", "gated", "ollama", "gguf_repos") if k in entry},
@@ -155,7 +173,7 @@ def _dump(path: str, doc: Any) -> None:
 
 def export(out: str, profiles: tuple[tuple[str, str, tuple[str, ...], float], ...] = DEFAULT_PROFILES,
            fmt: str = "json", stamp: str | None = None, on_done: Callable[[str], None] | None = None,
-           jobs: int | None = None, only: tuple[str, ...] = ()) -> dict[str, Any]:
+           jobs: int | None = None, only: tuple[str, ...] = (), cached: bool = False) -> dict[str, Any]:
     """Write the dataset into `out`; return index.json's document.
 
     Args:
@@ -164,6 +182,7 @@ def export(out: str, profiles: tuple[tuple[str, str, tuple[str, ...], float], ..
         stamp: a string put in index.json as `generated_at` (nothing of the clock otherwise).
         on_done: called with each model's id as it is finished (a progress bar).
         only: export just these catalog ids (the glossary still links every model).
+        cached: also the Hub repos the cache holds (`catalog refresh --popular N`), as `hub--owner--name`.
     """
     everything = catalog.entries()
     rows = [e for e in everything if not only or e["id"] in only]
@@ -172,6 +191,9 @@ def export(out: str, profiles: tuple[tuple[str, str, tuple[str, ...], float], ..
     index_models = []
     workers = jobs or max(1, min(os.cpu_count() or 1, 8))
     work = [(e["id"], profiles) for e in rows]
+    if cached:
+        work += [(f"hub:{s.hf_repo}", profiles) for s in catalog.search(cached=True)
+                 if s.hf_repo and s.provenance.entry != "data/models.jsonl"]
     with ProcessPoolExecutor(max_workers=workers) as pool:
         for doc in pool.map(_model_doc, work, chunksize=4):
             _dump(os.path.join(out, "models", f"{doc['id']}.json"), doc)

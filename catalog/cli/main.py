@@ -174,7 +174,7 @@ def _export(args: Any) -> int:
     with _progress("export") as bar:
         task = bar.add_task("", total=len(catalog.entries()))
         index = export.export(args.out, profiles, args.format, args.stamp,
-                              on_done=lambda _id: bar.update(task, advance=1))
+                              on_done=lambda _id: bar.update(task, advance=1), cached=args.cached)
     sys.stderr.write(f"wrote {len(index['models'])} models x {len(profiles)} profiles to {args.out}\n")
     return 0
 
