@@ -85,6 +85,8 @@ CASES = [
     ("synthetic_lfm2", "Q4_K_M", 4096, True, "f16"),
     ("synthetic_qwen3next", "Q4_K_M", 4096, True, "f16"),
     ("qwen3next_80b_a3b", "Q4_K_M", 4096, True, "f16"),
+    ("gemma_4_26b_a4b", "Q4_K_M", 8192, True, "f16"),
+    ("gemma_4_31b_it", "Q4_K_M", 8192, True, "f16"),
     ("mistral_small_31_24b", "Q4_K_M", 4096, True, "f16"),
     ("smollm3_3b", "Q4_K_M", 4096, True, "f16"),
     ("ernie45_21b_a3b", "Q4_K_M", 4096, True, "f16"),

@@ -85,6 +85,14 @@ def write_kv(w: gguf.GGUFWriter, a: Architecture, cfg: dict, preset: str, vocab:
         w.add_float32(f"{arch}.final_logit_softcapping", 30.0)
     if a.layer_kinds:
         write_hybrid_kv(w, a, c)
+    if arch == "gemma4":
+        w.add_array(f"{arch}.attention.sliding_window_pattern", list(a.swa_layers))
+        w.add_uint32(f"{arch}.attention.key_length_swa", a.head_dim_swa)
+        w.add_uint32(f"{arch}.attention.value_length_swa", a.head_dim_swa)
+        w.add_uint32(f"{arch}.attention.shared_kv_layers", int(c.get("num_kv_shared_layers") or 0))
+        w.add_uint32(f"{arch}.embedding_length_per_layer_input", 0)
+        w.add_uint32(f"{arch}.rope.dimension_count_swa", a.head_dim_swa)
+        w.add_float32(f"{arch}.final_logit_softcapping", float(c.get("final_logit_softcapping") or 30.0))
     if arch in ("qwen3vl", "qwen3vlmoe"):
         rope = c.get("rope_scaling") or c.get("rope_parameters") or {}
         w.add_array(f"{arch}.rope.dimension_sections", [*rope.get("mrope_section", [24, 20, 20]), 0][:4])

@@ -94,3 +94,61 @@ def header(n_tensors: int, n_kv: int, version: int = 3) -> bytes:
 def tensor_info(name: str, shape: tuple[int, ...], type_id: int, offset: int) -> bytes:
     return gstr(name.encode()) + struct.pack("<I", len(shape)) + b"".join(struct.pack("<Q", d) for d in shape) \
         + struct.pack("<IQ", type_id, offset)
+
+
+def write_arch_header(path: Path, a) -> None:  # type: ignore[no-untyped-def]
+    """A GGUF of an Architecture with the keys convert_hf_to_gguf.py writes for it (hybrid models' ssm.*,
+    shortconv.l_cache, per-layer KV heads; Gemma 4's per-layer window and head sizes) and its tensor table, the
+    data section left sparse: what the product's header reader sees of a real file."""
+    w = gguf.GGUFWriter(str(path), a.arch)
+    arch = a.arch
+    w.add_uint32(f"{arch}.block_count", a.n_layer)
+    w.add_uint32(f"{arch}.context_length", a.n_ctx_train)
+    w.add_uint32(f"{arch}.embedding_length", a.n_embd)
+    w.add_uint32(f"{arch}.attention.head_count", a.n_head)
+    w.add_uint32(f"{arch}.attention.key_length", a.head_dim_k)
+    w.add_uint32(f"{arch}.attention.value_length", a.head_dim_v)
+    w.add_uint32(f"{arch}.vocab_size", a.n_vocab)
+    qwen = arch in ("qwen3next", "qwen35", "qwen35moe")
+    if qwen:
+        w.add_uint32(f"{arch}.attention.head_count_kv", max(a.n_head_kv))
+        w.add_uint32(f"{arch}.full_attention_interval", 4)
+    else:
+        w.add_array(f"{arch}.attention.head_count_kv", list(a.n_head_kv))
+    if arch.startswith("nemotron_h"):
+        w.add_array(f"{arch}.feed_forward_length",
+                    [a.n_ff_exp if k == "moe" else a.n_ff[il] for il, k in enumerate(a.layer_kinds)])
+    else:
+        w.add_uint32(f"{arch}.feed_forward_length", max(a.n_ff) or a.n_ff_exp)
+    if a.n_expert:
+        w.add_uint32(f"{arch}.expert_count", a.n_expert)
+        w.add_uint32(f"{arch}.expert_used_count", a.n_expert_used)
+        w.add_uint32(f"{arch}.expert_feed_forward_length", a.n_ff_exp)
+        w.add_uint32(f"{arch}.expert_shared_feed_forward_length", a.n_ff_shexp)
+        w.add_uint32(f"{arch}.expert_shared_count", a.n_expert_shared)
+    if arch == "gemma4":
+        w.add_array(f"{arch}.attention.sliding_window_pattern", list(a.swa_layers))
+        w.add_uint32(f"{arch}.attention.sliding_window", a.sliding_window)
+        w.add_uint32(f"{arch}.attention.key_length_swa", a.head_dim_swa)
+    elif arch == "lfm2":
+        w.add_uint32(f"{arch}.shortconv.l_cache", a.ssm[0])
+    else:
+        for key, v in zip(("conv_kernel", "inner_size", "state_size", "group_count", "time_step_rank"), a.ssm,
+                          strict=True):
+            w.add_uint32(f"{arch}.ssm.{key}", v)
+    w.add_tokenizer_model("gpt2")
+    w.add_token_list([f"t{i}" for i in range(a.n_vocab)])
+    data = 0
+    from catalog.core.arch import hf_tensors
+    from catalog.core.ggml import GGML_TYPES
+
+    for t in hf_tensors(a, "F16"):
+        w.add_tensor_info(t.name, list(reversed(t.shape)), np.float32, t.nbytes,
+                          raw_dtype=gguf.GGMLQuantizationType(GGML_TYPES[t.type][0]))
+        data += (t.nbytes + 31) // 32 * 32
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_ti_data_to_file()
+    w.close()
+    with open(path, "r+b") as f:  # the data section, sparse: no disk spent on zero weights
+        f.truncate((path.stat().st_size + 31) // 32 * 32 + data)

@@ -132,3 +132,38 @@ def test_llama4_reads_its_text_model_experts_and_chunked_attention() -> None:
     assert 107e9 < parameter_count(hf_tensors(scout)) < 109e9
     spec = catalog.resolve("llama4:maverick", offline=True)
     assert spec.arch.n_ff[:2] == (16384, 0) and 400e9 < spec.parameters < 401e9
+
+
+GEMMA4 = Path(__file__).parent / "data" / "configs"
+
+
+@pytest.mark.parametrize(("name", "model_mib", "kv_mib"), [("gemma_4_26b_a4b", 16002.84, 380.0),
+                                                          ("gemma_4_31b_it", 17806.27, 1520.0)])
+def test_gemma4_weights_and_cache_equal_llama_cpps(name: str, model_mib: float, kv_mib: float) -> None:
+    """Gemma 4 (google/gemma-4-26B-A4B, google/gemma-4-31B-it): sliding-window layers of 256-wide heads, global
+    layers of 512-wide ones with fewer KV heads and no V projection, and on the MoE model a dense MLP beside 128
+    experts on every layer. llama.cpp 0c1e570 allocated these buffers (MiB) for Q4_K_M at 4096 tokens, f16
+    cache (bench/RESULTS.md section 2)."""
+    from catalog.core.memory import MIB, RuntimeOptions, estimate, layout
+    from catalog.core.model import quant_context
+    from catalog.core.quantize import quantize
+
+    a = from_hf_config(json.loads((GEMMA4 / f"{name}.json").read_text()))
+    assert a.arch == "gemma4" and modelled(a) and a.head_dims(0) == (256, 256) and a.head_dims(5) == (512, 512)
+    t = quantize(hf_tensors(a), "Q4_K_M", quant_context(a))
+    assert not any(x.name == "blk.5.attn_v.weight" for x in t) and any(x.name == "blk.0.attn_v.weight" for x in t)
+    e = estimate(a, t, RuntimeOptions(4096, "F16", "F16", True), has_gpu=False)
+    assert round(layout(t, a.n_layer).total_bytes / MIB, 2) == model_mib
+    assert round(e.kv_cache_bytes / MIB, 2) == kv_mib
+
+
+def test_a_gemma4_gguf_reads_back_as_its_config(tmp_path: Path) -> None:
+    """A Gemma 4 GGUF's per-layer window pattern, its sliding layers' head size (key_length_swa) and the global
+    layers without a V projection are read back as the config's architecture."""
+    from gguf_files import write_arch_header
+
+    for name in ("gemma_4_26b_a4b", "gemma_4_31b_it"):
+        a = from_hf_config(json.loads((GEMMA4 / f"{name}.json").read_text()))
+        path = tmp_path / f"{name}.gguf"
+        write_arch_header(path, a)
+        assert catalog.resolve(str(path)).arch == a

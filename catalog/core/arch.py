@@ -12,6 +12,7 @@ be predicted per quantization from config.json alone.
 from functools import lru_cache
 from typing import Any
 
+from catalog.core.arch_moe import hf_experts
 from catalog.core.ggml import Tensor
 from catalog.core.record import Record
 
@@ -51,6 +52,8 @@ class Architecture(Record):
     layer_kinds: tuple[str, ...] = ()
     ssm: tuple[int, ...] = ()  # d_conv, d_inner, d_state, n_group, dt_rank (GGUF {arch}.ssm.*); LFM2: (l_cache,)
     n_ff_shexp: int = 0  # a shared expert's width where it differs from the routed ones'
+    head_dim_swa: int = 0  # Gemma 4: the sliding-window layers' head size, where it differs from the global ones'
+    k_eq_v: bool = False  # Gemma 4: the global layers read values from the keys (no V projection)
 
     @property
     def is_mla(self) -> bool:
@@ -60,6 +63,12 @@ class Architecture(Record):
     def n_gqa(self) -> int:
         # llama_hparams::n_gqa(0): 0 where layer 0 keeps no KV (a recurrent layer), as llama-quantize sees it
         return self.n_head // self.n_head_kv[0] if self.n_head_kv[0] else 0
+
+    def head_dims(self, il: int) -> tuple[int, int]:
+        """Layer `il`'s K and V head sizes (Gemma 4's sliding-window layers have their own)."""
+        if self.head_dim_swa and self.swa_layers and self.swa_layers[il]:
+            return self.head_dim_swa, self.head_dim_swa
+        return self.head_dim_k, self.head_dim_v
 
     def state_elements(self, il: int) -> int:
         """f32 elements of recurrent state layer `il` keeps per sequence (llama_hparams::n_embd_r + n_embd_s)."""
@@ -107,6 +116,8 @@ HF_ARCH = {
     "MiniMaxM2ForCausalLM": "minimax-m2",
     "Qwen3VLForConditionalGeneration": "qwen3vl",  # Qwen3's tables; the deepstack inputs are the projector's
     "Qwen3VLMoeForConditionalGeneration": "qwen3vlmoe",
+    "Gemma4ForConditionalGeneration": "gemma4",  # catalog.core.arch_gemma4
+    "Gemma4ForCausalLM": "gemma4",
 }
 # the wrapper classes whose language model is the config's text_config
 TEXT_CONFIG_ARCHS = frozenset({"Llama4ForConditionalGeneration", "Mistral3ForConditionalGeneration",
@@ -128,7 +139,7 @@ GEMMA3_TEXT_DEFAULTS: dict[str, Any] = {
 }
 # llama.cpp's default sliding-window period when a GGUF has no pattern key
 # (src/llama-model.cpp: gemma2 every other layer, gemma3 5 local : 1 global)
-DEFAULT_SWA_PERIOD = {"gemma2": 2, "gemma3": 6, "gpt-oss": 2, "llama4": 4}
+DEFAULT_SWA_PERIOD = {"gemma2": 2, "gemma3": 6, "gpt-oss": 2, "llama4": 4, "gemma4": 6}
 
 
 def swa_by_period(n_layer: int, period: int) -> tuple[bool, ...]:
@@ -154,6 +165,10 @@ def from_hf_config(config: dict[str, Any]) -> Architecture:
             return from_hybrid_config(config, hf)
         return from_config(config, hf) if hf in GPT_ARCH else generic(config, hf)
     c = config
+    if arch == "gemma4":
+        from catalog.core.arch_gemma4 import from_gemma4_config
+
+        return from_gemma4_config(config)
     if arch == "gemma3":
         # Gemma 3's config.json leaves many text_config keys to transformers' Gemma3TextConfig
         # defaults; apply them as transformers does when it loads the config
@@ -175,7 +190,7 @@ def from_hf_config(config: dict[str, Any]) -> Architecture:
     # llama.cpp always reads Command R's output matrix from the token embedding
     tied = arch == "command-r" or bool(c.get("tie_word_embeddings", arch in ("gemma2", "gemma3")))
     kw = _hf_flags(arch, c, n_layer)
-    ff, experts = _hf_experts(arch, c, n_ff, n_layer)
+    ff, experts = hf_experts(arch, c, n_ff, n_layer)
     kw.update(experts)
     if arch == "deepseek2":
         # MLA caches one shared "head" holding the compressed latent and the rope part
@@ -215,41 +230,6 @@ def _hf_flags(arch: str, c: dict[str, Any], n_layer: int) -> dict[str, Any]:
         else:
             kw["swa_layers"] = swa_by_period(n_layer, period)
     return kw
-
-
-def _hf_experts(arch: str, c: dict[str, Any], n_ff: int, n_layer: int) -> tuple[tuple[int, ...], dict[str, Any]]:
-    """Each layer's dense feed-forward width, and a MoE's experts (and MLA's ranks for DeepSeek 2/3)."""
-    moe_archs = ("qwen3moe", "qwen3vlmoe", "gpt-oss", "deepseek2", "llama4", "ernie4_5-moe", "minimax-m2")
-    if arch not in moe_archs and not (arch == "llama" and c.get("num_local_experts")):
-        return (n_ff,) * n_layer, {}
-    moe = {"n_expert_used": int(c.get("num_experts_per_tok") or c.get("moe_k") or 0)}
-    if arch == "llama4":
-        # every `interleave_moe_layer_step`-th layer is MoE (experts of intermediate_size and one shared expert);
-        # the others are dense layers of intermediate_size_mlp
-        step = int(c.get("interleave_moe_layer_step") or 1)
-        dense = int(c.get("intermediate_size_mlp") or n_ff)
-        return tuple(0 if (il + 1) % step == 0 else dense for il in range(n_layer)), {
-            **moe, "n_expert": int(c["num_local_experts"]), "n_ff_exp": n_ff, "n_expert_shared": 1}
-    if arch == "llama":
-        return (0,) * n_layer, {**moe, "n_expert": int(c["num_local_experts"]), "n_ff_exp": n_ff}
-    if arch == "ernie4_5-moe":  # dense layers before moe_layer_start_index, then experts and shared ones
-        lead = int(c.get("moe_layer_start_index") or 0)
-        return tuple(n_ff if il < lead else 0 for il in range(n_layer)), {
-            "n_expert_used": int(c["moe_k"]), "n_expert": int(c["moe_num_experts"]),
-            "n_ff_exp": int(c["moe_intermediate_size"]), "n_expert_shared": int(c.get("moe_num_shared_experts") or 0),
-            "n_dense_lead": lead}
-    if arch == "minimax-m2":
-        return (0,) * n_layer, {**moe, "n_expert": int(c["num_local_experts"]), "n_ff_exp": n_ff}
-    if arch in ("qwen3moe", "qwen3vlmoe"):
-        return (0,) * n_layer, {**moe, "n_expert": int(c["num_experts"]), "n_ff_exp": int(c["moe_intermediate_size"])}
-    if arch == "deepseek2":
-        lead = int(c.get("first_k_dense_replace") or 0)
-        return tuple(n_ff if il < lead else 0 for il in range(n_layer)), {
-            **moe, "n_expert": int(c["n_routed_experts"]), "n_ff_exp": int(c["moe_intermediate_size"]),
-            "n_expert_shared": int(c.get("n_shared_experts") or 0), "n_dense_lead": lead,
-            "kv_lora_rank": int(c["kv_lora_rank"]), "q_lora_rank": int(c.get("q_lora_rank") or 0),
-            "qk_rope_dim": int(c["qk_rope_head_dim"]), "qk_nope_dim": int(c["qk_nope_head_dim"])}
-    return (0,) * n_layer, {**moe, "n_expert": int(c["num_local_experts"]), "n_ff_exp": n_ff}  # gpt-oss
 
 
 def modelled(a: Architecture) -> bool:
@@ -293,6 +273,10 @@ def _hf_tensors(a: Architecture, dtype: str) -> tuple[Tensor, ...]:
         from catalog.core.arch_hybrid import hybrid_tensors
 
         return tuple(hybrid_tensors(a, dtype))
+    if a.arch == "gemma4":
+        from catalog.core.arch_gemma4 import gemma4_tensors
+
+        return tuple(gemma4_tensors(a, dtype))
     if a.arch not in SUPPORTED:
         from catalog.core.arch_generic import generic_tensors
 

@@ -77,6 +77,10 @@ def from_gguf_metadata(meta: dict[str, Any], tensors: list[Tensor]) -> Architect
     kw = _gguf_swa(arch, n_layer, int(key("attention.sliding_window", 0) or 0),
                    key("attention.sliding_window_pattern"))
     hybrid: dict[str, Any] = {}
+    if arch == "gemma4":  # the sliding-window layers' own head size; global layers without V read the keys
+        hybrid = {"head_dim_swa": int(key("attention.key_length_swa", 0) or 0), "qk_norm": True,
+                  "k_eq_v": any(f"blk.{il}.attn_k.weight" in by_name and f"blk.{il}.attn_v.weight" not in by_name
+                                for il in range(n_layer))}
     if arch in HYBRID:
         from catalog.core.arch_hybrid import from_gguf_keys
 

@@ -123,8 +123,9 @@ def kv_cache_by_layer(a: Architecture, opts: RuntimeOptions) -> tuple[int, ...]:
     for il in range(a.n_layer):
         cells = kv_cells(a, opts, il)
         n_kv = a.n_head_kv[il]
-        k = tensor_bytes(opts.type_k, (a.head_dim_k * n_kv, cells))
-        v = 0 if a.is_mla else tensor_bytes(opts.type_v, (a.head_dim_v * n_kv, cells))
+        hk, hv = a.head_dims(il)
+        k = tensor_bytes(opts.type_k, (hk * n_kv, cells))
+        v = 0 if a.is_mla else tensor_bytes(opts.type_v, (hv * n_kv, cells))
         # a recurrent layer keeps f32 conv and SSM state per sequence instead (llama-memory-recurrent.cpp)
         state = 4 * a.state_elements(il) * max(1, opts.n_seq) if a.layer_kinds else 0
         out.append(k + v + state)
