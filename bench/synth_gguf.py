@@ -40,7 +40,9 @@ def write_kv(w: gguf.GGUFWriter, a: Architecture, cfg: dict, preset: str, vocab:
     # no arch in the default name: llama.cpp tweaks vocabularies by model name (Phi-3's rstrip)
     w.add_name((vocab or {}).get("name") or "synthetic model")
     w.add_file_type(PRESETS[preset][0])
-    w.add_uint32(f"{arch}.block_count", a.n_layer)
+    w.add_uint32(f"{arch}.block_count", a.n_layer + a.n_nextn)  # the converter counts the MTP blocks too
+    if a.n_nextn:
+        w.add_uint32(f"{arch}.nextn_predict_layers", a.n_nextn)
     w.add_uint32(f"{arch}.context_length", a.n_ctx_train)
     w.add_uint32(f"{arch}.embedding_length", a.n_embd)
     ff = max(a.n_ff) if any(a.n_ff) else a.n_ff_exp
@@ -279,7 +281,8 @@ def write(config: dict, preset: str, out: Path, finetune: str | None = None, cha
     a = from_hf_config(config)
     src = "BF16" if preset == "BF16" else "F16"
     tensors = quantize(hf_tensors(a, src), preset,
-                       QuantContext(a.arch, a.n_layer, a.n_expert, a.n_gqa, a.arch == "llama" and a.n_layer == 80))
+                       QuantContext(a.arch, a.n_layer + a.n_nextn, a.n_expert, a.n_gqa,
+                                    a.arch == "llama" and a.n_layer == 80))
     w = gguf.GGUFWriter(str(out), a.arch)
     write_kv(w, a, config, preset, vocab)
     if finetune:

@@ -102,7 +102,9 @@ def write_arch_header(path: Path, a) -> None:  # type: ignore[no-untyped-def]
     data section left sparse: what the product's header reader sees of a real file."""
     w = gguf.GGUFWriter(str(path), a.arch)
     arch = a.arch
-    w.add_uint32(f"{arch}.block_count", a.n_layer)
+    w.add_uint32(f"{arch}.block_count", a.n_layer + a.n_nextn)
+    if a.n_nextn:
+        w.add_uint32(f"{arch}.nextn_predict_layers", a.n_nextn)
     w.add_uint32(f"{arch}.context_length", a.n_ctx_train)
     w.add_uint32(f"{arch}.embedding_length", a.n_embd)
     w.add_uint32(f"{arch}.attention.head_count", a.n_head)

@@ -82,3 +82,19 @@ def test_a_gguf_reads_back_as_the_same_architecture(tmp_path: Path, name: str) -
     path = tmp_path / "m.gguf"
     write_arch_header(path, a)
     assert catalog.resolve(str(path)).arch == a
+
+
+def test_the_mtp_block_is_in_the_file_but_not_in_memory() -> None:
+    """convert_hf_to_gguf.py writes Qwen3.5's multi-token-prediction block after the trunk (block_count 65 for
+    the 27B, nextn_predict_layers 1); llama.cpp skips loading it unless asked. The file holds it, the memory
+    does not: the model buffer above already equals llama.cpp's with the block in the file."""
+    from catalog.core.memory import layout
+
+    a = from_hf_config(_config("qwen35_27b"))
+    assert a.n_layer == 64 and a.n_nextn == 1
+    t = quantize(hf_tensors(a), "Q4_K_M", quant_context(a))
+    mtp = [x for x in t if x.name.startswith("blk.64.")]
+    assert {x.name for x in mtp} >= {"blk.64.nextn.eh_proj.weight", "blk.64.attn_q.weight", "blk.64.ffn_down.weight"}
+    lay = layout(t, a.n_layer)
+    trunk = layout([x for x in t if not x.name.startswith("blk.64.")], a.n_layer)
+    assert lay.total_bytes == trunk.total_bytes and lay.padded_bytes > trunk.padded_bytes + 200 * MIB

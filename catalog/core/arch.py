@@ -54,6 +54,9 @@ class Architecture(Record):
     n_ff_shexp: int = 0  # a shared expert's width where it differs from the routed ones'
     head_dim_swa: int = 0  # Gemma 4: the sliding-window layers' head size, where it differs from the global ones'
     k_eq_v: bool = False  # Gemma 4: the global layers read values from the keys (no V projection)
+    # multi-token-prediction blocks convert_hf_to_gguf.py writes after the n_layer trunk layers (blk.{n_layer}...,
+    # GGUF {arch}.nextn_predict_layers): in the file, but llama.cpp skips loading them unless asked (TENSOR_SKIP)
+    n_nextn: int = 0
 
     @property
     def is_mla(self) -> bool:

@@ -38,6 +38,13 @@ def _gguf_swa(arch: str, n_layer: int, window: int, pattern: Any) -> dict[str, A
     return {}
 
 
+def _gemma4(key: Any, by_name: dict[str, Tensor], n_layer: int) -> dict[str, Any]:
+    """Gemma 4's sliding-window layers' own head size, and global layers without V (they read the keys)."""
+    return {"head_dim_swa": int(key("attention.key_length_swa", 0) or 0), "qk_norm": True,
+            "k_eq_v": any(f"blk.{il}.attn_k.weight" in by_name and f"blk.{il}.attn_v.weight" not in by_name
+                          for il in range(n_layer))}
+
+
 def from_gguf_metadata(meta: dict[str, Any], tensors: list[Tensor]) -> Architecture:
     """Read an Architecture from a GGUF header's key/values and tensor table.
 
@@ -52,7 +59,9 @@ def from_gguf_metadata(meta: dict[str, Any], tensors: list[Tensor]) -> Architect
         return meta.get(f"{arch}.{name}", default)
 
     try:
-        n_layer = int(key("block_count"))
+        # block_count holds the multi-token-prediction blocks too; llama.cpp's n_layer is the trunk
+        n_nextn = int(key("nextn_predict_layers", 0) or 0)
+        n_layer = int(key("block_count")) - n_nextn
         n_embd = int(key("embedding_length"))
         head = key("attention.head_count")
         n_head = int(max(head) if isinstance(head, list) else head)
@@ -76,11 +85,7 @@ def from_gguf_metadata(meta: dict[str, Any], tensors: list[Tensor]) -> Architect
         ff = tuple(ff[il] if il < lead or f"blk.{il}.ffn_down.weight" in by_name else 0 for il in range(n_layer))
     kw = _gguf_swa(arch, n_layer, int(key("attention.sliding_window", 0) or 0),
                    key("attention.sliding_window_pattern"))
-    hybrid: dict[str, Any] = {}
-    if arch == "gemma4":  # the sliding-window layers' own head size; global layers without V read the keys
-        hybrid = {"head_dim_swa": int(key("attention.key_length_swa", 0) or 0), "qk_norm": True,
-                  "k_eq_v": any(f"blk.{il}.attn_k.weight" in by_name and f"blk.{il}.attn_v.weight" not in by_name
-                                for il in range(n_layer))}
+    hybrid = _gemma4(key, by_name, n_layer) if arch == "gemma4" else {}
     if arch in HYBRID:
         from catalog.core.arch_hybrid import from_gguf_keys
 
@@ -95,4 +100,6 @@ def from_gguf_metadata(meta: dict[str, Any], tensors: list[Tensor]) -> Architect
         qk_rope_dim=int(key("rope.dimension_count", 0) or 0) if arch == "deepseek2" else 0,
         **kw,
     )
+    if n_nextn:
+        hybrid["n_nextn"] = n_nextn
     return a._replace(**hybrid) if hybrid else a

@@ -119,7 +119,10 @@ def _qwen(arch: str, c: dict[str, Any], n_layer: int, n_embd: int) -> Kinds:
         kinds = tuple("attn" if (il + 1) % interval == 0 else "linear" for il in range(n_layer))
     n_v = _int(c, "linear_num_value_heads")
     kw: dict[str, Any] = {"ssm": (_int(c, "linear_conv_kernel_dim"), n_v * _int(c, "linear_value_head_dim"),
-                                  _int(c, "linear_key_head_dim"), _int(c, "linear_num_key_heads"), n_v)}
+                                  _int(c, "linear_key_head_dim"), _int(c, "linear_num_key_heads"), n_v),
+                          # the multi-token-prediction block(s) the converter writes after the trunk: Qwen3.5 says
+                          # how many; Qwen3-Next's config does not, its checkpoint holds one (`mtp.*`)
+                          "n_nextn": _int(c, "mtp_num_hidden_layers", default=1 if arch == "qwen3next" else 0)}
     if arch == "qwen35":
         return arch, kinds, (_int(c, "intermediate_size"),) * n_layer, kw
     kw.update(_experts(c, "num_experts", "moe_intermediate_size", _int(c, "shared_expert_intermediate_size",
@@ -155,6 +158,15 @@ def hybrid_tensors(a: Architecture, dtype: str) -> list[Tensor]:
         out.append(Tensor(p + "attn_norm.weight", (E,), "F32"))
         out += _mixer(a, il, kind, p, dtype)
         out += _ffn(a, il, kind, p, dtype)
+    for il in range(a.n_layer, a.n_layer + a.n_nextn):
+        # Qwen's multi-token-prediction block: a gated-attention layer with the trunk's feed-forward, and the
+        # projection of [embedding, hidden] with its norms (conversion/qwen.py _QwenMtpMixin; qwen35.cpp)
+        p = f"blk.{il}."
+        out.append(Tensor(p + "attn_norm.weight", (E,), "F32"))
+        out += _mixer(a._replace(n_head_kv=(max(a.n_head_kv),) * (il + 1)), il, "attn", p, dtype)
+        out += _ffn(a._replace(n_ff=(a.n_ff[0],) * (il + 1)), il, "attn", p, dtype)
+        out += [Tensor(p + "nextn.eh_proj.weight", (2 * E, E), dtype), Tensor(p + "nextn.enorm.weight", (E,), "F32"),
+                Tensor(p + "nextn.hnorm.weight", (E,), "F32"), Tensor(p + "nextn.shared_head_norm.weight", (E,), "F32")]
     return out
 
 

@@ -192,7 +192,9 @@ def layout(tensors: list[Tensor], n_layer: int, expert_fraction: float = 1.0) ->
         infos += info + 8 * len(shape)
         if b > biggest:
             biggest, float_weights = b, typ in UNQUANTIZED
-        if 0 <= il < n_layer:
+        if il >= n_layer:
+            continue  # a multi-token-prediction block: in the file, not loaded (llama.cpp TENSOR_SKIP)
+        if 0 <= il:
             layers[il] += b
             if expert:
                 experts[il] += b

@@ -223,7 +223,9 @@ def alignment_of(spec: ModelSpec) -> Alignment:
 def quant_context(a: Architecture, has_imatrix: bool = False) -> QuantContext:
     """The model facts llama-quantize consults."""
     # llama.cpp calls an 80-layer llama "70B" and bumps its attn_v
-    return QuantContext(a.arch, a.n_layer, a.n_expert, a.n_gqa, a.arch == "llama" and a.n_layer == 80, has_imatrix)
+    # llama-quantize counts ffn_down tensors over every block the file holds, multi-token-prediction ones too
+    return QuantContext(a.arch, a.n_layer + a.n_nextn, a.n_expert, a.n_gqa, a.arch == "llama" and a.n_layer == 80,
+                        has_imatrix)
 
 
 def tensors_for(spec: ModelSpec, quant: str, has_imatrix: bool = False, repo: GgufRepo | None = None) -> list[Tensor]:
