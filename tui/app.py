@@ -116,13 +116,15 @@ class DetailScreen(Screen[None]):
                                  f"{ct.per_turn_tokens} per exchange, {ct.overhead_tokens} for a 5-turn chat"))
         yield Static(Content("\n").join(lines), id="detail-head")
         table: DataTable[str] = DataTable(id="quants", cursor_type="row", zebra_stripes=True)
-        table.add_columns("quant", "GPU GiB", "weights █ KV ▓ template ▪ compute ▒ overhead ░ (30 = budget)",
-                          "fit", "layers")
+        vision = any(q.memory.projector_bytes for q in c.rows)
+        table.add_columns("quant", "GPU GiB", "weights █ KV ▓ template ▪ compute ▒ overhead ░ "
+                          + ("vision · " if vision else "") + "(30 = budget)", "fit", "layers")
         for q in c.rows:
             mem = q.memory
             tmpl = min(mem.template_bytes or 0, mem.kv_cache_gpu_bytes)
-            parts = [mem.weights_gpu_bytes, mem.kv_cache_gpu_bytes - tmpl, tmpl, mem.compute_bytes, mem.overhead_bytes]
-            bar = "".join(ch * max(0, round(30 * p / budget)) for ch, p in zip("█▓▪▒░", parts, strict=True))[:40]
+            parts = [mem.weights_gpu_bytes, mem.kv_cache_gpu_bytes - tmpl, tmpl, mem.compute_bytes, mem.overhead_bytes,
+                     mem.projector_bytes]
+            bar = "".join(ch * max(0, round(30 * p / budget)) for ch, p in zip("█▓▪▒░·", parts, strict=True))[:40]
             table.add_row(q.quant + ("*" if q.quant == c.recommended else ""), gib(mem.gpu_bytes),
                           bar, q.fit, f"{q.gpu_layers}/{q.total_layers}")
         yield table
