@@ -96,6 +96,7 @@ CASES = [
     ("falcon_40b", "Q4_K_M", 2048, True, "f16"),
     ("qwen3vl_4b", "Q4_K_M", 4096, True, "f16"),
     ("qwen3vl_30b_a3b", "Q4_K_M", 4096, True, "f16"),
+    ("nemotron_super_49b", "Q4_K_M", 4096, True, "f16"),
 ]
 
 

@@ -46,12 +46,17 @@ def write_kv(w: gguf.GGUFWriter, a: Architecture, cfg: dict, preset: str, vocab:
     w.add_uint32(f"{arch}.context_length", a.n_ctx_train)
     w.add_uint32(f"{arch}.embedding_length", a.n_embd)
     ff = max(a.n_ff) if any(a.n_ff) else a.n_ff_exp
-    if arch.startswith("nemotron_h"):  # a width per layer: 0 on the Mamba and attention layers
+    if arch == "deci":
+        w.add_array(f"{arch}.feed_forward_length", list(a.n_ff))
+    elif arch.startswith("nemotron_h"):  # a width per layer: 0 on the Mamba and attention layers
         w.add_array(f"{arch}.feed_forward_length",
                     [a.n_ff_exp if k == "moe" else a.n_ff[il] for il, k in enumerate(a.layer_kinds)])
     else:
         w.add_uint32(f"{arch}.feed_forward_length", ff)
-    w.add_uint32(f"{arch}.attention.head_count", a.n_head)
+    if arch == "deci":  # per layer: no heads where the attention was dropped
+        w.add_array(f"{arch}.attention.head_count", [0 if k == "none" else a.n_head for k in a.layer_kinds])
+    else:
+        w.add_uint32(f"{arch}.attention.head_count", a.n_head)
     if len(set(a.n_head_kv)) > 1 and arch not in ("qwen3next", "qwen35", "qwen35moe"):
         w.add_array(f"{arch}.attention.head_count_kv", list(a.n_head_kv))  # no KV heads on recurrent layers
     else:  # Qwen3-Next / 3.5 mark their recurrent layers by full_attention_interval instead
@@ -85,7 +90,7 @@ def write_kv(w: gguf.GGUFWriter, a: Architecture, cfg: dict, preset: str, vocab:
     if arch == "gemma2":
         w.add_float32(f"{arch}.attn_logit_softcapping", 50.0)
         w.add_float32(f"{arch}.final_logit_softcapping", 30.0)
-    if a.layer_kinds:
+    if a.layer_kinds and a.ssm:
         write_hybrid_kv(w, a, c)
     if arch == "gemma4":
         w.add_array(f"{arch}.attention.sliding_window_pattern", list(a.swa_layers))

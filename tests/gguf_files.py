@@ -107,7 +107,10 @@ def write_arch_header(path: Path, a) -> None:  # type: ignore[no-untyped-def]
         w.add_uint32(f"{arch}.nextn_predict_layers", a.n_nextn)
     w.add_uint32(f"{arch}.context_length", a.n_ctx_train)
     w.add_uint32(f"{arch}.embedding_length", a.n_embd)
-    w.add_uint32(f"{arch}.attention.head_count", a.n_head)
+    if arch == "deci":  # per layer: no heads where the attention was dropped
+        w.add_array(f"{arch}.attention.head_count", [0 if k == "none" else a.n_head for k in a.layer_kinds])
+    else:
+        w.add_uint32(f"{arch}.attention.head_count", a.n_head)
     w.add_uint32(f"{arch}.attention.key_length", a.head_dim_k)
     w.add_uint32(f"{arch}.attention.value_length", a.head_dim_v)
     w.add_uint32(f"{arch}.vocab_size", a.n_vocab)
@@ -120,6 +123,8 @@ def write_arch_header(path: Path, a) -> None:  # type: ignore[no-untyped-def]
     if arch.startswith("nemotron_h"):
         w.add_array(f"{arch}.feed_forward_length",
                     [a.n_ff_exp if k == "moe" else a.n_ff[il] for il, k in enumerate(a.layer_kinds)])
+    elif arch == "deci":
+        w.add_array(f"{arch}.feed_forward_length", list(a.n_ff))
     else:
         w.add_uint32(f"{arch}.feed_forward_length", max(a.n_ff) or a.n_ff_exp)
     if a.n_expert:
@@ -132,6 +137,8 @@ def write_arch_header(path: Path, a) -> None:  # type: ignore[no-untyped-def]
         w.add_array(f"{arch}.attention.sliding_window_pattern", list(a.swa_layers))
         w.add_uint32(f"{arch}.attention.sliding_window", a.sliding_window)
         w.add_uint32(f"{arch}.attention.key_length_swa", a.head_dim_swa)
+    elif arch == "deci":
+        pass
     elif arch == "lfm2":
         w.add_uint32(f"{arch}.shortconv.l_cache", a.ssm[0])
     else:

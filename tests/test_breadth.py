@@ -167,3 +167,26 @@ def test_a_gemma4_gguf_reads_back_as_its_config(tmp_path: Path) -> None:
         path = tmp_path / f"{name}.gguf"
         write_arch_header(path, a)
         assert catalog.resolve(str(path)).arch == a
+
+
+def test_deci_layers_pruned_one_by_one_equal_llama_cpps_buffers(tmp_path: Path) -> None:
+    """Llama 3.3 Nemotron Super 49B (DeciLM, nvidia/Llama-3_3-Nemotron-Super-49B-v1's config.json): 80 layers,
+    49 with grouped attention, 31 with none (no KV), each with its own feed-forward width. llama.cpp 0c1e570
+    allocated 28784.33 MiB of weights and 784.0 MiB of f16 cache for Q4_K_M at 4096 tokens (bench/RESULTS.md
+    section 2); a GGUF of it (per-layer head counts) reads back as the config."""
+    from gguf_files import write_arch_header
+
+    from catalog.core.memory import MIB, RuntimeOptions, estimate, layout
+    from catalog.core.model import quant_context
+    from catalog.core.quantize import quantize
+
+    a = from_hf_config(json.loads((GEMMA4 / "nemotron_super_49b.json").read_text()))
+    assert a.arch == "deci" and modelled(a) and a.layer_kinds.count("none") == 31
+    assert 49.8e9 < parameter_count(hf_tensors(a)) < 49.9e9
+    t = quantize(hf_tensors(a), "Q4_K_M", quant_context(a))
+    e = estimate(a, t, RuntimeOptions(4096, "F16", "F16", True), has_gpu=False)
+    assert round(layout(t, a.n_layer).total_bytes / MIB, 2) == 28784.33
+    assert round(e.kv_cache_bytes / MIB, 2) == 784.0
+    path = tmp_path / "deci.gguf"
+    write_arch_header(path, a)
+    assert catalog.resolve(str(path)).arch == a

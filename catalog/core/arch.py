@@ -119,6 +119,7 @@ HF_ARCH = {
     "MiniMaxM2ForCausalLM": "minimax-m2",
     "Qwen3VLForConditionalGeneration": "qwen3vl",  # Qwen3's tables; the deepstack inputs are the projector's
     "Qwen3VLMoeForConditionalGeneration": "qwen3vlmoe",
+    "DeciLMForCausalLM": "deci",  # catalog.core.arch_deci
     "Gemma4ForConditionalGeneration": "gemma4",  # catalog.core.arch_gemma4
     "Gemma4ForCausalLM": "gemma4",
 }
@@ -172,6 +173,10 @@ def from_hf_config(config: dict[str, Any]) -> Architecture:
         from catalog.core.arch_gemma4 import from_gemma4_config
 
         return from_gemma4_config(config)
+    if arch == "deci":
+        from catalog.core.arch_deci import from_deci_config
+
+        return from_deci_config(config)
     if arch == "gemma3":
         # Gemma 3's config.json leaves many text_config keys to transformers' Gemma3TextConfig
         # defaults; apply them as transformers does when it loads the config
@@ -280,6 +285,10 @@ def _hf_tensors(a: Architecture, dtype: str) -> tuple[Tensor, ...]:
         from catalog.core.arch_gemma4 import gemma4_tensors
 
         return tuple(gemma4_tensors(a, dtype))
+    if a.arch == "deci":
+        from catalog.core.arch_deci import deci_tensors
+
+        return tuple(deci_tensors(a, dtype))
     if a.arch not in SUPPORTED:
         from catalog.core.arch_generic import generic_tensors
 

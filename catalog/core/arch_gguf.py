@@ -45,6 +45,12 @@ def _gemma4(key: Any, by_name: dict[str, Tensor], n_layer: int) -> dict[str, Any
                           for il in range(n_layer))}
 
 
+def _deci(heads: tuple[int, ...], n_kv: tuple[int, ...]) -> dict[str, Any]:
+    """DeciLM's layers: attention kept, replaced by one linear map (heads, no KV heads), or dropped (no heads)."""
+    kinds = ("none" if not h else "attn" if k else "attn_linear" for h, k in zip(heads, n_kv, strict=True))
+    return {"layer_kinds": tuple(kinds)}
+
+
 def from_gguf_metadata(meta: dict[str, Any], tensors: list[Tensor]) -> Architecture:
     """Read an Architecture from a GGUF header's key/values and tensor table.
 
@@ -86,6 +92,8 @@ def from_gguf_metadata(meta: dict[str, Any], tensors: list[Tensor]) -> Architect
     kw = _gguf_swa(arch, n_layer, int(key("attention.sliding_window", 0) or 0),
                    key("attention.sliding_window_pattern"))
     hybrid = _gemma4(key, by_name, n_layer) if arch == "gemma4" else {}
+    if arch == "deci":
+        hybrid = _deci(_per_layer(head, n_layer, n_head), n_kv) | {"rope_freqs": "rope_freqs.weight" in by_name}
     if arch in HYBRID:
         from catalog.core.arch_hybrid import from_gguf_keys
 
