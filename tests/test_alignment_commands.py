@@ -38,7 +38,7 @@ def test_llama_cpp_command_pins_the_estimate() -> None:
     opts = RuntimeOptions(8192, "Q8_0", "Q8_0", True, 1024, 256)
     cmd = llama_cpp(t, "Q4_K_M", opts, 20, 33)
     assert cmd == ("llama-server -hf bartowski/Meta-Llama-3.1-8B-Instruct-GGUF:Q4_K_M -c 8192 -ngl 20 -fa on "
-                   "-ctk q8_0 -ctv q8_0 -b 1024 -ub 256")
+                   "-ctk q8_0 -ctv q8_0 -b 1024 -ub 256 -np 1")
     assert llama_cpp(t, "Q4_K_M", RuntimeOptions(4096), 33, 33, "llama-cli").startswith("llama-cli -hf ")
     assert "./main" not in cmd
 

@@ -15,6 +15,7 @@ from catalog.core.options import (
     DEFAULT_RUNTIME,
     DEFAULT_UBATCH,
     KV_CHOICES,
+    KV_TYPES,
     MIN_TPS,
     PLAN_CTX,
     PLAN_LINK_GBPS,
@@ -36,13 +37,15 @@ def _check(sub: Any, fmt: Any) -> None:
     c.add_argument("--quant", action="append", default=[], help="quantization (repeatable), e.g. Q4_K_M")
     c.add_argument("--ctx", type=parse_ctx, help="context length the runtime allocates: 32768, 32k, 128K")
     c.add_argument("--content-tokens", type=int, help="tokens of your own content; template overhead is added")
-    c.add_argument("--kv-type", default="f16", choices=list(KV_CHOICES), help="KV cache type")
+    c.add_argument("--kv-type", default="f16", choices=list(KV_CHOICES), help="KV cache type (K and V)")
     c.add_argument("--flash-attn", default="on", choices=["on", "off"], help="flash attention")
-    c.add_argument("--batch", type=int, default=DEFAULT_BATCH, help="llama.cpp logical batch (-b)")
-    c.add_argument("--ubatch", type=int, default=DEFAULT_UBATCH, help="llama.cpp physical batch (-ub)")
+    c.add_argument("-b", "--batch", type=int, default=DEFAULT_BATCH, help="llama.cpp logical batch")
+    c.add_argument("-ub", "--ubatch", type=int, default=DEFAULT_UBATCH, help="llama.cpp physical batch")
+    llama_cpp_options(c)
     hw_options(c)
-    c.add_argument("--runtime", default=DEFAULT_RUNTIME, choices=list(RUNTIMES),
-                   help="whose defaults the estimate assumes")
+    c.add_argument("--runtime", default=None, choices=list(RUNTIMES),
+                   help=f"whose defaults the estimate assumes (default {DEFAULT_RUNTIME}; llama.cpp where one of "
+                        "its own options is given)")
     c.add_argument("--prefer", default="quality", choices=list(PREFER),
                    help="recommend the best quality at a usable speed, or the fastest")
     c.add_argument("--min-tps", type=float, default=MIN_TPS, metavar="N",
@@ -187,11 +190,12 @@ def parser(command: str | None = None) -> argparse.ArgumentParser:
 COMMANDS = tuple(_SUBCOMMANDS)
 _CHECK_DEFAULTS: dict[str, Any] = {
     "quant": [], "ctx": None, "content_tokens": None, "kv_type": "f16", "flash_attn": "on", "batch": DEFAULT_BATCH,
-    "ubatch": DEFAULT_UBATCH, "gpu": [], "vram": None, "ram": None, "ram_bw": None, "runtime": DEFAULT_RUNTIME,
-    "offline": False,
+    "ubatch": DEFAULT_UBATCH, "gpu": [], "vram": None, "ram": None, "ram_bw": None, "runtime": None,
+    "offline": False, "cache_type_k": None, "cache_type_v": None, "gpu_layers": None, "n_cpu_moe": None,
+    "parallel": None,
     "json": False, "debug": False, "prefer": "quality", "min_tps": MIN_TPS, "no_vision": False,
 }
-_INT = {"--content-tokens", "--batch", "--ubatch"}
+_INT = {"--content-tokens", "--batch", "--ubatch", "--n-cpu-moe", "--parallel"}
 _CTX = {"--ctx"}
 _FLOAT = {"--vram", "--ram", "--min-tps", "--ram-bw"}
 _CHOICE: dict[str, tuple[str, ...]] = {"--kv-type": KV_CHOICES, "--flash-attn": ("on", "off"), "--runtime": RUNTIMES,
@@ -241,6 +245,29 @@ def fast_check_args(argv: list[str]) -> Any:
     if model is None:
         return None
     return SimpleNamespace(command="check", model=model, **ns)
+
+
+def llama_cpp_options(p: Any) -> None:
+    """llama.cpp's own knobs, spelled as llama.cpp spells them; the estimate and the command then use them."""
+    kv = [t.lower() for t in KV_TYPES]
+    p.add_argument("-ctk", "--cache-type-k", dest="cache_type_k", choices=kv, help="K cache type (llama.cpp)")
+    p.add_argument("-ctv", "--cache-type-v", dest="cache_type_v", choices=kv, help="V cache type (llama.cpp)")
+    p.add_argument("-ngl", "--gpu-layers", dest="gpu_layers", type=parse_layers, metavar="N",
+                   help="layers on the GPU, exactly N (or all); default: as many as fit")
+    p.add_argument("--n-cpu-moe", dest="n_cpu_moe", type=int, metavar="N",
+                   help="keep the experts of the first N layers in RAM (MoE models)")
+    p.add_argument("-np", "--parallel", dest="parallel", type=int, metavar="N",
+                   help="llama-server slots over one unified cache (its default: 4)")
+
+
+def parse_layers(text: str) -> int | None:
+    """-ngl's value: a layer count, or `all` (None: every layer)."""
+    if text.strip().lower() == "all":
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise UsageError(f"-ngl {text!r} is not a layer count", "a number or all") from None
 
 
 def hw_options(p: Any) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 
 import catalog
 from catalog.cli.args import COMMANDS, fast_check_args, parse_count, parser
+from catalog.core.options import DEFAULT_RUNTIME, implied_runtime
 from catalog.errors import EXIT_INTERNAL, CatalogError
 
 
@@ -26,11 +27,13 @@ def _out(doc: Any) -> None:
 
 def _check(args: Any) -> int:
     req = catalog.CheckRequest(tuple(args.quant), args.ctx, args.content_tokens, args.kv_type,
-                               args.flash_attn == "on", args.batch, args.ubatch, args.runtime, args.prefer,
-                               args.min_tps, not args.no_vision)
+                               args.flash_attn == "on", args.batch, args.ubatch, DEFAULT_RUNTIME, args.prefer,
+                               args.min_tps, not args.no_vision, args.cache_type_k, args.cache_type_v,
+                               args.gpu_layers, args.n_cpu_moe, args.parallel)
+    req = req._replace(runtime=implied_runtime(args.runtime, req))
     req.validate()
     spec = catalog.resolve(args.model, offline=args.offline, quant=args.quant[0] if len(args.quant) == 1 else None,
-                           runtimes=(args.runtime,), confirm=True)
+                           runtimes=(req.runtime,), confirm=True)
     result = catalog.check(spec, req, _machine(args))
     meta = spec.provenance.metadata
     if meta is not None and meta.stale:

@@ -106,7 +106,9 @@ def print_check(r: CheckResult, smaller: Summary | None = None, asked: str = "")
     gpus = ", ".join(f"{g.name} ({gib(g.memory_total_bytes)} GiB)" for g in hw.gpus) or "no GPU"
     con.print(f"Hardware ({hw.source}): {gpus}; RAM {gib(hw.ram_total_bytes)} GiB; "
               f"GPU budget {gib(r.gpu_budget_bytes)} GiB after margin")
-    con.print(f"Context {o.context} ({o.context_source}), KV {o.kv_type}, "
+    kv = o.kv_type if o.kv_type == o.kv_type_v else f"K {o.kv_type} / V {o.kv_type_v}"
+    slots = f", {o.parallel} slots (-np)" if o.parallel != 1 else ""
+    con.print(f"Context {o.context} ({o.context_source}), KV {kv}{slots}, "
               f"flash attention {'on' if o.flash_attention else 'off'}, ubatch {o.ubatch}")
     note = estimate_note(spec)
     if note:

@@ -16,7 +16,7 @@ import shlex
 from catalog.core.ggml import split_parts, split_stem
 from catalog.core.memory import RuntimeOptions
 from catalog.core.model import ModelSpec, repo_for
-from catalog.core.options import DEFAULT_BATCH, DEFAULT_UBATCH
+from catalog.core.options import DEFAULT_BATCH, DEFAULT_UBATCH, LLAMA_SERVER_SLOTS
 from catalog.core.record import Record
 from catalog.core.results import Commands
 
@@ -134,6 +134,10 @@ def llama_cpp(t: Target, quant: str, opts: RuntimeOptions, gpu_layers: int, tota
         args += ["-ub", str(opts.n_ubatch)]
     if cpu_moe_layers:
         args += ["--n-cpu-moe", str(cpu_moe_layers)]
+    if binary == "llama-server" and opts.n_seq != LLAMA_SERVER_SLOTS:
+        # the slots estimated: one sequence under Ollama's and LM Studio's figures (the server's default 4 would
+        # grow a sliding-window or recurrent cache), else -np N over one unified cache as its default runs
+        args += ["-np", str(opts.n_seq)] + (["-kvu"] if opts.n_seq > 1 else [])
     if len(split) > 1:
         # each GPU's layer count, as estimated: llama.cpp's default split follows the free memory at start,
         # which moves with whatever else runs; integer layer counts as -ts reproduce the estimate exactly

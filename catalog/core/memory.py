@@ -20,8 +20,11 @@ Everything is an integer number of bytes.
 from functools import lru_cache
 
 from catalog.core.arch import Architecture
-from catalog.core.ggml import UNQUANTIZED, Tensor, block_index, tensor_bytes
+from catalog.core.ggml import Tensor, tensor_bytes
+from catalog.core.layout import WeightLayout as WeightLayout  # re-exported: the estimate's callers read both here
+from catalog.core.layout import layout as layout
 from catalog.core.options import DEFAULT_BATCH, DEFAULT_FLASH_ATTN, DEFAULT_KV, DEFAULT_UBATCH, CheckRequest
+from catalog.core.options import LLAMA_SERVER_SLOTS as SERVER_SLOTS
 from catalog.core.record import Record
 
 MIB = 1 << 20
@@ -51,6 +54,11 @@ class RuntimeOptions(Record):
     n_ubatch: int = DEFAULT_UBATCH
     n_seq: int = 1
     swa_full: bool = False
+    # outputs the worst-case graph reserves: 0 = the whole micro-batch (llama-cli's n_outputs_max = n_batch, Ollama);
+    # llama-server one a slot (server_output_limits: n_outputs_max = n_parallel, server-context.cpp at 0c1e570)
+    n_outputs: int = 0
+    gpu_layers: int | None = None  # -ngl N pinned (None: as many as fit)
+    cpu_moe: int | None = None  # --n-cpu-moe N pinned (None: chosen to fit)
 
 
 class DeviceBytes(Record):
@@ -67,10 +75,16 @@ class DeviceBytes(Record):
 
 
 def runtime_options(request: CheckRequest, ctx: int) -> RuntimeOptions:
-    """The options a check's request gives the runtime at context `ctx` (one cache type for K and V;
-    the physical batch never above the logical one, as llama.cpp clamps it)."""
-    kv = request.kv_type.upper()
-    return RuntimeOptions(ctx, kv, kv, request.flash_attn, request.batch, min(request.ubatch, request.batch))
+    """The options a check's request gives the runtime at context `ctx` (the physical batch never above the
+    logical one, as llama.cpp clamps it). llama-server runs `-np` slots (4 when not told) over one unified
+    cache and reserves one output a slot; Ollama and LM Studio one sequence and the whole micro-batch's."""
+    k, v = request.cache_types
+    ub = min(request.ubatch, request.batch)
+    if request.runtime == "llama.cpp":
+        slots = request.parallel or SERVER_SLOTS
+        return RuntimeOptions(ctx, k, v, request.flash_attn, request.batch, ub, slots, n_outputs=slots,
+                              gpu_layers=request.gpu_layers, cpu_moe=request.n_cpu_moe)
+    return RuntimeOptions(ctx, k, v, request.flash_attn, request.batch, ub)
 
 
 class MemoryEstimate(Record):
@@ -134,90 +148,6 @@ def kv_cache_by_layer(a: Architecture, opts: RuntimeOptions) -> tuple[int, ...]:
 
 
 
-class WeightLayout(Record):
-    """Weights grouped the way llama.cpp places them."""
-
-    input_bytes: int  # token embedding and other input-layer tensors: host memory
-    output_bytes: int  # output matrix and norm: on the GPU once -ngl >= 1
-    layer_bytes: tuple[int, ...]  # per repeating layer
-    total_bytes: int
-    tied_copy_bytes: int  # a tied embedding, copied to the GPU as the output matrix
-    padded_bytes: int  # the data section of a GGUF: each tensor padded to 32 bytes
-    info_bytes: int  # the tensor-info records of a GGUF header
-    active_bytes: int  # read per generated token: MoE experts scaled by used/total, no token embedding
-    float_weights: bool  # the largest tensor is F16/BF16/F32 (cuBLAS then needs a larger pool)
-    layer_expert_bytes: tuple[int, ...] = ()  # per layer, the MoE expert tensors (--n-cpu-moe keeps them in RAM)
-
-
-_OTHER, _TOKEN_EMBD, _OUTPUT, _OUTPUT_MATRIX = range(4)
-
-
-def _name_facts(name: str) -> tuple[int, bool, int, int]:
-    """(layer or -1, an expert tensor, role outside the layers, GGUF tensor-info bytes before the dimensions) of
-    a tensor name: what `layout` asks of every tensor of every quantization, answered once per name."""
-    if name.startswith("output"):
-        role = _OUTPUT_MATRIX if name == "output.weight" else _OUTPUT
-    else:
-        role = _TOKEN_EMBD if name == "token_embd.weight" else _OTHER
-    return block_index(name), "_exps" in name, role, 24 + len(name)
-
-
-_NAME_FACTS: dict[str, tuple[int, bool, int, int]] = {}  # a cache of `_name_facts`, bounded by the names models use
-
-
-def layout(tensors: list[Tensor], n_layer: int, expert_fraction: float = 1.0) -> WeightLayout:
-    """Split a tensor table into input, per-layer and output bytes, in one pass.
-
-    Args:
-        tensors: the table.
-        n_layer: repeating layers.
-        expert_fraction: experts used per token / experts, for the active bytes of a MoE.
-    """
-    layers = [0] * n_layer
-    experts = [0] * n_layer
-    inp = outp = padded = infos = 0
-    active = 0.0
-    tied = True
-    embd = biggest = 0
-    float_weights = False
-    facts = _NAME_FACTS
-    for t in tensors:
-        name, shape, typ = t
-        b = tensor_bytes(typ, shape)
-        padded += (b + 31) & ~31
-        f = facts.get(name)
-        if f is None:
-            f = facts[name] = _name_facts(name)
-        il, expert, role, info = f
-        infos += info + 8 * len(shape)
-        if b > biggest:
-            biggest, float_weights = b, typ in UNQUANTIZED
-        if il >= n_layer:
-            continue  # a multi-token-prediction block: in the file, not loaded (llama.cpp TENSOR_SKIP)
-        if 0 <= il:
-            layers[il] += b
-            if expert:
-                experts[il] += b
-                active += b * expert_fraction
-            else:
-                active += b
-        elif role >= _OUTPUT:
-            outp += b
-            active += b
-            if role == _OUTPUT_MATRIX:
-                tied = False
-        else:
-            inp += b
-            if role == _TOKEN_EMBD:
-                embd = b
-    total = inp + outp + sum(layers)
-    if tied:
-        active += embd  # the tied embedding is read again as the output matrix
-    # llama.cpp duplicates a tied embedding into the output layer's buffer
-    return WeightLayout(inp, outp, tuple(layers), total, embd if tied else 0, padded, infos, int(active),
-                        float_weights, tuple(experts))
-
-
 # Extra live activations of MoE graphs at the output stage, in f32 rows of n_embd per
 # micro-batch token, measured on llama.cpp 0c1e570 (bench/RESULTS.md); 16 where unmeasured.
 MOE_EXTRA_ROWS = {"qwen3moe": 10.2, "qwen3vlmoe": 10.2, "deepseek2": 14.1, "gpt-oss": 1.0}
@@ -228,8 +158,9 @@ def compute_buffer_bytes(a: Architecture, opts: RuntimeOptions, with_output: boo
     """The GPU compute buffer llama.cpp reserves for its worst-case graph at n_ubatch tokens.
 
     ggml-alloc's peak is one of three stages, whichever is largest:
-    - output: the f32 logits and final hidden state of the micro-batch (plus, for
-      MoE graphs, routing activations still alive);
+    - output: the f32 logits and final hidden state of the outputs reserved (every
+      token of the micro-batch, or llama-server's one a slot), plus, for MoE graphs,
+      routing activations still alive;
     - feed-forward: gate, up and their product (3 x n_ff, or the used experts'
       share) and three n_embd-wide rows, plus the attention mask (f16 with flash
       attention, f32 without);
@@ -241,16 +172,35 @@ def compute_buffer_bytes(a: Architecture, opts: RuntimeOptions, with_output: boo
     moe = 0
     if a.n_expert:
         moe = int(ub * 4 * a.n_embd * MOE_EXTRA_ROWS.get(a.arch, MOE_EXTRA_DEFAULT))
-    out_stage = ub * (a.n_vocab + a.n_embd) * 4 + moe if with_output else 0
+    outs = min(ub, opts.n_outputs) if opts.n_outputs else ub
+    out_stage = outs * (a.n_vocab + a.n_embd) * 4 + moe if with_output else 0
     ffn = max(max(a.n_ff), a.n_ff_exp * max(1, a.n_expert_used))
     ffn_rows = 4 * ffn if a.arch == "phi3" else 3 * ffn  # phi3's fused gate+up is one 2 x n_ff output
-    ffn_stage = ub * 4 * (ffn_rows + 3 * a.n_embd) + stage_mask_bytes(a, opts)
-    if opts.flash_attn:
-        return max(out_stage, ffn_stage)
+    ffn_stage = ub * 4 * (ffn_rows + 3 * a.n_embd) + stage_mask_bytes(a, opts) + moe  # routing rows live here too
     q_dim = a.n_head * (a.qk_nope_dim + a.qk_rope_dim if a.is_mla else a.head_dim_k)
-    attn_stage = ub * _max_cells(a, opts) * 4 * a.n_head + stage_mask_bytes(a, opts) + int(
-        ub * 4 * 4.5 * max(a.n_embd, q_dim)) + moe
+    rows = stage_mask_bytes(a, opts) + int(ub * 4 * 4.5 * max(a.n_embd, q_dim)) + moe
+    if opts.flash_attn:
+        # a cache not in f16 is converted to f16 for the batched kernels, inside the attention node's own
+        # allocation (ggml-cuda fattn.cu ggml_cuda_flash_attn_ext_get_alloc_size: need_f16_K/V for the TILE and
+        # MMA kernels a micro-batch uses): one layer's K and V over its cells
+        f16 = fa_f16_copies(a, opts)
+        return max(out_stage, ffn_stage, f16 + rows if f16 else 0)
+    attn_stage = ub * _max_cells(a, opts) * 4 * a.n_head + rows
     return max(out_stage, ffn_stage, attn_stage)
+
+
+def fa_f16_copies(a: Architecture, opts: RuntimeOptions) -> int:
+    """Bytes of the f16 copies of one layer's K (and V) that CUDA's flash attention makes of a quantized (or bf16)
+    cache at prompt time, for the widest layer; 0 with an f16 cache."""
+    conv_k, conv_v = opts.type_k != "F16", opts.type_v != "F16" and not a.is_mla  # MLA's V is a view of K
+    if not (conv_k or conv_v):
+        return 0
+    widest = 0
+    for il in range(a.n_layer):
+        hk, hv = a.head_dims(il)
+        n = kv_cells(a, opts, il) * a.n_head_kv[il]
+        widest = max(widest, 2 * n * (hk * conv_k + hv * conv_v))
+    return widest
 
 
 PIPELINE_COPIES = 4  # GGML_SCHED_MAX_COPIES
@@ -384,7 +334,7 @@ def estimate(a: Architecture, tensors: list[Tensor], opts: RuntimeOptions, gpu_l
     kv_total, kv_gpu = sum(kv), sum(dev_kv)
     compute = compute_buffer_bytes(a, opts)
     host_inputs = min(opts.n_ubatch, opts.n_batch) * a.n_embd * 4 * 2
-    output = a.n_vocab * 4 * max(1, opts.n_seq)
+    output = a.n_vocab * 4 * max(1, opts.n_seq)  # output_reserve(n_seq_max) at the context's creation
     parts: tuple[DeviceBytes, ...] = ()
     if has_gpu:
         pipeline = len(shares) > 1 and ngl == total_layers and not cpu_moe_layers

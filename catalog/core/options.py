@@ -32,6 +32,9 @@ DEFAULT_FLASH_ATTN = True
 # llama.cpp's logical and physical batch (-b, -ub): common/common.h
 DEFAULT_BATCH = 2048
 DEFAULT_UBATCH = 512
+# llama-server's slots when -np is not given: "n_parallel is set to auto, using n_parallel = 4 and kv_unified =
+# true" (tools/server/server.cpp, llama.cpp 0c1e570); each slot is one sequence of the shared (unified) cache
+LLAMA_SERVER_SLOTS = 4
 # a model that does not say its trained context is assumed to hold Ollama's smallest default
 FALLBACK_CONTEXT = 4096
 # LM Studio loads a model at 4096 tokens unless told otherwise (its API reports
@@ -73,6 +76,24 @@ class CheckRequest(Record):
     min_tps: float = MIN_TPS  # a usable decode speed, tokens a second
     vision: bool = True  # a vision model's projector is loaded (Ollama and LM Studio always; llama-server unless
     # --no-mmproj)
+    # llama.cpp's own knobs, as llama.cpp spells them: -ctk/-ctv (each overrides kv_type for its half), -ngl N
+    # (pins the layers on the GPU), --n-cpu-moe N (the experts of the first N layers stay in RAM), -np N (slots)
+    type_k: str | None = None
+    type_v: str | None = None
+    gpu_layers: int | None = None
+    n_cpu_moe: int | None = None
+    parallel: int | None = None
+
+    @property
+    def cache_types(self) -> tuple[str, str]:
+        """The K and V cache types, upper case as ggml names them (-ctk/-ctv over --kv-type)."""
+        return (self.type_k or self.kv_type).upper(), (self.type_v or self.kv_type).upper()
+
+    @property
+    def llama_cpp_knobs(self) -> bool:
+        """Whether the request sets something only llama.cpp can be told (then it is the runtime modelled)."""
+        k, v = self.cache_types
+        return k != v or self.gpu_layers is not None or self.n_cpu_moe is not None or self.parallel is not None
 
     def validate(self) -> None:
         """`validate(self)`: refuse a request no runtime would run (before anything is looked up)."""
@@ -103,12 +124,42 @@ def validate(req: CheckRequest) -> None:
             raise UsageError(f"{flag} must be positive")
     if req.runtime not in RUNTIMES:
         raise UsageError(f"unknown runtime {req.runtime!r}", "one of " + ", ".join(RUNTIMES))
-    kv = req.kv_type.upper()
-    if kv not in KV_TYPES:
-        raise UsageError(f"unknown KV cache type {req.kv_type!r}", "f16, q8_0 or q4_0")
-    if kv != DEFAULT_KV and not req.flash_attn:
-        raise UsageError("a quantized KV cache needs flash attention", "drop --flash-attn off")
+    _validate_llama_cpp(req)
     if req.prefer not in PREFER:
         raise UsageError(f"unknown preference {req.prefer!r}", "quality or speed")
     if not req.min_tps > 0:
         raise UsageError("--min-tps must be positive")
+
+
+def _validate_llama_cpp(req: CheckRequest) -> None:
+    """The cache types and llama.cpp's knobs: llama.cpp refuses a quantized V cache without flash attention
+    ("quantized V cache requires flash_attn to be enabled", llama-context.cpp) and runs a quantized K cache
+    without it; Ollama sets one type for both and quantizes the cache only with flash attention
+    (OLLAMA_KV_CACHE_TYPE)."""
+    for flag, n in (("-ngl", req.gpu_layers), ("--n-cpu-moe", req.n_cpu_moe)):
+        if n is not None and n < 0:
+            raise UsageError(f"{flag} must be 0 or more")
+    if req.parallel is not None and req.parallel <= 0:
+        raise UsageError("-np must be positive")
+    k, v = req.cache_types
+    for kind in (k, v):
+        if kind not in KV_TYPES:
+            raise UsageError(f"unknown KV cache type {kind.lower()!r}", ", ".join(x.lower() for x in KV_TYPES))
+    if req.runtime != "llama.cpp":
+        if req.llama_cpp_knobs:
+            raise UsageError(f"-ctk/-ctv apart, -ngl, --n-cpu-moe and -np are llama.cpp's: {req.runtime} has no "
+                             "such setting", "add --runtime llama.cpp")
+        if k != DEFAULT_KV and not req.flash_attn:
+            raise UsageError("a quantized KV cache needs flash attention", "drop --flash-attn off")
+    elif v != DEFAULT_KV and not req.flash_attn:
+        raise UsageError("a quantized V cache needs flash attention (llama.cpp quantizes K without it)",
+                         "drop --flash-attn off, or -ctv f16")
+
+
+def implied_runtime(runtime: str | None, req: CheckRequest) -> str:
+    """The runtime a request models: the one named, else llama.cpp where a llama.cpp-only knob is set
+    (`-ngl 12 -np 2` describes a llama-server), else the default."""
+    if runtime:
+        return runtime
+    return "llama.cpp" if req.llama_cpp_knobs else DEFAULT_RUNTIME
+

@@ -92,6 +92,10 @@ class ResolvedOptions(Record):
     runtime: str
     prefer: str = "quality"  # what the recommendation favours
     min_tps: float = 5.0  # the decode speed it calls usable
+    kv_type_v: str = "f16"  # the V cache's type (-ctv); kv_type is K's
+    parallel: int = 1  # sequences (llama-server's -np slots over one unified cache)
+    gpu_layers: int | None = None  # -ngl as asked (None: as many as fit)
+    n_cpu_moe: int | None = None  # --n-cpu-moe as asked (None: chosen to fit)
 
 
 class CheckResult(Record):

@@ -118,7 +118,8 @@ def check(spec: ModelSpec, request: CheckRequest, hardware: Hardware) -> CheckRe
         spec=spec, alignment=alignment_of(spec), template=template, hardware=hardware,
         gpu_budget_bytes=sum(m.full_budgets), safety_margin=margin_text(hardware.source == "profile"),
         options=ResolvedOptions(ctx, why, opts.type_k.lower(), request.flash_attn, request.batch, opts.n_ubatch,
-                                request.runtime, request.prefer, request.min_tps),
+                                request.runtime, request.prefer, request.min_tps, opts.type_v.lower(), opts.n_seq,
+                                request.gpu_layers, request.n_cpu_moe),
         rows=rows, recommended=pick, recommended_why=pick_why, command_notes=COMMAND_NOTES)
 
 
@@ -145,6 +146,8 @@ def _placement(spec: ModelSpec, tensors: list[Tensor], lay: WeightLayout, opts: 
     a = spec.arch
     # several GPUs: whole layers per GPU, rebalanced when llama.cpp's default proportions overfill one; -ts pins them
     shares = split_layers(a, tensors, opts, m.budgets, lay=lay) if m.has_gpu and len(m.budgets) > 1 else m.budgets
+    if opts.gpu_layers is not None or opts.cpu_moe is not None:
+        return _pinned(spec, tensors, lay, opts, m, shares)
     full = estimate(a, tensors, opts, None, m.has_gpu, lay=lay, gpu_shares=shares)
     if m.has_gpu and m.fits(full):
         return full, "full_gpu"
@@ -158,6 +161,20 @@ def _placement(spec: ModelSpec, tensors: list[Tensor], lay: WeightLayout, opts: 
     if left is not None and est.cpu_bytes > left:
         return est, "no_fit"
     return est, "partial" if est.gpu_layers > 0 and m.has_gpu else "cpu_only"
+
+
+def _pinned(spec: ModelSpec, tensors: list[Tensor], lay: WeightLayout, opts: RuntimeOptions, m: _Machine,
+            shares: tuple[int, ...]) -> tuple[MemoryEstimate, Verdict]:
+    """Exactly the -ngl and --n-cpu-moe asked for: the verdict says whether that setting runs, never another."""
+    moe = min(opts.cpu_moe or 0, spec.arch.n_layer) if spec.arch.n_expert else 0
+    est = estimate(spec.arch, tensors, opts, opts.gpu_layers, m.has_gpu, lay=lay, gpu_shares=shares,
+                   cpu_moe_layers=moe)
+    left = m.ram_left(est)
+    if (m.has_gpu and not m.fits(est)) or (left is not None and est.cpu_bytes > left):
+        return est, "no_fit"
+    if not m.has_gpu or est.gpu_layers == 0:
+        return est, "cpu_only"
+    return est, "full_gpu" if est.gpu_layers == est.total_layers and not moe else "partial"
 
 
 def _memory(est: MemoryEstimate, template_bytes: int, projector: int = 0, on_gpu: bool = True) -> MemoryBreakdown:
