@@ -193,4 +193,4 @@ def test_the_ram_speed_a_partial_offload_reads_at_is_shown_and_can_be_given(cli)
     a, g = assumed["quants"][0], given["quants"][0]
     assert a["verdict"] == g["verdict"] == "partial" and g["tokens_per_second"] > 1.4 * a["tokens_per_second"]
     code, _, err = cli("check", "gemma3:27b", "--gpu", "RTX 3060", "--ram-bw", "0")
-    assert code == 2 and "--ram-bw must be positive" in err
+    assert code == 2 and "--ram-bw: invalid positive value" in err

@@ -6,8 +6,9 @@ library accepts.
 
 from __future__ import annotations
 
+import math
 from types import SimpleNamespace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from catalog import __version__
 from catalog.core.options import (
@@ -48,7 +49,7 @@ def _check(sub: Any, fmt: Any) -> None:
                         "its own options is given)")
     c.add_argument("--prefer", default="quality", choices=list(PREFER),
                    help="recommend the best quality at a usable speed, or the fastest")
-    c.add_argument("--min-tps", type=float, default=MIN_TPS, metavar="N",
+    c.add_argument("--min-tps", type=positive, default=MIN_TPS, metavar="N",
                    help=f"a usable decode speed, tokens a second (default {MIN_TPS:g})")
     c.add_argument("--no-vision", action="store_true",
                    help="leave a vision model's projector (mmproj) out: llama-server --no-mmproj, text only")
@@ -111,8 +112,8 @@ def _plan(sub: Any, fmt: Any) -> None:
     pl.add_argument("--ctx", type=parse_ctx, default=PLAN_CTX, help="context length: 32768, 32k")
     pl.add_argument("--split-mode", choices=list(SPLIT_MODES),
                     help="llama.cpp's split over one host's GPUs (default: layer, and tensor where it applies)")
-    pl.add_argument("--link-gbps", type=float, default=PLAN_LINK_GBPS, help="network between hosts, Gbit/s")
-    pl.add_argument("--link-ms", type=float, default=PLAN_LINK_MS, help="latency of one hop, ms")
+    pl.add_argument("--link-gbps", type=positive, default=PLAN_LINK_GBPS, help="network between hosts, Gbit/s")
+    pl.add_argument("--link-ms", type=non_negative, default=PLAN_LINK_MS, help="latency of one hop, ms")
     pl.add_argument("--offline", action="store_true")
     pl.add_argument("--json", action="store_true")
     pl.add_argument("--debug", action="store_true")
@@ -177,8 +178,13 @@ def parser(command: str | None = None) -> argparse.ArgumentParser:
         def __init__(self, prog: str) -> None:
             super().__init__(prog, width=100, max_help_position=32)
 
-    p = argparse.ArgumentParser(prog="catalog", description="Will this LLM run on my machine, and how?",
-                                formatter_class=_Formatter)
+    class _Parser(argparse.ArgumentParser):
+        """argparse, its errors as the product's one line (`catalog: error: ...`, exit 2), not usage plus error."""
+
+        def error(self, message: str) -> NoReturn:
+            raise UsageError(message, f"`{self.prog} --help` lists the options")
+
+    p = _Parser(prog="catalog", description="Will this LLM run on my machine, and how?", formatter_class=_Formatter)
     p.add_argument("--version", action="version", version=f"llm-catalog {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
     for name, build in _SUBCOMMANDS.items():
@@ -227,7 +233,8 @@ def fast_check_args(argv: list[str]) -> Any:
                 return None
             v = argv[i + 1]
             try:
-                val: Any = int(v) if a in _INT else parse_ctx(v) if a in _CTX else float(v) if a in _FLOAT else v
+                number = non_negative if a == "--vram" else positive  # --vram 0: no GPU
+                val: Any = int(v) if a in _INT else parse_ctx(v) if a in _CTX else number(v) if a in _FLOAT else v
             except (ValueError, UsageError):
                 return None
             if a in _CHOICE and v not in _CHOICE[a]:
@@ -270,11 +277,31 @@ def parse_layers(text: str) -> int | None:
         raise UsageError(f"-ngl {text!r} is not a layer count", "a number or all") from None
 
 
+def positive(text: str) -> float:
+    """A finite number above 0 (`--vram 12`): not `nan`, `inf`, `1e309`, 0 or negative.
+
+    Raises:
+        ValueError: anything else (argparse's one-line error, exit 2).
+    """
+    v = float(text)  # ValueError: argparse names the option ("argument --vram: invalid positive value: 'x'")
+    if not (math.isfinite(v) and v > 0):
+        raise ValueError(text)
+    return v
+
+
+def non_negative(text: str) -> float:
+    """A finite number, 0 or above (`--vram 0`: no GPU; `--link-ms 0`)."""
+    v = float(text)
+    if not (math.isfinite(v) and v >= 0):
+        raise ValueError(text)
+    return v
+
+
 def hw_options(p: Any) -> None:
     p.add_argument("--gpu", action="append", default=[], help="a known GPU instead of detection (repeatable)")
-    p.add_argument("--vram", type=float, help="GPU memory budget in GiB instead of detection")
-    p.add_argument("--ram", type=float, help="system RAM in GiB")
-    p.add_argument("--ram-bw", type=float, metavar="GBPS",
+    p.add_argument("--vram", type=non_negative, help="GPU memory budget in GiB instead of detection")
+    p.add_argument("--ram", type=positive, help="system RAM in GiB")
+    p.add_argument("--ram-bw", type=positive, metavar="GBPS",
                    help="system RAM bandwidth in GB/s, for what a partial offload leaves on the CPU (default 60)")
 
 
@@ -304,6 +331,9 @@ def parse_count(text: str) -> float:
     t = text.strip().upper()
     scale = {"K": 1e3, "M": 1e6, "B": 1e9, "T": 1e12}.get(t[-1:], 1.0)
     try:
-        return float(t[:-1] if scale != 1.0 else t) * scale
+        n = float(t[:-1] if scale != 1.0 else t) * scale
     except ValueError:
         raise UsageError(f"--max-params {text!r} is not a count", "e.g. 8B, 500M or 8e9") from None
+    if not (math.isfinite(n) and n > 0):
+        raise UsageError(f"--max-params {text!r} is not a count", "e.g. 8B, 500M or 8e9")
+    return n

@@ -230,8 +230,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return HANDLERS[args.command](args)
     except CatalogError as err:
-        if getattr(args, "debug", False):
-            raise
+        if getattr(args, "debug", False):  # the traceback, then the same line and exit code as without --debug
+            import traceback
+
+            traceback.print_exc()
         sys.stderr.write(f"catalog: error: {err.line()}\n")
         return err.exit_code
     except KeyboardInterrupt:

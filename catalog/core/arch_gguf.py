@@ -71,7 +71,7 @@ def from_gguf_metadata(meta: dict[str, Any], tensors: list[Tensor]) -> Architect
         n_embd = int(key("embedding_length"))
         head = key("attention.head_count")
         n_head = int(max(head) if isinstance(head, list) else head)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise UnsupportedArchitecture(f"GGUF lacks the basic {arch}.* shape keys") from None
     if not 0 < n_layer <= 4096 or not 0 < n_embd <= 1 << 20 or not 0 < n_head <= 1 << 16:
         raise UnsupportedArchitecture("GGUF shape keys are out of range")

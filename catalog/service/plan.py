@@ -26,6 +26,8 @@ from hardware import Hardware
 
 NO_GPU = ("cpu", "none")  # a host given as NAME:cpu has no GPU (a head that only drives the workers)
 DEFAULT_HOST_RAM_GIB = 64.0
+MAX_HOST_GPUS = 64  # more than any single host holds
+MAX_HOST_RAM_GIB = 1 << 20
 
 
 def parse_host(text: str) -> Host:
@@ -45,7 +47,12 @@ def parse_host(text: str) -> Host:
     for part in ([] if gpu_text.lower() in NO_GPU else gpu_text.split("+")):
         pm = re.fullmatch(r"\s*(.+?)\s*(?:x(\d+))?\s*", part)
         assert pm is not None
-        names += [pm.group(1)] * int(pm.group(2) or 1)
+        count = int(pm.group(2) or 1)
+        if not 1 <= count <= MAX_HOST_GPUS:
+            raise UsageError(f"--host {text!r}: {count} GPUs of a kind", f"1 to {MAX_HOST_GPUS} a host")
+        names += [pm.group(1)] * count
+    if ram and not 0 < float(ram) <= MAX_HOST_RAM_GIB:
+        raise UsageError(f"--host {text!r}: RAM {ram} GiB", f"more than 0, at most {MAX_HOST_RAM_GIB}")
     hw = profile(names, float(ram) if ram else DEFAULT_HOST_RAM_GIB)
     return Host(name, hw.gpus, int(hw.ram_total_bytes or 0), ram_assumed=not ram)
 

@@ -70,7 +70,7 @@ def get(kind: str, key: str, now: float | None = None) -> Cached | None:
             return None
         with open(path, encoding="utf-8") as f:
             wrapper = json.load(f)
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):  # a corrupt entry is a miss, never a crash
         return None
     if not isinstance(wrapper, dict) or wrapper.get("schema") != SCHEMA or not isinstance(wrapper.get("doc"), dict):
         return None
@@ -94,7 +94,7 @@ def keys(kind: str) -> list[str]:
         try:
             with open(os.path.join(cache_dir(), kind, name), encoding="utf-8") as f:
                 key = json.load(f).get("key")
-        except (OSError, ValueError, AttributeError):
+        except (OSError, ValueError, AttributeError, RecursionError):
             continue
         if isinstance(key, str):
             out.append(key)

@@ -52,7 +52,7 @@ def load_config(path: str) -> tuple[ModelSpec, TemplateText]:
             raise BadModelFile(f"{path}: larger than {MAX_CONFIG_BYTES >> 20} MiB, not a config.json")
         with open(path, encoding="utf-8") as f:
             cfg: Any = json.load(f)
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:  # RecursionError: nested too deep
         if isinstance(exc, BadModelFile):
             raise
         raise BadModelFile(f"{path}: not valid JSON ({type(exc).__name__})") from None
