@@ -115,3 +115,16 @@ def test_unwritable_cache_is_not_an_error(tmp_path: Path, monkeypatch: pytest.Mo
     monkeypatch.setenv("LLM_CATALOG_CACHE_DIR", str(blocker / "sub"))
     cache.put("hub", "a/b@main", {"a": 1})  # no exception
     assert cache.get("hub", "a/b@main") is None
+
+
+def test_two_long_keys_with_one_head_never_share_an_entry(_dir: Path) -> None:
+    """Keys past the file-name limit keep a hash of the whole key, and an entry answers only its own key
+    (issue 22: two GGUF files sharing a 200-character key prefix answered with each other's table)."""
+    head = "https://example.org/" + "a" * 300
+    cache.put("gguf", head + "/one.gguf", {"n": 1})
+    cache.put("gguf", head + "/two.gguf", {"n": 2})
+    one, two = cache.get("gguf", head + "/one.gguf"), cache.get("gguf", head + "/two.gguf")
+    assert one is not None and two is not None and (one.doc, two.doc) == ({"n": 1}, {"n": 2})
+    path = Path(cache.put("hub", "a/b@main", {"v": 1}))
+    path.write_text(path.read_text().replace('"a/b@main"', '"c/d@main"'))  # another key's entry in this file
+    assert cache.get("hub", "a/b@main") is None

@@ -230,3 +230,27 @@ def test_a_hostile_template_layer_is_reported_and_the_rest_of_the_answer_comes_o
     ct = doc["model"]["chat_template"]
     assert ct["safe"] is False and "larger than" in ct["unsafe"] and "overhead_tokens" not in ct
     assert doc["quants"] and all(q["memory"]["template_bytes"] == 0 for q in doc["quants"])
+
+
+@pytest.mark.parametrize("layer", [
+    {"mediaType": "application/vnd.ollama.image.model", "digest": "../../../../api/models/x", "size": 1},
+    {"mediaType": "application/vnd.ollama.image.model", "digest": "sha256:" + "A" * 64, "size": 1},
+    {"mediaType": "application/vnd.ollama.image.model", "digest": "sha256:" + "0" * 64, "size": "big"},
+    {"mediaType": "application/vnd.ollama.image.model", "digest": "sha256:" + "0" * 64, "size": 1e300},
+])
+def test_a_manifest_with_a_bad_digest_or_size_is_refused_before_any_blob(registry, layer: dict) -> None:  # type: ignore[no-untyped-def]
+    """A layer digest becomes a path on the registry host: only sha256:<64 hex> is asked for (issue 22)."""
+    srv, _ = registry
+    srv.manifests["library/evil:x"] = {"config": {"digest": "sha256:" + "1" * 64}, "layers": [layer]}
+    with pytest.raises(BadModelFile, match="digest|size"):
+        ollama.load("evil:x")
+    assert not srv.requests_to("/blobs/")
+
+
+@pytest.mark.parametrize("name", ["evil/..", "evil/../api", "..", "ｌｌａｍａ3.1:8b"])
+def test_a_name_that_is_no_name_is_exit_2_without_a_request(registry, cli, name: str) -> None:  # type: ignore[no-untyped-def]
+    srv, _ = registry
+    before = len(srv.log)
+    code, _, err = cli("check", name, "--gpu", "RTX 3060")
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert len(srv.log) == before

@@ -59,7 +59,11 @@ def ttl_s() -> float:
 def _path(kind: str, key: str) -> str:
     # a readable, collision-free file name: lower case, unsafe characters escaped as _xx
     safe = re.sub(r"[^a-z0-9.\-@]", lambda m: f"_{ord(m.group()):02x}", key.lower())
-    return os.path.join(cache_dir(), kind, safe[:200] + ".json")
+    if len(safe) > 200:  # a long key keeps a readable head and a hash of the whole: two keys never share a file
+        import hashlib
+
+        safe = safe[:180] + "~" + hashlib.sha256(key.lower().encode("utf-8", "surrogatepass")).hexdigest()[:19]
+    return os.path.join(cache_dir(), kind, safe + ".json")
 
 
 def get(kind: str, key: str, now: float | None = None) -> Cached | None:
@@ -74,6 +78,8 @@ def get(kind: str, key: str, now: float | None = None) -> Cached | None:
         return None
     if not isinstance(wrapper, dict) or wrapper.get("schema") != SCHEMA or not isinstance(wrapper.get("doc"), dict):
         return None
+    if str(wrapper.get("key", "")).lower() != key.lower():  # keys are case-insensitive, like the file names
+        return None  # another key's entry (a long key's twin, a file copied over it) is not this one's
     fetched = wrapper.get("fetched_at")
     if not isinstance(fetched, (int, float)):
         return None

@@ -77,7 +77,7 @@ def parse_name(name: str) -> Name | None:
     if name.startswith(("hf.co/", "huggingface.co/")):
         return None
     m = _NAME.match(name)
-    if not m:
+    if not m or ".." in name or not m.group("model")[0].isalnum():  # never a path segment like ".." in a URL
         return None
     host: str | None = m.group("host")
     ns = str(m.group("ns") or "library")
@@ -111,6 +111,33 @@ def _json(data: bytes, url: str) -> dict[str, Any]:
     return doc
 
 
+DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
+
+
+def _digest(value: str, murl: str) -> str:
+    """A layer's digest as a registry gives it, or BadModelFile: it becomes a path on the registry host, so
+    anything but `sha256:<64 hex>` (`../../api/...`) is refused before it is asked for."""
+    if not DIGEST.fullmatch(value):
+        raise BadModelFile(f"{murl}: a layer digest is not sha256:<64 hex digits> ({value[:40]!r})")
+    return value
+
+
+def _layers(manifest: dict[str, Any], murl: str) -> list[tuple[str, str, int]]:
+    """(media type, digest, size) of a manifest's layers; a wrongly typed entry is BadModelFile, not a crash."""
+    out: list[tuple[str, str, int]] = []
+    raw = manifest.get("layers") or ()
+    if not isinstance(raw, list):
+        raise BadModelFile(f"{murl}: layers is not a list")
+    for layer in raw:
+        if not isinstance(layer, dict) or not isinstance(layer.get("digest"), str):
+            continue
+        size = layer.get("size") or 0
+        if not isinstance(size, int) or isinstance(size, bool) or not 0 <= size < 1 << 50:
+            raise BadModelFile(f"{murl}: a layer size is not a byte count ({str(size)[:40]!r})")
+        out.append((str(layer.get("mediaType", "")), _digest(layer["digest"], murl), size))
+    return out
+
+
 def registry_model(client: Any, name: Name) -> RegistryModel:
     """Read `name`'s manifest, config blob and small layers from the registry.
 
@@ -121,16 +148,14 @@ def registry_model(client: Any, name: Name) -> RegistryModel:
     base = f"{registry_url(name.host)}/v2/{name.namespace}/{name.model}"
     murl = f"{base}/manifests/{name.tag}"
     manifest = _json(with_retries(lambda: _get(client, murl, MANIFEST_ACCEPT), who=REGISTRY), murl)
-    layers: list[tuple[str, str, int]] = []
-    for layer in manifest.get("layers") or ():
-        if isinstance(layer, dict) and isinstance(layer.get("digest"), str):
-            layers.append((str(layer.get("mediaType", "")), layer["digest"], int(layer.get("size") or 0)))
+    layers = _layers(manifest, murl)
     model = next((lay for lay in layers if lay[0] == MODEL_LAYER), None)
     if model is None:
         raise BadModelFile(f"{murl}: no GGUF layer (a safetensors-format model, or not a model)")
     cfg_ref = manifest.get("config") or {}
     config: dict[str, Any] = {}
     if isinstance(cfg_ref, dict) and isinstance(cfg_ref.get("digest"), str):
+        _digest(cfg_ref["digest"], murl)
         curl = f"{base}/blobs/{cfg_ref['digest']}"
         config = _json(with_retries(lambda: _get(client, curl), who=REGISTRY), curl)
     small: dict[str, str] = {}

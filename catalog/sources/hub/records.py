@@ -22,7 +22,13 @@ EXPAND = ["author", "cardData", "childrenModelCount", "config", "gated", "gguf",
           "pipeline_tag", "safetensors", "sha", "siblings", "tags"]
 MAX_SMALL_FILE = 1 << 20  # config.json, tokenizer_config.json, README.md
 MAX_STATEMENTS = 12
-REPO_RE = re.compile(r"^[A-Za-z0-9][\w.\-]{0,95}/[\w.\-]{1,96}$")
+# the Hub's own rule (huggingface_hub validate_repo_id), in ASCII: no "..", "--" or a name ending in . or -
+REPO_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,95}/[A-Za-z0-9_][A-Za-z0-9_.\-]{0,95}$")
+
+
+def valid_repo(repo: str) -> bool:
+    """Whether `repo` can name a Hub repo at all (checked before any request)."""
+    return bool(REPO_RE.match(repo)) and ".." not in repo and "--" not in repo and not repo.endswith((".", "-"))
 _STATEMENT = re.compile(
     r"(instruct|instruction|chat|base model|pretrained|pre-trained|fine-?tun|rlhf|dpo|sft\b|preference|"
     r"reinforcement|align|uncensor|abliterat|refusal|this (?:repo|repository|model) (?:contains|is)|post-train)",
@@ -42,7 +48,7 @@ def parse_ref(ref: str) -> tuple[str, str | None, str | None] | None:
     if "@" in text:
         text, _, revision = text.partition("@")
     repo, _, tag = text.partition(":")
-    if not REPO_RE.match(repo):
+    if not valid_repo(repo):
         return None
     quant = None
     if tag:
