@@ -97,6 +97,8 @@ CASES = [
     ("qwen3vl_4b", "Q4_K_M", 4096, True, "f16"),
     ("qwen3vl_30b_a3b", "Q4_K_M", 4096, True, "f16"),
     ("nemotron_super_49b", "Q4_K_M", 4096, True, "f16"),
+    ("glm47", "Q4_K_M", 4096, True, "f16"),
+    ("intellect3_glm45air", "Q4_K_M", 4096, True, "f16"),
 ]
 
 

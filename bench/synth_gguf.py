@@ -71,7 +71,7 @@ def write_kv(w: gguf.GGUFWriter, a: Architecture, cfg: dict, preset: str, vocab:
                      "gptj": int(c.get("rotary_dim") or a.head_dim_k),
                      "minimax-m2": int(c.get("rotary_dim") or a.head_dim_k)}.get(arch, a.head_dim_k)
         part = (c.get("rope_parameters") or {}).get("partial_rotary_factor", c.get("partial_rotary_factor"))
-        if a.layer_kinds and part:
+        if (a.layer_kinds or arch == "glm4moe") and part:
             rope_dims = int(a.head_dim_k * float(part))
         w.add_uint32(f"{arch}.rope.dimension_count", rope_dims)
     if arch in ("phi2", "falcon", "gptj"):  # LayerNorm, not RMSNorm
@@ -109,8 +109,13 @@ def write_kv(w: gguf.GGUFWriter, a: Architecture, cfg: dict, preset: str, vocab:
         w.add_uint32(f"{arch}.leading_dense_block_count", a.n_dense_lead)
         w.add_uint32(f"{arch}.expert_shared_count", a.n_expert_shared)
         w.add_uint32(f"{arch}.expert_shared_feed_forward_length", a.n_ff_exp * a.n_expert_shared)
-    if arch == "minimax-m2":
+    if arch in ("minimax-m2", "glm4moe"):
         w.add_uint32(f"{arch}.expert_gating_func", 2)  # sigmoid (scoring_func)
+    if arch == "glm4moe":  # conversion/glm.py Glm4MoeModel.set_gguf_parameters
+        w.add_uint32(f"{arch}.leading_dense_block_count", a.n_dense_lead)
+        w.add_uint32(f"{arch}.expert_shared_count", a.n_expert_shared)
+        w.add_float32(f"{arch}.expert_weights_scale", float(c.get("routed_scaling_factor", 1.0)))
+        w.add_bool(f"{arch}.expert_weights_norm", bool(c.get("norm_topk_prob", True)))
     if arch == "llama4":
         w.add_uint32(f"{arch}.interleave_moe_layer_step", int(c.get("interleave_moe_layer_step") or 1))
     if a.n_expert:

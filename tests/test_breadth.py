@@ -190,3 +190,25 @@ def test_deci_layers_pruned_one_by_one_equal_llama_cpps_buffers(tmp_path: Path) 
     path = tmp_path / "deci.gguf"
     write_arch_header(path, a)
     assert catalog.resolve(str(path)).arch == a
+
+
+@pytest.mark.parametrize(("name", "model_mib", "kv_mib", "params"), [
+    ("glm47", 202872.23, 1472.0, 356.8e9), ("intellect3_glm45air", 67175.73, 736.0, 109.2e9)])
+def test_glm4moe_weights_and_cache_equal_llama_cpps(name: str, model_mib: float, kv_mib: float, params: float) -> None:
+    """GLM-4.5/4.6/4.7 (Glm4MoeForCausalLM: zai-org/GLM-4.7's config, and a GLM-4.5-Air-shaped one): Q/K/V
+    biases, per-head QK norms where use_qk_norm, dense lead layers, 160 or 128 sigmoid-routed experts with a
+    shared one, and the multi-token-prediction layer in the file but not in memory. llama.cpp 0c1e570 allocated
+    these buffers (MiB) for Q4_K_M at 4096 tokens, f16 cache (bench/RESULTS.md section 2)."""
+    from catalog.core.memory import MIB, RuntimeOptions, estimate, layout
+    from catalog.core.model import quant_context
+    from catalog.core.quantize import quantize
+
+    a = from_hf_config(json.loads((GEMMA4 / f"{name}.json").read_text()))
+    assert a.arch == "glm4moe" and modelled(a) and a.n_nextn == 1
+    tensors = hf_tensors(a)
+    assert abs(parameter_count(tensors) - params) < 0.1e9
+    assert any(t.name == f"blk.{a.n_layer}.nextn.eh_proj.weight" for t in tensors)
+    t = quantize(tensors, "Q4_K_M", quant_context(a))
+    e = estimate(a, t, RuntimeOptions(4096, "F16", "F16", True), has_gpu=False)
+    assert round(layout(t, a.n_layer).total_bytes / MIB, 2) == model_mib
+    assert round(e.kv_cache_bytes / MIB, 2) == kv_mib

@@ -120,6 +120,7 @@ HF_ARCH = {
     "Qwen3VLForConditionalGeneration": "qwen3vl",  # Qwen3's tables; the deepstack inputs are the projector's
     "Qwen3VLMoeForConditionalGeneration": "qwen3vlmoe",
     "DeciLMForCausalLM": "deci",  # catalog.core.arch_deci
+    "Glm4MoeForCausalLM": "glm4moe",  # catalog.core.arch_glm4moe
     "Gemma4ForConditionalGeneration": "gemma4",  # catalog.core.arch_gemma4
     "Gemma4ForCausalLM": "gemma4",
 }
@@ -131,6 +132,8 @@ TEXT_CONFIG_ARCHS = frozenset({"Llama4ForConditionalGeneration", "Mistral3ForCon
 # too, but llama.cpp does not load it (NOT_RUN), so it is not counted as modelled
 SUPPORTED = frozenset(HF_ARCH.values()) | {"phi2", "falcon", "granitehybrid", "nemotron_h", "nemotron_h_moe",
                                            "lfm2", "qwen35", "qwen35moe", "qwen3next"}
+# architectures whose tables have a module of their own (catalog.core.arch_NAME, NAME_tensors)
+OWN_TABLES = {a: (f"catalog.core.arch_{a}", f"{a}_tensors") for a in ("gemma4", "deci", "glm4moe")}
 HYBRID = frozenset({"granitehybrid", "nemotron_h", "nemotron_h_moe", "lfm2", "qwen35", "qwen35moe", "qwen3next"})
 # architectures convert_hf_to_gguf.py names but llama.cpp refuses to load ("unsupported model architecture",
 # llama.cpp 0c1e570): no runtime the product prints a command for runs them
@@ -302,14 +305,11 @@ def _hf_tensors(a: Architecture, dtype: str) -> tuple[Tensor, ...]:
         from catalog.core.arch_hybrid import hybrid_tensors
 
         return tuple(hybrid_tensors(a, dtype))
-    if a.arch == "gemma4":
-        from catalog.core.arch_gemma4 import gemma4_tensors
+    if a.arch in OWN_TABLES:
+        import importlib
 
-        return tuple(gemma4_tensors(a, dtype))
-    if a.arch == "deci":
-        from catalog.core.arch_deci import deci_tensors
-
-        return tuple(deci_tensors(a, dtype))
+        module, fn = OWN_TABLES[a.arch]
+        return tuple(getattr(importlib.import_module(module), fn)(a, dtype))
     if a.arch not in SUPPORTED:
         from catalog.core.arch_generic import generic_tensors
 

@@ -7,6 +7,10 @@ from typing import Any
 
 def hf_experts(arch: str, c: dict[str, Any], n_ff: int, n_layer: int) -> tuple[tuple[int, ...], dict[str, Any]]:
     """Each layer's dense feed-forward width, and a MoE's experts (and MLA's ranks for DeepSeek 2/3)."""
+    if arch == "glm4moe":
+        from catalog.core.arch_glm4moe import glm4moe_experts
+
+        return glm4moe_experts(c, n_ff, n_layer)
     moe_archs = ("qwen3moe", "qwen3vlmoe", "gpt-oss", "deepseek2", "llama4", "ernie4_5-moe", "minimax-m2")
     if arch not in moe_archs and not (arch == "llama" and c.get("num_local_experts")):
         return (n_ff,) * n_layer, {}
