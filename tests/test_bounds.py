@@ -105,3 +105,123 @@ def test_a_deeply_nested_cache_entry_is_a_miss(tmp_path: Path, monkeypatch: pyte
     path.write_text("[" * 200000 + "]" * 200000)
     assert cache.get("hub", "owner/name") is None
     assert cache.keys("hub") == []
+
+
+class _Trickle:
+    """A loopback server: /trickle sends its body a byte every 0.2 s; /pieces answers any Range with 100 bytes."""
+
+    def __enter__(self) -> str:
+        import threading
+        import time
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        class H(BaseHTTPRequestHandler):
+            def log_message(self, *a: object) -> None:
+                pass
+
+            def do_GET(self) -> None:  # noqa: N802 - http.server's name
+                if self.path == "/trickle":
+                    self.send_response(200)
+                    self.send_header("Content-Length", "1000")
+                    self.end_headers()
+                    for _ in range(1000):
+                        try:
+                            self.wfile.write(b"x")
+                            self.wfile.flush()
+                        except OSError:
+                            return
+                        time.sleep(0.2)
+                    return
+                start = int(self.headers.get("Range", "bytes=0-").split("=")[1].split("-")[0])
+                self.send_response(206)
+                self.send_header("Content-Range", f"bytes {start}-{start + 99}/100000000")
+                self.send_header("Content-Length", "100")
+                self.end_headers()
+                self.wfile.write(b"\0" * 100)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), H)
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
+
+    def __exit__(self, *exc: object) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def test_a_trickling_body_is_cut_off_at_the_request_deadline(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The timeout bounds the whole answer, not each read: 1 byte every 0.2 s with a 1 s timeout ends in ~1 s."""
+    import time
+
+    from catalog.errors import RemoteUnavailable
+    from catalog.sources.http import client, fetch_capped
+
+    monkeypatch.setenv("LLM_CATALOG_HTTP_TIMEOUT", "1")
+    with _Trickle() as url, client() as c:
+        t0 = time.monotonic()
+        with pytest.raises(RemoteUnavailable, match="in full within 1 s"):
+            fetch_capped(c, url + "/trickle", 1 << 20)
+        assert time.monotonic() - t0 < 3
+
+
+def test_a_server_answering_ranges_in_small_pieces_is_given_up_on() -> None:
+    """100 bytes an answer: the reader stops after a bounded number of requests, with one clear error."""
+    from catalog.errors import BadModelFile, RemoteUnavailable
+    from catalog.sources.gguf_remote import MAX_REQUESTS, RangeReader
+    from catalog.sources.http import client
+
+    with _Trickle() as url, client() as c:
+        r = RangeReader(c, url + "/pieces")
+        with pytest.raises((RemoteUnavailable, BadModelFile)):
+            for _ in range(10 * MAX_REQUESTS):
+                r._fetch(len(r.buf) + 1)
+        assert r.requests <= MAX_REQUESTS + 1
+
+
+def test_model_info_is_bounded_as_a_whole() -> None:
+    import threading
+    import time
+
+    from catalog.errors import RemoteUnavailable
+    from catalog.sources.http import call_with_deadline
+
+    release = threading.Event()
+    t0 = time.monotonic()
+    with pytest.raises(RemoteUnavailable, match="did not answer in full"):
+        call_with_deadline(lambda: release.wait(30), "https://hub.example/api/models/a/b", 0.3)
+    release.set()
+    assert time.monotonic() - t0 < 2
+    assert call_with_deadline(lambda: 42, "x", 1) == 42
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "mkfifo"), reason="FIFOs are POSIX")
+def test_devices_fifos_and_symlinks_to_them_are_refused_not_read(tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
+    """A FIFO never blocks, /dev/zero is never read: a config, a GGUF, a tokenizer_config.json, a cache entry and
+    a hosts file that are not regular files are refused (or, for the optional ones, ignored) at once."""
+    import os
+    import time
+
+    from catalog.sources import cache
+
+    os.mkfifo(tmp_path / "m.gguf")
+    os.symlink("/dev/zero", tmp_path / "config.json")
+    os.mkfifo(tmp_path / "hosts.toml")
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps(_config()))
+    os.symlink("/dev/zero", folder / "tokenizer_config.json")
+    t0 = time.monotonic()
+    _one_line_exit_2(cli("check", str(tmp_path / "m.gguf"), "--offline"))
+    _one_line_exit_2(cli("check", str(tmp_path / "config.json"), "--offline"))
+    _one_line_exit_2(cli("plan", "llama3.1:8b", "--hosts-file", str(tmp_path / "hosts.toml"), "--offline"))
+    _one_line_exit_2(cli("plan", "llama3.1:8b", "--hosts-file", "/dev/zero", "--offline"))
+    code, out, err = cli("check", str(folder), "--offline", "--vram", "12", "--json")
+    assert code == 0 and json.loads(out)["quants"], err  # the template is unknown, the answer still comes out
+    os.environ["LLM_CATALOG_CACHE_DIR"] = str(tmp_path / "cache")
+    try:
+        path = Path(cache.put("hub", "a/b@main", {"v": 1}))
+        path.unlink()
+        os.symlink("/dev/zero", path)
+        assert cache.get("hub", "a/b@main") is None and cache.keys("hub") == []
+    finally:
+        del os.environ["LLM_CATALOG_CACHE_DIR"]
+    assert time.monotonic() - t0 < 10

@@ -247,7 +247,7 @@ def test_a_manifest_with_a_bad_digest_or_size_is_refused_before_any_blob(registr
     assert not srv.requests_to("/blobs/")
 
 
-@pytest.mark.parametrize("name", ["evil/..", "evil/../api", "..", "ｌｌａｍａ3.1:8b"])
+@pytest.mark.parametrize("name", ["evil/..", "evil/../api", "a/../../b", "ｌｌａｍａ3.1:8b"])
 def test_a_name_that_is_no_name_is_exit_2_without_a_request(registry, cli, name: str) -> None:  # type: ignore[no-untyped-def]
     srv, _ = registry
     before = len(srv.log)

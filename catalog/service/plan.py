@@ -70,13 +70,14 @@ def hosts_from_toml(path: str) -> list[Host]:
     except ImportError:  # Python 3.10
         import tomli as tomllib  # type: ignore[no-redef,import-not-found,unused-ignore]
     try:
-        with open(path, "rb") as f:
-            doc = tomllib.load(f)
+        from catalog.sources.files import read_capped
+
+        doc = tomllib.loads(read_capped(path, 1 << 20).decode("utf-8"))
         out = []
         for h in doc["host"]:
             hw = profile([str(g) for g in h["gpus"]], float(h.get("ram_gib", DEFAULT_HOST_RAM_GIB)))
             out.append(Host(str(h["name"]), hw.gpus, int(hw.ram_total_bytes or 0), ram_assumed="ram_gib" not in h))
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+    except (OSError, ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
         raise UsageError(f"{path}: not a hosts file ({type(exc).__name__}: {exc})",
                          "[[host]] tables with name, gpus and ram_gib") from None
     return out

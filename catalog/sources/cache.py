@@ -69,11 +69,10 @@ def _path(kind: str, key: str) -> str:
 def get(kind: str, key: str, now: float | None = None) -> Cached | None:
     """The cached document for `key`, or None (absent, unreadable, or of another schema)."""
     path = _path(kind, key)
-    try:
-        if os.path.getsize(path) > MAX_ENTRY_BYTES:
-            return None
-        with open(path, encoding="utf-8") as f:
-            wrapper = json.load(f)
+    try:  # a regular file under the cap only: a symlink to /dev/zero or a FIFO is a miss, never a hang
+        from catalog.sources.files import read_capped
+
+        wrapper = json.loads(read_capped(path, MAX_ENTRY_BYTES).decode("utf-8"))
     except (OSError, ValueError, RecursionError):  # a corrupt entry is a miss, never a crash
         return None
     if not isinstance(wrapper, dict) or wrapper.get("schema") != SCHEMA or not isinstance(wrapper.get("doc"), dict):
@@ -98,8 +97,9 @@ def keys(kind: str) -> list[str]:
         if name.startswith(".tmp-") or not name.endswith(".json"):
             continue
         try:
-            with open(os.path.join(cache_dir(), kind, name), encoding="utf-8") as f:
-                key = json.load(f).get("key")
+            from catalog.sources.files import read_capped
+
+            key = json.loads(read_capped(os.path.join(cache_dir(), kind, name), MAX_ENTRY_BYTES)).get("key")
         except (OSError, ValueError, AttributeError, RecursionError):
             continue
         if isinstance(key, str):

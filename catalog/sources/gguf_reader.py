@@ -224,7 +224,13 @@ def parse_file(path: str, keep: frozenset[str] = frozenset()) -> GGUFHeader:
     Raises:
         GGUFError: see `parse`; OSError: the file cannot be read.
     """
-    with open(path, "rb") as f:
+    import stat
+
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))  # a FIFO must not block the open
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise OSError(f"{path}: not a regular file")
+    with os.fdopen(fd, "rb") as f:
         def read(offset: int, n: int) -> bytes:
             f.seek(offset)
             return f.read(n)

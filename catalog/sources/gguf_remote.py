@@ -17,11 +17,12 @@ from typing import Any
 
 from catalog.errors import BadModelFile, GatedModel, ModelNotFound, RemoteUnavailable
 from catalog.sources.gguf_reader import GGUFError, GGUFHeader, parse
-from catalog.sources.http import retry_after
+from catalog.sources.http import Deadline, retry_after
 
 FIRST_WINDOW = 1 << 20
 MAX_TOTAL = 64 << 20  # bytes we agree to download for one header (a 260k-token vocabulary needs ~12 MiB)
 RETRIES = 2  # for 429/503 answers, waiting out Retry-After
+MAX_REQUESTS = 32  # windows double from 1 MiB, so a 64 MiB header needs 7; short answers count against this
 MAX_RETRY_WAIT_S = 10.0
 _CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
 
@@ -53,6 +54,9 @@ class RangeReader:
             if data is not None:
                 break
         assert data is not None
+        if self.requests > MAX_REQUESTS:  # a server handing out a few bytes a request would be asked for ever
+            raise RemoteUnavailable(f"{self.url}: the server answers in pieces too small to read a header "
+                                    f"({self.requests} requests for {len(self.buf) + len(data)} bytes)")
         self.downloaded += len(data)
         if self.downloaded > self.max_total:
             raise BadModelFile(f"{self.url}: GGUF header larger than the {self.max_total >> 20} MiB read limit")
@@ -79,13 +83,13 @@ class RangeReader:
                         raise RemoteUnavailable(f"{self.url}: the server answered a different byte range")
                     if m.group(3) != "*":
                         self.size = int(m.group(3))
-                    data = _read_upto(r, want - start)
+                    data = _read_upto(r, want - start, Deadline(self.url))
                     self.buf += data
                 else:  # 200: Range ignored; the body starts at byte 0, read only as far as needed
                     length = r.headers.get("content-length", "")
                     if length.isdigit():
                         self.size = int(length)
-                    body = _read_upto(r, want)
+                    body = _read_upto(r, want, Deadline(self.url))
                     data = body[start:]
                     self.buf = body
         except (GatedModel, ModelNotFound, RemoteUnavailable, BadModelFile):
@@ -101,11 +105,13 @@ class RangeReader:
         return self.buf[offset:end]
 
 
-def _read_upto(r: Any, n: int) -> bytes:
-    """At most `n` bytes of a streamed body; the rest is never downloaded."""
+def _read_upto(r: Any, n: int, deadline: Deadline | None = None) -> bytes:
+    """At most `n` bytes of a streamed body, within the request's deadline; the rest is never downloaded."""
     chunks: list[bytes] = []
     got = 0
     for chunk in r.iter_bytes():
+        if deadline is not None:
+            deadline.check()
         chunks.append(chunk)
         got += len(chunk)
         if got >= n:

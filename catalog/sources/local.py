@@ -16,6 +16,7 @@ from catalog.core.arch_gguf import from_gguf_metadata
 from catalog.core.ggml import PRESET_BY_FTYPE
 from catalog.core.model import ChatTemplate, ModelSpec, Provenance
 from catalog.errors import BadModelFile, ModelNotFound
+from catalog.sources.files import NotARegularFile, read_capped
 from catalog.sources.gguf_reader import GGUFError, GGUFHeader, parse_file
 from catalog.sources.templates.measure import TemplateText
 
@@ -39,6 +40,8 @@ def load(ref: str) -> tuple[ModelSpec, TemplateText]:
             return load_gguf(os.path.join(path, ggufs[0]))
         raise ModelNotFound(f"{ref}: folder holds no config.json or .gguf")
     if not os.path.isfile(path):
+        if os.path.exists(path):  # a device, FIFO or socket: never opened, never waited on
+            raise BadModelFile(f"{ref}: not a regular file")
         raise ModelNotFound(f"no such file: {ref}")
     if path.endswith(".gguf"):
         return load_gguf(path)
@@ -48,13 +51,10 @@ def load(ref: str) -> tuple[ModelSpec, TemplateText]:
 def load_config(path: str) -> tuple[ModelSpec, TemplateText]:
     """A Hugging Face config.json, and the template its folder holds."""
     try:
-        if os.path.getsize(path) > MAX_CONFIG_BYTES:
-            raise BadModelFile(f"{path}: larger than {MAX_CONFIG_BYTES >> 20} MiB, not a config.json")
-        with open(path, encoding="utf-8") as f:
-            cfg: Any = json.load(f)
+        cfg: Any = json.loads(read_capped(path, MAX_CONFIG_BYTES).decode("utf-8"))
+    except NotARegularFile as exc:
+        raise BadModelFile(f"{exc} (a config.json is a regular file of at most {MAX_CONFIG_BYTES >> 20} MiB)") from None
     except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:  # RecursionError: nested too deep
-        if isinstance(exc, BadModelFile):
-            raise
         raise BadModelFile(f"{path}: not valid JSON ({type(exc).__name__})") from None
     name = os.path.basename(os.path.dirname(os.path.abspath(path))) or "model"
     text = folder_template(os.path.dirname(path))
@@ -87,22 +87,19 @@ def folder_template(folder: str) -> TemplateText:
     no template file."""
     tok: Any = None
     try:
-        with open(os.path.join(folder, "tokenizer_config.json"), encoding="utf-8") as f:
-            if os.fstat(f.fileno()).st_size <= MAX_CONFIG_BYTES:
-                tok = json.load(f)
-    except (OSError, UnicodeDecodeError, ValueError):
+        tok = json.loads(read_capped(os.path.join(folder, "tokenizer_config.json"), MAX_CONFIG_BYTES).decode("utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError):  # absent, not a regular file, too big, bad
         tok = None
     tmpl, special = tokenizer_config_template(tok)
     for name in ("chat_template.jinja", "chat_template.json"):
         try:
-            with open(os.path.join(folder, name), encoding="utf-8") as f:
-                text = f.read(MAX_TEMPLATE + 1)
+            text = read_capped(os.path.join(folder, name), 4 * MAX_TEMPLATE).decode("utf-8")[:MAX_TEMPLATE + 1]
         except (OSError, UnicodeDecodeError):
             continue
         if name.endswith(".json"):
             try:
                 text = json.loads(text).get("chat_template")
-            except (ValueError, AttributeError):
+            except (ValueError, AttributeError, RecursionError):
                 continue
         tmpl = text
         break

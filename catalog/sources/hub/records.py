@@ -16,7 +16,15 @@ from typing import Any
 from catalog.core.ggml import normalize_preset
 from catalog.errors import BadModelFile, CatalogError, GatedModel, ModelNotFound, RemoteUnavailable
 from catalog.sources import cache, local
-from catalog.sources.http import fetch_capped, hub_endpoint, retry_after, shared_client, timeout_s, with_retries
+from catalog.sources.http import (
+    call_with_deadline,
+    fetch_capped,
+    hub_endpoint,
+    retry_after,
+    shared_client,
+    timeout_s,
+    with_retries,
+)
 
 EXPAND = ["author", "cardData", "childrenModelCount", "config", "gated", "gguf", "lastModified", "library_name",
           "pipeline_tag", "safetensors", "sha", "siblings", "tags"]
@@ -146,7 +154,10 @@ def card_statements(readme: str) -> list[str]:
 
 def _model_info(api: Any, repo: str, revision: str | None) -> Any:
     try:
-        return api.model_info(repo, revision=revision, expand=EXPAND)
+        return call_with_deadline(lambda: api.model_info(repo, revision=revision, expand=EXPAND),
+                                  f"{endpoint()}/api/models/{repo}")
+    except RemoteUnavailable:
+        raise
     except Exception as exc:  # noqa: BLE001 - huggingface_hub and transport errors alike
         raise _hub_error(exc, repo) from None
 
