@@ -154,30 +154,17 @@ def swa_by_period(n_layer: int, period: int) -> tuple[bool, ...]:
     return tuple(period <= 0 or il % period < period - 1 for il in range(n_layer))
 
 
-SHAPE_LIMITS = {"n_layer": 4096, "n_embd": 1 << 20, "n_head": 1 << 16, "n_vocab": 1 << 24, "n_ctx_train": 1 << 28}
-
-
 def from_hf_config(config: dict[str, Any]) -> Architecture:
-    """Read an Architecture from a Hugging Face config.json dict (shapes past SHAPE_LIMITS are no model's).
+    """Read an Architecture from a Hugging Face config.json dict (shapes past catalog.core.arch_limits'
+    SHAPE_LIMITS are no model's).
 
     Raises:
         UnsupportedArchitecture: unknown `architectures`, missing keys, or a value that is not a number in range
             (infinite, NaN, negative, a zero period, the wrong type): one clear error, never a crash.
     """
-    try:
-        a = _from_hf_config(config)
-    except UnsupportedArchitecture:
-        raise
-    except (OverflowError, ZeroDivisionError, ValueError, TypeError, KeyError, AttributeError, IndexError) as exc:
-        raise UnsupportedArchitecture(f"config.json has a value out of range or of the wrong type "
-                                      f"({type(exc).__name__}: {exc})") from None
-    for name, top in SHAPE_LIMITS.items():
-        v = getattr(a, name)
-        if not 0 <= v <= top or (name not in ("n_ctx_train", "n_vocab") and v == 0):
-            raise UnsupportedArchitecture(f"config.json: {name} {v} is out of range for a model (0..{top})")
-    if any(not 0 <= x <= 1 << 24 for x in (*a.n_ff, *a.n_head_kv, a.n_ff_exp, a.n_expert, a.head_dim_k)):
-        raise UnsupportedArchitecture("config.json: a width, head count or expert count is out of range")
-    return a
+    from catalog.core.arch_limits import checked
+
+    return checked(config, _from_hf_config)
 
 
 def _from_hf_config(config: dict[str, Any]) -> Architecture:

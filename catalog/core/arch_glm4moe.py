@@ -12,7 +12,7 @@ from catalog.core.ggml import Tensor
 
 def glm4moe_experts(c: dict[str, Any], n_ff: int, n_layer: int) -> tuple[tuple[int, ...], dict[str, Any]]:
     """Each layer's dense width (first_k_dense_replace of them) and the experts, biases, QK norms and MTP layers."""
-    lead = int(c.get("first_k_dense_replace") or 0)
+    lead = min(int(c.get("first_k_dense_replace") or 0), n_layer)
     return tuple(n_ff if il < lead else 0 for il in range(n_layer)), {
         "n_expert_used": int(c["num_experts_per_tok"]), "n_expert": int(c["n_routed_experts"]),
         "n_ff_exp": int(c["moe_intermediate_size"]), "n_expert_shared": int(c.get("n_shared_experts") or 0),
@@ -39,7 +39,7 @@ def glm4moe_tensors(a: Architecture, dtype: str) -> list[Tensor]:
             out += [Tensor(p + "attn_q_norm.weight", (a.head_dim_k,), "F32"),
                     Tensor(p + "attn_k_norm.weight", (a.head_dim_k,), "F32")]
         out += [Tensor(p + "attn_output.weight", (q, E), dtype), Tensor(p + "post_attention_norm.weight", (E,), "F32")]
-        if il < a.n_dense_lead:
+        if il < min(a.n_dense_lead, a.n_layer):
             ff = a.n_ff[il]
             out += [Tensor(p + "ffn_gate.weight", (E, ff), dtype), Tensor(p + "ffn_up.weight", (E, ff), dtype),
                     Tensor(p + "ffn_down.weight", (ff, E), dtype)]

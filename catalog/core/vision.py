@@ -58,14 +58,25 @@ def projector(config: dict[str, Any], n_embd_text: int) -> Projector | None:
     names = config.get("architectures") or []
     kind = PROJECTOR_TYPE.get(names[0] if names and isinstance(names[0], str) else "")
     v = config.get("vision_config")
-    if kind is None or not isinstance(v, dict):
+    if kind is None or not isinstance(v, dict) or not _plausible(v):
         return None
     try:
-        if kind == "qwen3vl_merger":
-            return _qwen3vl(v, n_embd_text)
-        return _pixtral(config, v, n_embd_text)
-    except (KeyError, TypeError, ValueError):
+        p = _qwen3vl(v, n_embd_text) if kind == "qwen3vl_merger" else _pixtral(config, v, n_embd_text)
+        p.total_bytes  # noqa: B018 - a size past any float is no projector
+        return p
+    except (KeyError, TypeError, ValueError, OverflowError, ZeroDivisionError):
         return None
+
+
+def _plausible(v: dict[str, Any]) -> bool:
+    """A vision tower's sizes are numbers a real one has (a hostile 2**31 layers is never built)."""
+    for key, top in (("depth", 256), ("num_hidden_layers", 256), ("hidden_size", 1 << 16), ("num_heads", 1024),
+                     ("num_attention_heads", 1024), ("intermediate_size", 1 << 18), ("spatial_merge_size", 64),
+                     ("patch_size", 1024), ("image_size", 1 << 16), ("out_hidden_size", 1 << 18)):
+        x = v.get(key)
+        if x is not None and not (isinstance(x, (int, float)) and not isinstance(x, bool) and 0 <= x <= top):
+            return False
+    return True
 
 
 def _block(i: int, h: int, ff: int, fused_qkv: bool, gated: bool, biases: bool) -> list[Tensor]:
