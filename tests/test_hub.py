@@ -295,3 +295,18 @@ def test_export_cached_writes_the_refreshed_repos_beside_the_catalog(hubenv, cli
     doc = json.loads((tmp_path / "a" / "models" / f"{export.hub_id('test-org/Coder-7B-Instruct')}.json").read_text())
     assert doc["model"]["alignment"]["kind"] == "aligned" and doc["profiles"]["nvidia-24gb"]["recommended"]
     assert doc["model"]["sources"]["config"]["url"].startswith("https://huggingface.co/test-org/Coder-7B-Instruct")
+
+
+def test_one_retry_layer_and_no_library_warnings(hubenv, cli, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    """An always-500 file tree costs our own tries only (huggingface_hub's paginated calls no longer retry 5
+    times inside each of them), and stderr holds the product's one line, no huggingface_hub warnings (issue 22)."""
+    from catalog.sources import http
+
+    srv, _, _ = hubenv
+    monkeypatch.setattr(http, "BACKOFF_S", 0.01)
+    srv.fail_next["/api/models/test-org/No-Counts/tree"] = [500] * 100
+    code, _, err = cli("check", "test-org/No-Counts", "--gpu", "RTX 3060")
+    tree = srv.requests_to("/api/models/test-org/No-Counts/tree")
+    assert len(tree) <= http.RETRIES + 1, len(tree)
+    assert "Retrying" not in err and "huggingface_hub" not in err, err
+    assert code in (0, 3, 10, 11, 12) and len(err.strip().splitlines()) <= 2, err

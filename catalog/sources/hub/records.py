@@ -79,10 +79,26 @@ def _api() -> Any:
     a Hub that accepts the connection and never answers would hang `catalog check` for ever)."""
     from huggingface_hub import HfApi, get_session
 
+    _one_retry_layer()
     session = get_session()
     t = timeout_s()
     session.timeout = type(session.timeout)(t, connect=min(t, 10.0))
     return HfApi(endpoint=endpoint())
+
+
+def _one_retry_layer() -> None:
+    """huggingface_hub's paginated calls (list_repo_tree, list_models) retry 5 times themselves, inside each of
+    our own tries, and print a warning per retry: ours (catalog.sources.http.with_retries) is the only layer, and
+    huggingface_hub says nothing on stderr below an error."""
+    from functools import partial
+
+    import huggingface_hub.utils._pagination as pagination
+    from huggingface_hub.utils import logging as hf_logging
+
+    if not getattr(pagination, "_one_retry_layer", False):
+        pagination.http_backoff = partial(pagination.http_backoff, max_retries=0)  # type: ignore[attr-defined]
+        pagination._one_retry_layer = True  # type: ignore[attr-defined]
+        hf_logging.set_verbosity_error()  # type: ignore[no-untyped-call]
 
 
 def _hub_error(exc: Exception, repo: str) -> CatalogError:
