@@ -102,3 +102,18 @@ def test_the_overhead_of_an_ollama_template_layer() -> None:
     plain = measure.overhead(chatml, go=True, ollama_system="You are a helpful assistant.")
     assert plain.system_prompt_tokens > got.system_prompt_tokens  # the system layer costs context
     assert plain.per_user_turn_tokens == got.per_user_turn_tokens > 0
+
+
+@pytest.mark.parametrize("src", ["{{" * 131072, "{{ if .A }}" * 5000 + "x" + "{{ end }}" * 5000,
+                                 "{{" + "(" * 5000 + ".A" + ")" * 5000 + "}}", '{{ "\\q" }}', "{{ '\\u' }}",
+                                 "{{ 1e400 }}"])
+def test_hostile_template_layers_parse_in_linear_time_and_fail_cleanly(src: str) -> None:
+    """A 256 KiB layer of `{{` took minutes with a lazy regex; nesting recursed past Python's stack; Go escapes
+    JSON lacks crashed the parser (issue 22): each is now a GoTemplateError within a second, and measuring it
+    reports the template as unusable while the rest of the answer comes out."""
+    start = time.monotonic()
+    with pytest.raises(GoTemplateError):
+        render_ollama(src, [{"role": "user", "content": "hi"}])
+    assert time.monotonic() - start < 1
+    r = measure.render_ollama(src, [{"role": "user", "content": "hi"}])
+    assert r.text is None

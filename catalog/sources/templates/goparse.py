@@ -24,7 +24,7 @@ class GoTemplateUnsafe(GoTemplateError):
 
 # --- lexing --------------------------------------------------------------------------------------------------------
 
-_ACTION = re.compile(r"\{\{(-[ \t\r\n])?(.*?)([ \t\r\n]-)?\}\}", re.S)  # Go: '-' and an ASCII space
+_TRIM_WS = (" ", "\t", "\r", "\n")
 _TOKEN = re.compile(r"""
     (?P<ws>\s+)
   | (?P<str>"(?:[^"\\\n]|\\.)*")
@@ -59,28 +59,37 @@ def _tokens(src: str) -> list[tuple[str, str]]:
 
 
 def _split(src: str) -> list[tuple[str, str]]:
-    """Text and action pieces, with `{{-`/`-}}` trimming applied to the neighbouring text."""
+    """Text and action pieces, with `{{-`/`-}}` trimming applied to the neighbouring text. Linear in the
+    source: each `{{` is matched to the next `}}` with str.find (a lazy regex rescans the rest of the
+    template for every `{{` that has no `}}`: a 32 KB layer of `{{` took a minute)."""
     pieces: list[tuple[str, str]] = []
     pos = 0
     trim_next = False
-    for m in _ACTION.finditer(src):
-        text = src[pos:m.start()]
+    while (start := src.find("{{", pos)) >= 0:
+        end = src.find("}}", start + 2)
+        if end < 0:
+            raise GoTemplateError("unclosed action")
+        body = src[start + 2:end]
+        left = body[:1] == "-" and body[1:2] in _TRIM_WS  # Go: '-' and an ASCII space
+        if left:
+            body = body[2:]
+        right = body[-1:] == "-" and body[-2:-1] in _TRIM_WS
+        if right:
+            body = body[:-2]
+        text = src[pos:start]
         if trim_next:
             text = text.lstrip(" \t\r\n")
-        if m.group(1):
+        if left:
             text = text.rstrip(" \t\r\n")
         if text:
             pieces.append(("text", text))
-        body = m.group(2)
         if not (body.strip().startswith("/*") and body.strip().endswith("*/")):
             pieces.append(("action", body))
-        trim_next = bool(m.group(3))
-        pos = m.end()
+        trim_next = right
+        pos = end + 2
     text = src[pos:]
     if trim_next:
         text = text.lstrip(" \t\r\n")
-    if "{{" in text:
-        raise GoTemplateError("unclosed action")
     if text:
         pieces.append(("text", text))
     return pieces
@@ -111,12 +120,15 @@ def _declaration(toks: list[tuple[str, str]]) -> tuple[list[str], bool, int]:
 
 def _operand(kind: str, text: str) -> tuple[Any, ...]:
     """One operand token as the evaluator's node: a constant, a variable or field chain, or a function name."""
-    if kind == "str":
-        return ("str", json.loads(text))
+    try:
+        if kind == "str":
+            return ("str", json.loads(text))
+        if kind == "chr":
+            return ("num", ord(json.loads('"' + text[1:-1] + '"')))
+    except (ValueError, TypeError):  # an escape Go has and JSON lacks (\q, \x41) is refused, not a crash
+        raise GoTemplateError(f"unsupported escape in {text[:20]!r}") from None
     if kind == "raw":
         return ("str", text[1:-1])
-    if kind == "chr":
-        return ("num", ord(json.loads('"' + text[1:-1] + '"')))
     if kind == "num":
         return ("num", float(text) if "." in text else int(text))
     if kind == "var":
@@ -181,11 +193,15 @@ def parse(src: str) -> list[Any]:
         toks = _tokens(body)
         if not toks:
             raise GoTemplateError("empty action")
+        if sum(k == "open" for k, _ in toks) > MAX_DEPTH:  # parentheses recurse in the pipeline parser
+            raise GoTemplateUnsafe(f"nested more than {MAX_DEPTH} parentheses in one action")
         head = toks[0][1] if toks[0][0] == "ident" else ""
         if head in ("if", "with", "range"):
             node: list[Any] = [head, _parse_pipe(toks[1:]), [], None, True]  # last: closed by its own end
             cur.append(node)
             stack.append((node, cur))
+            if len(stack) > MAX_DEPTH:  # rendering recurses once a level: no real template nests this deep
+                raise GoTemplateUnsafe(f"nested more than {MAX_DEPTH} blocks deep")
             cur = node[2]
         elif head == "else":
             if not stack or stack[-1][0][3] is not None:
@@ -196,6 +212,8 @@ def parse(src: str) -> list[Any]:
                 inner: list[Any] = [toks[1][1], _parse_pipe(toks[2:]), [], None, False]
                 node[3].append(inner)
                 stack.append((inner, node[3]))
+                if len(stack) > MAX_DEPTH:
+                    raise GoTemplateUnsafe(f"nested more than {MAX_DEPTH} blocks deep")
                 cur = inner[2]
             else:
                 cur = node[3]
