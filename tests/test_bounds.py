@@ -225,3 +225,9 @@ def test_devices_fifos_and_symlinks_to_them_are_refused_not_read(tmp_path: Path,
     finally:
         del os.environ["LLM_CATALOG_CACHE_DIR"]
     assert time.monotonic() - t0 < 10
+
+
+def test_export_into_a_file_is_exit_2(tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
+    target = tmp_path / "a-file"
+    target.write_text("x")
+    assert "is a file, not a folder" in _one_line_exit_2(cli("export", "--out", str(target)))

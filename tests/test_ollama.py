@@ -254,3 +254,21 @@ def test_a_name_that_is_no_name_is_exit_2_without_a_request(registry, cli, name:
     code, _, err = cli("check", name, "--gpu", "RTX 3060")
     assert code == 2 and len(err.strip().splitlines()) == 1, err
     assert len(srv.log) == before
+
+
+def test_ps_reads_a_local_server_under_a_cap(cli, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A llama-server whose /slots answers 40 MB (a hostile or broken local server) is read no further than
+    MAX_LOCAL_JSON: the rest of its state still comes out, without the slots (issue 22)."""
+    import resource
+
+    monkeypatch.setenv("OLLAMA_MODELS", str(tmp_path / "none"))
+    with RuntimeServer() as srv:
+        srv.llama = {"props": {"model_path": "/m.gguf", "total_slots": 1, "default_generation_settings": {"n_ctx": 8}},
+                     "slots": [{"id": i, "n_ctx": 8, "pad": "x" * 1000} for i in range(40_000)], "models": {}}
+        monkeypatch.setenv("OLLAMA_HOST", "127.0.0.1:9")
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        code, out, err = cli("ps", "--json", "--llama-server", srv.url)
+    assert code == 0, err
+    server = json.loads(out)["llama_server"][0]
+    assert server["n_ctx"] == 8 and server["slots"] is None
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 400_000  # KiB: not the whole body parsed

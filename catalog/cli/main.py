@@ -8,6 +8,7 @@ traceback. Heavy modules (rich, huggingface_hub, textual) are imported only on t
 from __future__ import annotations
 
 import json
+import os
 import sys
 from typing import Any
 
@@ -174,10 +175,19 @@ def _export(args: Any) -> int:
 
         raise UsageError("--out DIR is required", "or --schema to print the file schemas")
     profiles = export.profiles_from_toml(args.profiles) if args.profiles else export.DEFAULT_PROFILES
-    with _progress("export") as bar:
-        task = bar.add_task("", total=len(catalog.entries()))
-        index = export.export(args.out, profiles, args.format, args.stamp,
-                              on_done=lambda _id: bar.update(task, advance=1), cached=args.cached)
+    if os.path.exists(args.out) and not os.path.isdir(args.out):
+        from catalog.errors import UsageError
+
+        raise UsageError(f"--out {args.out} is a file, not a folder", "give a folder to write the export into")
+    try:
+        with _progress("export") as bar:
+            task = bar.add_task("", total=len(catalog.entries()))
+            index = export.export(args.out, profiles, args.format, args.stamp,
+                                  on_done=lambda _id: bar.update(task, advance=1), cached=args.cached)
+    except OSError as exc:  # a read-only or full disk: the folder could not be written
+        from catalog.errors import UsageError
+
+        raise UsageError(f"--out {args.out}: cannot write ({exc.strerror or type(exc).__name__})") from None
     sys.stderr.write(f"wrote {len(index['models'])} models x {len(profiles)} profiles to {args.out}\n")
     return 0
 

@@ -84,12 +84,7 @@ def llama_server_state(url: str) -> dict[str, Any] | None:
         props = ollama.server_json(c, f"{url}/props")
         if props is None:
             return None
-        slots_doc = None
-        try:
-            r = c.get(f"{url}/slots")
-            slots_doc = r.json() if r.status_code == 200 else None
-        except Exception:  # noqa: BLE001 - /slots is off unless --slots; the state is still useful
-            slots_doc = None
+        slots_doc = ollama.local_json(c, f"{url}/slots")  # off unless --slots; the state is still useful
         models = ollama.server_json(c, f"{url}/v1/models") or {}
     gen = props.get("default_generation_settings") or {}
     slots = [{"id": s.get("id"), "n_ctx": s.get("n_ctx"), "is_processing": s.get("is_processing")}

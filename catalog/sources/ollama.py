@@ -197,18 +197,33 @@ def host_url() -> str:
     return f"{scheme}://{host}"
 
 
+MAX_LOCAL_JSON = 8 << 20  # a local runtime's /api/ps, /props or /slots answer; more is not a real server's
+
+
+def local_json(c: Any, url: str, body: dict[str, Any] | None = None) -> Any:
+    """A local server's JSON answer, read under MAX_LOCAL_JSON bytes and the request deadline; None when nothing
+    listens there, it is not that server, or it answers more than a real one would (a 300 MB /slots)."""
+    from catalog.sources.http import Deadline
+
+    try:
+        with c.stream("POST" if body is not None else "GET", url, json=body) as r:
+            if r.status_code != 200:
+                return None
+            deadline, chunks, got = Deadline(url), [], 0
+            for chunk in r.iter_bytes():
+                deadline.check()
+                got += len(chunk)
+                if got > MAX_LOCAL_JSON:
+                    return None
+                chunks.append(chunk)
+        return json.loads(b"".join(chunks))
+    except Exception:  # noqa: BLE001 - connection refused, timeout, a cut or hostile body: no usable server
+        return None
+
+
 def server_json(c: Any, url: str, body: dict[str, Any] | None = None) -> dict[str, Any] | None:
-    """A local server's JSON answer; None when nothing listens there (or it is not that server)."""
-    try:
-        r = c.post(url, json=body) if body is not None else c.get(url)
-    except Exception:  # noqa: BLE001 - connection refused, timeout: no server
-        return None
-    if r.status_code != 200:
-        return None
-    try:
-        doc = r.json()
-    except ValueError:
-        return None
+    """A local server's JSON object answer; None when nothing usable answers (see local_json)."""
+    doc = local_json(c, url, body)
     return doc if isinstance(doc, dict) else None
 
 
