@@ -231,3 +231,21 @@ def test_export_into_a_file_is_exit_2(tmp_path: Path, cli) -> None:  # type: ign
     target = tmp_path / "a-file"
     target.write_text("x")
     assert "is a file, not a folder" in _one_line_exit_2(cli("export", "--out", str(target)))
+
+
+def test_a_vocabulary_of_millions_of_special_tokens_is_not_counted_with() -> None:
+    """Each special token is searched for in every text counted: four million of them made one template count
+    take minutes (issue 22); past MAX_SPECIAL the vocabulary is not used and the template stays unmeasured."""
+    import time
+
+    from catalog.sources.vocab import CONTROL, MAX_SPECIAL, vocab_from_metadata
+
+    n = MAX_SPECIAL + 1
+    meta = {"tokenizer.ggml.tokens": [f"<c{i}>" for i in range(n)], "tokenizer.ggml.token_type": [CONTROL] * n,
+            "tokenizer.ggml.model": "llama"}
+    t0 = time.monotonic()
+    assert vocab_from_metadata(meta) is None
+    assert time.monotonic() - t0 < 1
+    few = {**meta, "tokenizer.ggml.tokens": meta["tokenizer.ggml.tokens"][:1000],
+           "tokenizer.ggml.token_type": [CONTROL] * 1000}
+    assert vocab_from_metadata(few) is not None

@@ -310,3 +310,28 @@ def test_one_retry_layer_and_no_library_warnings(hubenv, cli, monkeypatch: pytes
     assert len(tree) <= http.RETRIES + 1, len(tree)
     assert "Retrying" not in err and "huggingface_hub" not in err, err
     assert code in (0, 3, 10, 11, 12) and len(err.strip().splitlines()) <= 2, err
+
+
+@pytest.mark.parametrize(("field", "value"), [
+    ("config", "not a dict"), ("config", ["x"]), ("files", "x"), ("files", [1, 2]), ("card", 7), ("card", "x"),
+    ("tags", 5), ("tags", {"a": 1}), ("gguf_children", "x"), ("gguf_children", [1]), ("safetensors", "x"),
+    ("repo", 5), ("sha", 5), ("gated", {"x": 1}), ("readme", 5), ("config", {"architectures": 5}),
+    ("config", {"num_hidden_layers": "many"}), ("files", {"a.gguf": "big"}), ("cardData", 3), ("siblings", 3)])
+def test_a_cached_record_of_the_wrong_types_is_exit_2(hubenv, cli, field: str, value: object) -> None:  # type: ignore[no-untyped-def]
+    """A cache entry whose fields have the wrong types (a hand edit, another version's layout, a hostile file)
+    answers or fails with one line and exit 2, never an internal error (issue 22)."""
+    from catalog.sources import cache
+
+    code, _, err = cli("check", "test-org/Coder-7B-Instruct", "--gpu", "RTX 3060")
+    assert code in (0, 10, 11, 12), err
+    hit = cache.get("hub", "test-org/Coder-7B-Instruct@main")
+    assert hit is not None
+    doc = dict(hit.doc)
+    if isinstance(value, dict) and isinstance(doc.get(field), dict) and field == "config":
+        doc[field] = {**doc[field], **value}
+    else:
+        doc[field] = value
+    cache.put("hub", "test-org/Coder-7B-Instruct@main", doc)
+    code, _, err = cli("check", "test-org/Coder-7B-Instruct", "--gpu", "RTX 3060", "--offline")
+    assert code in (0, 2, 10, 11, 12) and len(err.strip().splitlines()) <= 2, (code, err)
+    assert "internal error" not in err

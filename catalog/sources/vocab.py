@@ -165,6 +165,11 @@ def _gguf_vocab(path: str, mtime_ns: int, size: int) -> Vocab | None:
     return vocab_from_metadata(parse_file(path, VOCAB_KEYS).metadata)
 
 
+# special (control and user-defined) tokens a vocabulary may hold to be counted with: real ones hold hundreds to a
+# few thousand (Gemma 3's unused slots); a hostile GGUF's four million made one count take minutes (issue 22)
+MAX_SPECIAL = 1 << 16
+
+
 def vocab_from_metadata(meta: dict[str, Any]) -> Vocab | None:
     """A Vocab from GGUF metadata that kept its vocabulary arrays (gguf_reader.parse `keep`): a
     SentencePiece one ("llama"), or a byte-level BPE one ("gpt2") whose base vocabulary and
@@ -176,6 +181,8 @@ def vocab_from_metadata(meta: dict[str, Any]) -> Vocab | None:
         return None
     types = meta.get("tokenizer.ggml.token_type")
     types = types if isinstance(types, list) else None
+    if types is not None and sum(1 for k in types if k in (CONTROL, USER_DEFINED)) > MAX_SPECIAL:
+        return None  # each special token is searched for in every text counted: millions would take minutes
     name = str(meta.get("general.name") or "")
     model = meta.get("tokenizer.ggml.model")
     if model == "llama":

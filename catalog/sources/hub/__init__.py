@@ -30,6 +30,18 @@ __all__ = ["load", "parse_ref", "record"]
 
 
 def load(ref: str, offline: bool = False, want_quant: str | None = None) -> tuple[ModelSpec, TemplateText]:
+    """`_load`, with a record of an unexpected shape (a cache entry of the wrong types, a Hub answer that is
+    not what the Hub sends) reported as one BadModelFile line (exit 2), never a crash."""
+    try:
+        return _load(ref, offline, want_quant)
+    except CatalogError:
+        raise
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError, OverflowError) as exc:
+        raise BadModelFile(f"{ref}: its Hub record has an unexpected shape ({type(exc).__name__}: {str(exc)[:80]})",
+                           "`catalog refresh` reads it again") from None
+
+
+def _load(ref: str, offline: bool = False, want_quant: str | None = None) -> tuple[ModelSpec, TemplateText]:
     """A ModelSpec for any Hub repo reference (its `pinned_quant` the quantization the reference or
     `want_quant` names), and its chat template's text.
 
