@@ -159,13 +159,14 @@ def with_retries(fn: Callable[[], T], sleep: Callable[[float], None] | None = No
 
 def fetch_capped(c: Any, url: str, limit: int, headers: dict[str, str] | None = None,
                  missing: CatalogError | None = None, denied: CatalogError | None = None,
-                 who: str = "the server") -> bytes | None:
+                 who: str = "the server", headers_out: dict[str, str] | None = None) -> bytes | None:
     """The body of a GET, at most `limit` bytes.
 
     Args:
         missing: raised on a 404 (None: return None).
         denied: raised on a 401/403 (None: treated like any other failure).
         who: named in the message when the request gets no answer.
+        headers_out: filled with the answer's headers (a paginated listing's Link).
     Raises:
         BadModelFile: the body is larger than `limit`.
         RemoteUnavailable: any other status, or no answer (with the status and Retry-After when there is one).
@@ -182,6 +183,8 @@ def fetch_capped(c: Any, url: str, limit: int, headers: dict[str, str] | None = 
             if r.status_code != 200:
                 raise RemoteUnavailable(f"{url}: HTTP {r.status_code}", status=r.status_code,
                                         retry_after_s=retry_after(r.headers))
+            if headers_out is not None:
+                headers_out.update({k.lower(): v for k, v in r.headers.items()})
             chunks, got = [], 0
             for chunk in r.iter_bytes():
                 deadline.check()

@@ -8,7 +8,8 @@ from typing import Any
 from catalog.errors import CatalogError
 from catalog.sources import cache
 from catalog.sources.http import fetch_capped
-from catalog.sources.hub.records import endpoint, hub_client
+from catalog.sources.hub.api import hub_client
+from catalog.sources.hub.records import endpoint
 from catalog.sources.templates.measure import TemplateText
 
 MAX_TOKENIZER_BYTES = 40 << 20  # a tokenizer.json fetched to count a template with (Gemma 2's is 17 MB)

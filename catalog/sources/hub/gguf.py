@@ -14,7 +14,8 @@ from catalog.errors import RemoteUnavailable
 from catalog.sources import cache
 from catalog.sources.gguf_reader import ArrayInfo, GGUFHeader, header_from_json, header_to_json
 from catalog.sources.gguf_remote import read_header
-from catalog.sources.hub.records import endpoint, hub_client
+from catalog.sources.hub.api import hub_client
+from catalog.sources.hub.records import endpoint
 
 
 def vocab_file(key: str) -> str:

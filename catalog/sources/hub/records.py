@@ -1,7 +1,8 @@
 """Hugging Face Hub records: a repo's metadata, files and card, read once per commit and cached.
 
-Metadata comes through huggingface_hub (`HfApi.model_info` with `expand`, `list_repo_tree` for file
-sizes), which honours `HF_TOKEN` and the stored token; `HF_ENDPOINT` points it (and our own reads) at a
+The model record (`expand`) and the file tree (file sizes) are the Hub's JSON API read under our caps
+(catalog.sources.hub.api) with huggingface_hub's headers, which carry `HF_TOKEN` or the stored token;
+huggingface_hub itself reads safetensors headers and model lists; `HF_ENDPOINT` points all of it at a
 mirror or a test server. Small files (config.json, tokenizer_config.json, README.md, chat_template.jinja)
 are read with httpx (catalog.sources.http), sending huggingface_hub's own headers. Nothing here prints
 or stores a token: error messages carry URLs only, and the cache holds metadata only.
@@ -19,17 +20,14 @@ from catalog.sources import cache, local
 from catalog.sources.http import (
     fetch_capped,
     hub_endpoint,
-    offline_env,
     retry_after,
-    shared_client,
     timeout_s,
     with_retries,
 )
+from catalog.sources.hub import api as hub_api
+from catalog.sources.hub.api import hub_client
 
-EXPAND = ["author", "cardData", "childrenModelCount", "config", "gated", "gguf", "lastModified", "library_name",
-          "pipeline_tag", "safetensors", "sha", "siblings", "tags"]
 MAX_SMALL_FILE = 1 << 20  # config.json, tokenizer_config.json, README.md
-MAX_MODEL_INFO = 16 << 20  # a model record with its file list; the largest real ones are a few MiB
 MAX_STATEMENTS = 12
 # the Hub's own rule (huggingface_hub validate_repo_id), in ASCII: no "..", "--" or a name ending in . or -
 REPO_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,95}/[A-Za-z0-9_][A-Za-z0-9_.\-]{0,95}$")
@@ -66,13 +64,6 @@ def parse_ref(ref: str) -> tuple[str, str | None, str | None] | None:
             raise ModelNotFound(f"{ref}: {tag!r} is not a quantization", "e.g. :Q4_K_M, :Q8_0")
     return repo, quant, revision or None
 
-
-
-def hub_client() -> Any:
-    """The shared client for file reads, with huggingface_hub's headers (its user agent and the token, if any)."""
-    from huggingface_hub import utils as hf_utils
-
-    return shared_client(hf_utils.build_hf_headers())  # type: ignore[attr-defined]
 
 
 def _api() -> Any:
@@ -169,35 +160,6 @@ def card_statements(readme: str) -> list[str]:
     return out
 
 
-def _model_info(api: Any, repo: str, revision: str | None) -> Any:
-    """huggingface_hub's ModelInfo, its JSON read by our own GET: under MAX_MODEL_INFO bytes and the request
-    deadline (huggingface_hub reads any body whole: a 300 MB answer took 860 MB), with the same headers."""
-    from urllib.parse import quote, urlencode
-
-    from huggingface_hub.hf_api import ModelInfo
-
-    if offline_env():
-        raise RemoteUnavailable(f"{repo}: HF_HUB_OFFLINE is set and nothing is cached")
-    path = f"/revision/{quote(revision, safe='')}" if revision else ""
-    url = f"{endpoint()}/api/models/{repo}{path}?{urlencode([('expand', e) for e in EXPAND])}"
-    gone = ModelNotFound(f"{repo}: no such model repo{' or revision' if revision else ''} on the Hub "
-                         "(or it is private)")
-    try:
-        with hub_client() as client:
-            body = fetch_capped(client, url, MAX_MODEL_INFO, missing=gone, denied=gone, who="the Hub")
-    except RemoteUnavailable as err:  # the repo, not the long query, in the one line the user reads
-        what = f"HTTP {err.status}" if err.status else err.message.rsplit("(", 1)[-1].rstrip(")")
-        raise RemoteUnavailable(f"{repo}: the Hub did not answer ({what})", err.hint or "try again, or use --offline",
-                                status=err.status, retry_after_s=err.retry_after_s) from None
-    try:
-        data = json.loads(body or b"")
-        if not isinstance(data, dict):
-            raise ValueError("not an object")
-        return ModelInfo(**data)  # type: ignore[no-untyped-call]
-    except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:
-        raise BadModelFile(f"{url.split('?')[0]}: not a model record ({type(exc).__name__})") from None
-
-
 def _info_fields(info: Any, revision: str | None) -> dict[str, Any]:
     """The record's fields that model_info alone gives (they may change without a new commit)."""
     card = info.card_data.to_dict() if info.card_data is not None else {}
@@ -251,14 +213,12 @@ def _read_record(repo: str, revision: str | None, known: dict[str, Any] | None =
     from concurrent.futures import ThreadPoolExecutor
 
     api = _api()
-    info = _model_info(api, repo, revision)
+    info = hub_api.model_info(repo, revision)
     if known is not None and known.get("sha") and known.get("sha") == info.sha and "files" in known:
         return _same_commit(known, info, revision)
     with ThreadPoolExecutor(max_workers=6, thread_name_prefix="hub") as ex:
         listed = {s.rfilename for s in (info.siblings or ())}
-        tree = ex.submit(lambda: [(f.path, int(getattr(f, "size", 0) or 0))
-                                  for f in api.list_repo_tree(repo, revision=revision, recursive=True)
-                                  if hasattr(f, "size")])
+        tree = ex.submit(hub_api.tree, repo, revision)
         children = None if any(p.endswith(".gguf") for p in listed) else ex.submit(_gguf_children, info.id)
         base = f"{endpoint()}/{info.id}/resolve/{info.sha or revision or 'main'}"
         with hub_client() as client:
