@@ -13,10 +13,12 @@ import json
 import re
 import threading
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
+
+from hub_server import QuietServer
 
 
 class RuntimeServer:
@@ -47,7 +49,7 @@ class RuntimeServer:
                 n = int(self.headers.get("Content-Length") or 0)
                 srv._handle(self, self.rfile.read(n) if n else b"")
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = QuietServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 

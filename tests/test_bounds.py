@@ -113,7 +113,9 @@ class _Trickle:
     def __enter__(self) -> str:
         import threading
         import time
-        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        from http.server import BaseHTTPRequestHandler
+
+        from hub_server import QuietServer as _QuietServer
 
         class H(BaseHTTPRequestHandler):
             def log_message(self, *a: object) -> None:
@@ -139,7 +141,7 @@ class _Trickle:
                 self.end_headers()
                 self.wfile.write(b"\0" * 100)
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.httpd = _QuietServer(("127.0.0.1", 0), H)
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
         return f"http://127.0.0.1:{self.httpd.server_address[1]}"
 
