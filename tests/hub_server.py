@@ -51,6 +51,8 @@ class HubServer:
         self.short_length_next: dict[str, int] = {}  # path prefix -> how many bodies to send a too small length for
         self.in_flight = 0
         self.max_in_flight = 0
+        self.chaos: tuple[float, float, float] | None = None  # each request's odds of a 429, a 500, a cut body
+        self.chaos_rng = __import__("random").Random(7)
         self.lock = threading.Lock()
         hub = self
 
@@ -97,7 +99,7 @@ class HubServer:
             h.end_headers()
             return
         path = unquote(urlparse(h.path).path)
-        cut = self._take(self.cut_next, path)
+        cut = self._take(self.cut_next, path) or getattr(h, "_cut", False)
         short = self._take(self.short_length_next, path)
         h.send_response(status)
         for k, v in (headers or {}).items():
@@ -144,6 +146,15 @@ class HubServer:
         with self.lock:
             self.log.append({"method": "HEAD" if head else "GET", "path": path, "query": parse_qs(u.query),
                              "headers": dict(h.headers.items())})
+        if self.chaos is not None:
+            with self.lock:
+                roll = self.chaos_rng.random()
+            p429, p500, pcut = self.chaos
+            if roll < p429:
+                return self._send(h, 429, b"{}", {"Retry-After": "0"})
+            if roll < p429 + p500:
+                return self._send(h, 500, b"{}")
+            h._cut = roll < p429 + p500 + pcut  # type: ignore[attr-defined]
         for prefix, queue in self.fail_next.items():
             if path.startswith(prefix) and queue:
                 return self._send(h, queue.pop(0), b"{}", {"Retry-After": "0.05"})

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+from functools import partial
 from typing import Any
 
 from catalog.core.ggml import normalize_preset
@@ -25,7 +26,7 @@ from catalog.sources.http import (
     with_retries,
 )
 from catalog.sources.hub import api as hub_api
-from catalog.sources.hub.api import hub_client
+from catalog.sources.hub.api import MAX_MODEL_INFO, hub_client
 
 MAX_SMALL_FILE = 1 << 20  # config.json, tokenizer_config.json, README.md
 MAX_STATEMENTS = 12
@@ -213,16 +214,19 @@ def _read_record(repo: str, revision: str | None, known: dict[str, Any] | None =
     from concurrent.futures import ThreadPoolExecutor
 
     api = _api()
-    info = hub_api.model_info(repo, revision)
+    # each request retried on its own (one layer: record() does not retry the whole): under 30 % faults a repo's
+    # six requests all succeeding at once is a coin toss, each one succeeding within five tries is near certain
+    info = with_retries(partial(hub_api.model_info, repo, revision))
     if known is not None and known.get("sha") and known.get("sha") == info.sha and "files" in known:
         return _same_commit(known, info, revision)
     with ThreadPoolExecutor(max_workers=6, thread_name_prefix="hub") as ex:
         listed = {s.rfilename for s in (info.siblings or ())}
-        tree = ex.submit(hub_api.tree, repo, revision)
+        tree = ex.submit(with_retries, partial(hub_api.tree, repo, revision))
         children = None if any(p.endswith(".gguf") for p in listed) else ex.submit(_gguf_children, info.id)
         base = f"{endpoint()}/{info.id}/resolve/{info.sha or revision or 'main'}"
         with hub_client() as client:
-            wanted = {name: ex.submit(_json_file if name.endswith(".json") else _get_small, client, f"{base}/{name}")
+            wanted = {name: ex.submit(with_retries, partial(_json_file if name.endswith(".json") else _get_small,
+                                                             client, f"{base}/{name}"))
                       for name in ("config.json", "tokenizer_config.json", "README.md", "chat_template.jinja")
                       if name in listed}
             try:
@@ -282,10 +286,14 @@ def _gguf_children(repo: str) -> list[dict[str, Any]]:
     out its own backoff (up to ~23 s on a failing Hub) for what is only a hint."""
     params = [("filter", "gguf"), ("filter", f"base_model:quantized:{repo}"), ("sort", "downloads"),
               ("direction", "-1"), ("limit", "20"), ("expand[]", "siblings")]
+    from urllib.parse import urlencode
+
     try:
         with hub_client() as client:
-            r = client.get(f"{endpoint()}/api/models", params=params)
-        listed = [m for m in r.json() if isinstance(m, dict) and "id" in m] if r.status_code == 200 else []
+            body = with_retries(lambda: fetch_capped(client, f"{endpoint()}/api/models?{urlencode(params)}",
+                                                     MAX_MODEL_INFO, who="the Hub"))
+        doc = json.loads(body or b"[]")
+        listed = [m for m in doc if isinstance(m, dict) and "id" in m] if isinstance(doc, list) else []
     except Exception:  # noqa: BLE001 - the model is still estimated; only the commands lose their GGUF repo
         return []
     owner = repo.split("/")[0].lower()
@@ -354,7 +362,7 @@ def record(repo: str, revision: str | None = None, offline: bool = False, refres
         raise RemoteUnavailable(f"{repo}: offline, and not in the catalog or the cache",
                                 "run once online, or `catalog refresh` it")
     try:
-        rec = with_retries(lambda: _read_record(repo, revision, hit.doc if hit is not None else None))
+        rec = _read_record(repo, revision, hit.doc if hit is not None else None)  # each request retries itself
     except RemoteUnavailable:
         if hit is not None and not refresh:  # the network failed: a stale answer beats none, and says so
             return hit.doc, {"from": "cache", "stale": True, "age_s": int(hit.age_s)}
