@@ -272,3 +272,26 @@ def test_ps_reads_a_local_server_under_a_cap(cli, monkeypatch: pytest.MonkeyPatc
     server = json.loads(out)["llama_server"][0]
     assert server["n_ctx"] == 8 and server["slots"] is None
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 400_000  # KiB: not the whole body parsed
+
+
+@pytest.mark.parametrize(("field", "value"), [("header", "x"), ("header", {"tensors": 5}), ("model", []),
+                                              ("model", {"layers": "x"}), ("cost", 3)])
+def test_a_cached_registry_record_of_the_wrong_shape_is_read_again_or_exit_2(registry, cli, field: str,
+                                                                            value: object) -> None:  # type: ignore[no-untyped-def]
+    """Online, a cache entry of the wrong shape is a miss and the registry is read again; offline it is one
+    exit-2 line, never an internal error (issue 22)."""
+    from catalog.sources import cache
+
+    srv, _ = registry
+    ollama.load("llama3.1:8b")
+    key = next(k for k in cache.keys("ollama") if k.endswith("/library/llama3.1:8b"))
+    hit = cache.get("ollama", key)
+    assert hit is not None
+    cache.put("ollama", key, {**hit.doc, field: value})
+    spec, _ = ollama.load("llama3.1:8b")  # online: read again
+    assert spec.file_bytes == 4661211808
+    cache.put("ollama", key, {**hit.doc, field: value})
+    try:  # offline: an answer (the field was not needed) or one of the product's own errors, nothing else
+        ollama.load("llama3.1:8b", offline=True)
+    except (BadModelFile, RemoteUnavailable, ModelNotFound):
+        pass

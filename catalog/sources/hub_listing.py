@@ -25,7 +25,7 @@ RETRY_AFTER_S = 600.0  # after no answer, the next checks use the catalog's list
 def listing(repo: str, offline: bool = False) -> dict[str, Any] | None:
     """{"repo", "sha", "files": [path, ...]} of `repo`, or None when nothing is known of it."""
     hit = cache.get(KIND, repo.lower())
-    known = hit.doc if hit is not None and "files" in hit.doc else None
+    known = hit.doc if hit is not None and isinstance(hit.doc.get("files"), list) else None
     if known is not None and hit is not None and (not hit.stale or offline):
         return known
     if offline:  # the caller folds HF_HUB_OFFLINE in

@@ -305,7 +305,13 @@ def load(ref: str, offline: bool = False) -> tuple[ModelSpec, TemplateText]:
     hit = cache.get("ollama", key)
     offline = offline or http.offline_env()
     if hit is not None and (not hit.stale or offline):
-        return _spec_from_doc(name, hit.doc, Fetched("cache", hit.stale, int(hit.age_s)))
+        try:
+            return _spec_from_doc(name, hit.doc, Fetched("cache", hit.stale, int(hit.age_s)))
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError):
+            hit = None  # an entry of the wrong shape is a miss
+            if offline:
+                raise BadModelFile(f"{ref}: its cached registry record is unreadable",
+                                   "run once online to read it again") from None
     if offline:
         raise RemoteUnavailable(f"{ref}: offline, and not in the catalog or the cache",
                                 "run once online, or use a catalog name")

@@ -49,7 +49,8 @@ def _interrupted_run_done(want: list[str]) -> set[str]:
     """The repos an interrupted run of the same list already re-read (none if it finished or differs)."""
     state = cache.get("refresh", STATE_KEY)
     if state is not None and not state.stale and state.doc.get("repos") == want and not state.doc.get("finished"):
-        return set(state.doc.get("done", ()))
+        done = state.doc.get("done", ())
+        return {d for d in done if isinstance(d, str)} if isinstance(done, list) else set()
     return set()
 
 

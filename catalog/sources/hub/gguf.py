@@ -47,7 +47,10 @@ def gguf_header(repo: str, sha: str, parts: list[str], offline: bool = False) ->
     key = f"{repo}@{sha}/{parts[0]}"
     hit = cache.get("gguf", key)
     if hit is not None:
-        return header_from_json(hit.doc["header"]), hit.doc["cost"]
+        try:
+            return header_from_json(hit.doc["header"]), dict(hit.doc["cost"])
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError):
+            pass  # an entry of the wrong shape is a miss: read the header again
     if offline:
         raise RemoteUnavailable(f"{repo}/{parts[0]}: offline, and its header is not cached")
     from catalog.sources.vocab import VOCAB_KEYS
