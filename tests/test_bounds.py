@@ -251,3 +251,72 @@ def test_a_vocabulary_of_millions_of_special_tokens_is_not_counted_with() -> Non
     few = {**meta, "tokenizer.ggml.tokens": meta["tokenizer.ggml.tokens"][:1000],
            "tokenizer.ggml.token_type": [CONTROL] * 1000}
     assert vocab_from_metadata(few) is not None
+
+
+class _Hostile:
+    """A loopback server: /loop redirects to itself for ever, /stall sends nothing after accepting."""
+
+    def __enter__(self) -> str:
+        import threading
+        import time
+        from http.server import BaseHTTPRequestHandler
+
+        from hub_server import QuietServer
+
+        class H(BaseHTTPRequestHandler):
+            def log_message(self, *a: object) -> None:
+                pass
+
+            def do_GET(self) -> None:  # noqa: N802 - http.server's name
+                if self.path.startswith("/loop"):
+                    self.send_response(302)
+                    self.send_header("Location", "/loop")
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                time.sleep(30)
+
+        self.httpd = QuietServer(("127.0.0.1", 0), H)
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
+
+    def __exit__(self, *exc: object) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.mark.parametrize("path", ["/loop", "/stall"])
+def test_redirect_loops_and_silent_servers_are_one_error_within_the_timeout(monkeypatch: pytest.MonkeyPatch,
+                                                                            path: str) -> None:
+    import time
+
+    from catalog.errors import RemoteUnavailable
+    from catalog.sources.http import client, fetch_capped
+
+    monkeypatch.setenv("LLM_CATALOG_HTTP_TIMEOUT", "1")
+    with _Hostile() as url, client() as c:
+        t0 = time.monotonic()
+        with pytest.raises(RemoteUnavailable):
+            fetch_capped(c, url + path, 1 << 20)
+        assert time.monotonic() - t0 < 3
+
+
+def test_the_fuzzed_inputs_stay_within_memory(tmp_path: Path) -> None:
+    """A fresh process fed 200 of the fuzz suite's configs and GGUF headers never holds 512 MiB (issue 22)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import json, random, resource, sys; from pathlib import Path\n"
+        f"sys.path[:0] = [{str(Path(__file__).parent)!r}, {str(Path(__file__).parent.parent / 'bench')!r}]\n"
+        "import test_fuzz as F\n"
+        f"d = Path({str(tmp_path)!r})\n"
+        "for i, doc in enumerate(F._mutants(4242, 100)):\n"
+        "    p = d / f'c{i}' / 'config.json'; p.parent.mkdir(); p.write_text(json.dumps(doc)); F._check(p)\n"
+        "rng = random.Random(4243)\n"
+        "for i in range(100):\n"
+        "    p = d / f'm{i}.gguf'; F._gguf(p, rng); F._check(p)\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert int(out.stdout.strip().splitlines()[-1]) < 512 * 1024  # KiB on Linux
