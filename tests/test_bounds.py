@@ -108,7 +108,8 @@ def test_a_deeply_nested_cache_entry_is_a_miss(tmp_path: Path, monkeypatch: pyte
 
 
 class _Trickle:
-    """A loopback server: /trickle sends its body a byte every 0.2 s; /pieces answers any Range with 100 bytes."""
+    """A hostile loopback server: /trickle sends its body a byte every 0.2 s, /pieces answers any Range with 100
+    bytes, /loop redirects to itself, /stall never answers."""
 
     def __enter__(self) -> str:
         import threading
@@ -122,6 +123,15 @@ class _Trickle:
                 pass
 
             def do_GET(self) -> None:  # noqa: N802 - http.server's name
+                if self.path == "/loop":  # redirects to itself for ever
+                    self.send_response(302)
+                    self.send_header("Location", "/loop")
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                if self.path == "/stall":  # accepts, then says nothing
+                    time.sleep(30)
+                    return
                 if self.path == "/trickle":
                     self.send_response(200)
                     self.send_header("Content-Length", "1000")
@@ -253,38 +263,6 @@ def test_a_vocabulary_of_millions_of_special_tokens_is_not_counted_with() -> Non
     assert vocab_from_metadata(few) is not None
 
 
-class _Hostile:
-    """A loopback server: /loop redirects to itself for ever, /stall sends nothing after accepting."""
-
-    def __enter__(self) -> str:
-        import threading
-        import time
-        from http.server import BaseHTTPRequestHandler
-
-        from hub_server import QuietServer
-
-        class H(BaseHTTPRequestHandler):
-            def log_message(self, *a: object) -> None:
-                pass
-
-            def do_GET(self) -> None:  # noqa: N802 - http.server's name
-                if self.path.startswith("/loop"):
-                    self.send_response(302)
-                    self.send_header("Location", "/loop")
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
-                    return
-                time.sleep(30)
-
-        self.httpd = QuietServer(("127.0.0.1", 0), H)
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
-
-    def __exit__(self, *exc: object) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
 @pytest.mark.parametrize("path", ["/loop", "/stall"])
 def test_redirect_loops_and_silent_servers_are_one_error_within_the_timeout(monkeypatch: pytest.MonkeyPatch,
                                                                             path: str) -> None:
@@ -294,7 +272,7 @@ def test_redirect_loops_and_silent_servers_are_one_error_within_the_timeout(monk
     from catalog.sources.http import client, fetch_capped
 
     monkeypatch.setenv("LLM_CATALOG_HTTP_TIMEOUT", "1")
-    with _Hostile() as url, client() as c:
+    with _Trickle() as url, client() as c:
         t0 = time.monotonic()
         with pytest.raises(RemoteUnavailable):
             fetch_capped(c, url + path, 1 << 20)
