@@ -136,15 +136,46 @@ def _value(c: _Cursor, vtype: int, depth: int = 0, keep: bool = False) -> Any:
             if count > KEEP_ARRAY and not keep:
                 return ArrayInfo(etype, count)
             return list(struct.unpack("<" + fmt[1] * count, raw))
-        if count > KEEP_ARRAY and not keep:
+        kept = count <= KEEP_ARRAY or keep
+        if etype == T_STRING:  # vocabularies: 100k-260k strings, read straight off the buffer
+            got = _strings(c, count, kept)
+            return got if got is not None else ArrayInfo(etype, count)
+        if not kept:
             for _ in range(count):
-                if etype == T_STRING:
-                    c.skip_string()
-                else:
-                    _value(c, etype, depth + 1)
+                _value(c, etype, depth + 1)
             return ArrayInfo(etype, count)
         return [_value(c, etype, depth + 1) for _ in range(count)]
     raise GGUFError(f"unknown value type {vtype}")
+
+
+_U64 = struct.Struct("<Q")
+
+
+def _strings(c: _Cursor, count: int, keep: bool) -> list[str] | None:
+    """`count` GGUF strings, decoded (`keep`) or skipped: each read off the cursor's buffer where it lies whole
+    in it (no call per string), else through the cursor; the same limits and errors as `_Cursor.string`."""
+    out: list[str] | None = [] if keep else None
+    unpack = _U64.unpack_from
+    for _ in range(count):
+        buf, off = c.buf, c.pos - c.buf_start
+        if off + 8 <= len(buf):
+            n = unpack(buf, off)[0]
+            if n > MAX_STRING:
+                raise GGUFError(f"string of {n} bytes exceeds the {MAX_STRING}-byte limit")
+            end = off + 8 + n
+            if end <= len(buf) and c.pos + 8 + n <= c.limit:
+                if out is not None:
+                    try:
+                        out.append(buf[off + 8:end].decode("utf-8"))
+                    except UnicodeDecodeError:
+                        raise GGUFError("string is not valid UTF-8") from None
+                c.pos += 8 + n
+                continue
+        if out is not None:
+            out.append(c.string())
+        else:
+            c.skip_string()
+    return out
 
 
 def _tensor_info(c: _Cursor, alignment: int, seen: set[str]) -> tuple[Tensor, int]:
