@@ -91,7 +91,7 @@ def test_tensor_plan_for_two_cards() -> None:
     p = tensor_plan(spec, "Q4_K_M", 8192, parse_host("a:RTX 4090x2,64"))
     assert p.fits and len(p.devices) == 2
     assert all(d.bytes <= d.budget_bytes for d in p.devices)
-    assert p.commands[0].endswith("-ngl all -fa on -sm tensor")
+    assert p.commands[0].endswith("-ngl all -fa on -np 1 -sm tensor")
     layer_mode = estimate(spec.arch, t, RuntimeOptions(8192), None, True, lay=lay, gpu_shares=(1, 1))
     # each GPU holds about half the weights and KV, but the whole compute buffer
     assert p.devices[0].weights_bytes < 0.51 * layer_mode.weights_gpu_bytes

@@ -249,15 +249,16 @@ def rpc_worker(host: str) -> str:
 
 
 def rpc_head(host: str, weights: str, ctx: int, gpu_layers: str, workers: list[str], split: tuple[int, ...]) -> str:
-    """The head's llama-server over the workers' RPC servers, each device's layer count pinned with -ts."""
-    return (f"# on {host}: llama-server {weights} -c {ctx} -ngl {gpu_layers} -fa on"
+    """The head's llama-server over the workers' RPC servers, each device's layer count pinned with -ts; one
+    sequence (-np 1), as the plan estimates it (the server's default four slots grow a sliding-window cache)."""
+    return (f"# on {host}: llama-server {weights} -c {ctx} -ngl {gpu_layers} -fa on -np 1"
             + (f" --rpc {','.join(f'{w}:{RPC_PORT}' for w in workers)}" if workers else "")
             + (f" -ts {','.join(str(n) for n in split)}" if len(split) > 1 else ""))
 
 
 def tensor_split_head(host: str, weights: str, ctx: int, ts: tuple[float, ...]) -> str:
     """llama-server with every layer cut across one host's GPUs (-sm tensor), uneven cards in proportion."""
-    return f"# on {host}: llama-server {weights} -c {ctx} -ngl all -fa on -sm tensor" + (
+    return f"# on {host}: llama-server {weights} -c {ctx} -ngl all -fa on -np 1 -sm tensor" + (
         f" -ts {','.join(f'{x:g}' for x in ts)}" if ts else "")
 
 
