@@ -134,10 +134,8 @@ def llama_cpp(t: Target, quant: str, opts: RuntimeOptions, gpu_layers: int, tota
         args += ["-ub", str(opts.n_ubatch)]
     if cpu_moe_layers:
         args += ["--n-cpu-moe", str(cpu_moe_layers)]
-    if binary == "llama-server" and opts.n_seq != LLAMA_SERVER_SLOTS:
-        # the slots estimated: one sequence under Ollama's and LM Studio's figures (the server's default 4 would
-        # grow a sliding-window or recurrent cache), else -np N over one unified cache as its default runs
-        args += ["-np", str(opts.n_seq)] + (["-kvu"] if opts.n_seq > 1 else [])
+    if binary == "llama-server":
+        args += slots_args(opts.n_seq)
     if len(split) > 1:
         # each GPU's layer count, as estimated: llama.cpp's default split follows the free memory at start,
         # which moves with whatever else runs; integer layer counts as -ts reproduce the estimate exactly
@@ -248,17 +246,26 @@ def rpc_worker(host: str) -> str:
     return f"# on {host}: {RPC_SERVER} --host 0.0.0.0 --port {RPC_PORT} -c"
 
 
+def slots_args(n_seq: int) -> list[str]:
+    """llama-server's slots as estimated: nothing for its own default (4 over one unified cache), else `-np N`
+    (over one unified cache, `-kvu`, where N > 1): one sequence under Ollama's, LM Studio's and the plan's
+    figures, since the default four would grow a sliding-window or recurrent cache past the estimate."""
+    if n_seq == LLAMA_SERVER_SLOTS:
+        return []
+    return ["-np", str(n_seq)] + (["-kvu"] if n_seq > 1 else [])
+
+
 def rpc_head(host: str, weights: str, ctx: int, gpu_layers: str, workers: list[str], split: tuple[int, ...]) -> str:
     """The head's llama-server over the workers' RPC servers, each device's layer count pinned with -ts; one
-    sequence (-np 1), as the plan estimates it (the server's default four slots grow a sliding-window cache)."""
-    return (f"# on {host}: llama-server {weights} -c {ctx} -ngl {gpu_layers} -fa on -np 1"
+    sequence, as the plan estimates it (slots_args)."""
+    return (f"# on {host}: llama-server {weights} -c {ctx} -ngl {gpu_layers} -fa on {shlex.join(slots_args(1))}"
             + (f" --rpc {','.join(f'{w}:{RPC_PORT}' for w in workers)}" if workers else "")
             + (f" -ts {','.join(str(n) for n in split)}" if len(split) > 1 else ""))
 
 
 def tensor_split_head(host: str, weights: str, ctx: int, ts: tuple[float, ...]) -> str:
     """llama-server with every layer cut across one host's GPUs (-sm tensor), uneven cards in proportion."""
-    return f"# on {host}: llama-server {weights} -c {ctx} -ngl all -fa on -np 1 -sm tensor" + (
+    return f"# on {host}: llama-server {weights} -c {ctx} -ngl all -fa on {shlex.join(slots_args(1))} -sm tensor" + (
         f" -ts {','.join(f'{x:g}' for x in ts)}" if ts else "")
 
 

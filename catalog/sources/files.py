@@ -38,10 +38,3 @@ def read_capped(path: str, cap: int) -> bytes:
     finally:
         os.close(fd)
 
-
-def is_regular(path: str) -> bool:
-    """Whether `path` is a regular file (following a symlink), without opening it."""
-    try:
-        return stat.S_ISREG(os.stat(path).st_mode)
-    except OSError:
-        return False

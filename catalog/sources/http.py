@@ -9,8 +9,8 @@ offline switch, and small bodies read under a cap.
 - `with_retries(fn)`: a transient failure (429, 5xx, no answer) is tried again after the server's
   Retry-After or a doubling back-off; a 429 says who rate-limited us.
 - `fetch_capped(client, url, limit)`: a GET whose body may not pass `limit` bytes.
-- `Deadline`, `call_with_deadline(fn)`: the whole of a request (connect, headers and every byte of the body)
-  within `LLM_CATALOG_HTTP_TIMEOUT`, not only each read: a server that trickles a byte at a time is cut off.
+- `Deadline`: the whole of a request (connect, headers and every byte of the body) within
+  `LLM_CATALOG_HTTP_TIMEOUT`, not only each read: a server that trickles a byte at a time is cut off.
 """
 
 from __future__ import annotations
@@ -25,8 +25,7 @@ from typing import Any, TypeVar
 from catalog.errors import BadModelFile, CatalogError, RemoteUnavailable
 from catalog.sources import hub_endpoint, offline_env
 
-__all__ = ["Deadline", "call_with_deadline", "client", "fetch_capped", "hub_endpoint", "offline_env", "retry_after",
-           "shared_client",
+__all__ = ["Deadline", "client", "fetch_capped", "hub_endpoint", "offline_env", "retry_after", "shared_client",
            "timeout_s", "with_retries"]
 
 T = TypeVar("T")
@@ -61,30 +60,6 @@ class Deadline:
         if time.monotonic() > self.end:
             raise RemoteUnavailable(f"{self.url}: did not answer in full within {self.seconds:g} s",
                                     "try again, or raise LLM_CATALOG_HTTP_TIMEOUT")
-
-
-def call_with_deadline(fn: Callable[[], T], what: str, seconds: float | None = None) -> T:
-    """`fn()` (a library's request, huggingface_hub's model_info) given at most the request deadline: past it
-    RemoteUnavailable is raised and the call is left to finish on a daemon thread nobody waits for."""
-    done: list[Any] = []
-    t = seconds or timeout_s()
-
-    def run() -> None:
-        try:
-            done.append((True, fn()))
-        except BaseException as exc:  # noqa: BLE001 - handed back to the caller's thread
-            done.append((False, exc))
-
-    th = threading.Thread(target=run, daemon=True, name="deadline")
-    th.start()
-    th.join(t)
-    if not done:
-        raise RemoteUnavailable(f"{what}: did not answer in full within {t:g} s",
-                                "try again, or raise LLM_CATALOG_HTTP_TIMEOUT")
-    ok, value = done[0]
-    if not ok:
-        raise value
-    return value  # type: ignore[no-any-return]
 
 
 def _timeout(t: float) -> Any:

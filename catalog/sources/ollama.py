@@ -23,7 +23,7 @@ from typing import Any
 from catalog.core import alignment as align
 from catalog.core.model import Fetched, ModelSpec, OllamaInfo, Provenance
 from catalog.core.record import Record
-from catalog.errors import BadModelFile, ModelNotFound, RemoteUnavailable
+from catalog.errors import BadModelFile, CatalogError, ModelNotFound, RemoteUnavailable
 from catalog.sources import http
 from catalog.sources.gguf_reader import header_from_json, header_to_json
 from catalog.sources.http import fetch_capped, with_retries
@@ -200,30 +200,20 @@ def host_url() -> str:
 MAX_LOCAL_JSON = 8 << 20  # a local runtime's /api/ps, /props or /slots answer; more is not a real server's
 
 
-def local_json(c: Any, url: str, body: dict[str, Any] | None = None) -> Any:
-    """A local server's JSON answer, read under MAX_LOCAL_JSON bytes and the request deadline; None when nothing
-    listens there, it is not that server, or it answers more than a real one would (a 300 MB /slots)."""
-    from catalog.sources.http import Deadline
+def local_json(c: Any, url: str) -> Any:
+    """A local server's JSON answer, read by fetch_capped (under MAX_LOCAL_JSON bytes and the request deadline);
+    None when nothing listens there, it is not that server, or it answers more than a real one would."""
+    from catalog.sources.http import fetch_capped
 
     try:
-        with c.stream("POST" if body is not None else "GET", url, json=body) as r:
-            if r.status_code != 200:
-                return None
-            deadline, chunks, got = Deadline(url), [], 0
-            for chunk in r.iter_bytes():
-                deadline.check()
-                got += len(chunk)
-                if got > MAX_LOCAL_JSON:
-                    return None
-                chunks.append(chunk)
-        return json.loads(b"".join(chunks))
-    except Exception:  # noqa: BLE001 - connection refused, timeout, a cut or hostile body: no usable server
+        return json.loads(fetch_capped(c, url, MAX_LOCAL_JSON) or b"null")
+    except (CatalogError, ValueError, RecursionError):  # refused, timed out, cut, too big or not JSON
         return None
 
 
-def server_json(c: Any, url: str, body: dict[str, Any] | None = None) -> dict[str, Any] | None:
+def server_json(c: Any, url: str) -> dict[str, Any] | None:
     """A local server's JSON object answer; None when nothing usable answers (see local_json)."""
-    doc = local_json(c, url, body)
+    doc = local_json(c, url)
     return doc if isinstance(doc, dict) else None
 
 

@@ -74,8 +74,12 @@ def tree(repo: str, revision: str | None) -> list[tuple[str, int]]:
             if url is None:
                 return out
             headers: dict[str, str] = {}
-            page = json.loads(fetch_capped(client, url, MAX_MODEL_INFO, missing=gone, denied=gone, who="the Hub",
-                                           headers_out=headers) or b"[]")
+            body = fetch_capped(client, url, MAX_MODEL_INFO, missing=gone, denied=gone, who="the Hub",
+                                headers_out=headers)
+            try:
+                page = json.loads(body or b"[]")
+            except (ValueError, RecursionError):
+                raise BadModelFile(f"{repo}: its file listing is not JSON") from None
             for f in page if isinstance(page, list) else ():
                 size = f.get("size") if isinstance(f, dict) and f.get("type") == "file" else None
                 if isinstance(size, int) and isinstance(f.get("path"), str):

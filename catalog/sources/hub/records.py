@@ -16,12 +16,11 @@ from functools import partial
 from typing import Any
 
 from catalog.core.ggml import normalize_preset
-from catalog.errors import BadModelFile, CatalogError, GatedModel, ModelNotFound, RemoteUnavailable
+from catalog.errors import BadModelFile, GatedModel, ModelNotFound, RemoteUnavailable
 from catalog.sources import cache, local
 from catalog.sources.http import (
     fetch_capped,
     hub_endpoint,
-    retry_after,
     timeout_s,
     with_retries,
 )
@@ -92,25 +91,6 @@ def _one_retry_layer() -> None:
         pagination.http_backoff = partial(pagination.http_backoff, max_retries=0)  # type: ignore[attr-defined]
         pagination._one_retry_layer = True  # type: ignore[attr-defined]
         hf_logging.set_verbosity_error()  # type: ignore[no-untyped-call]
-
-
-def _hub_error(exc: Exception, repo: str) -> CatalogError:
-    """Map huggingface_hub's exceptions to ours (one line each, no token)."""
-    from huggingface_hub import errors as hf_errors
-
-    if isinstance(exc, hf_errors.GatedRepoError):
-        return gated_error(repo)
-    if isinstance(exc, hf_errors.RevisionNotFoundError):
-        return ModelNotFound(f"{repo}: no such revision")
-    if isinstance(exc, hf_errors.RepositoryNotFoundError):
-        return ModelNotFound(f"{repo}: no such model repo on the Hub (or it is private)")
-    if isinstance(exc, hf_errors.OfflineModeIsEnabled):
-        return RemoteUnavailable(f"{repo}: HF_HUB_OFFLINE is set and nothing is cached")
-    response = getattr(exc, "response", None)
-    status = getattr(response, "status_code", None)
-    what = f"HTTP {status}" if status else type(exc).__name__
-    return RemoteUnavailable(f"{repo}: the Hub did not answer ({what})", "try again, or use --offline",
-                             status=status, retry_after_s=retry_after(getattr(response, "headers", None)))
 
 
 def gated_error(repo: str, info: Any = None) -> GatedModel:
@@ -233,12 +213,7 @@ def _read_record(repo: str, revision: str | None, known: dict[str, Any] | None =
                 got: dict[str, Any] = {name: f.result() for name, f in wanted.items()}
             except GatedModel:
                 raise gated_error(info.id, info) from None
-        try:
-            files = dict(tree.result())
-        except CatalogError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - huggingface_hub and transport errors alike
-            raise _hub_error(exc, repo) from None
+        files = dict(tree.result())  # hub_api.tree raises the product's own errors only
         st = info.safetensors
         if st is None and any(p.endswith(".safetensors") for p in files):
             st = _safetensors_counts(api, repo, revision)
