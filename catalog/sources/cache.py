@@ -19,6 +19,7 @@ import time
 from typing import Any
 
 from catalog.core.record import Record
+from catalog.sources.files import read_capped
 
 SCHEMA = "llm-catalog/cache/v1"
 DEFAULT_TTL_S = 24 * 3600  # Hub metadata changes rarely; `catalog refresh` re-reads on demand
@@ -70,8 +71,6 @@ def get(kind: str, key: str, now: float | None = None) -> Cached | None:
     """The cached document for `key`, or None (absent, unreadable, or of another schema)."""
     path = _path(kind, key)
     try:  # a regular file under the cap only: a symlink to /dev/zero or a FIFO is a miss, never a hang
-        from catalog.sources.files import read_capped
-
         wrapper = json.loads(read_capped(path, MAX_ENTRY_BYTES).decode("utf-8"))
     except (OSError, ValueError, RecursionError):  # a corrupt entry is a miss, never a crash
         return None
@@ -97,8 +96,6 @@ def keys(kind: str) -> list[str]:
         if name.startswith(".tmp-") or not name.endswith(".json"):
             continue
         try:
-            from catalog.sources.files import read_capped
-
             key = json.loads(read_capped(os.path.join(cache_dir(), kind, name), MAX_ENTRY_BYTES)).get("key")
         except (OSError, ValueError, AttributeError, RecursionError):
             continue
