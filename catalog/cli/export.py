@@ -21,6 +21,7 @@ import json
 import os
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
+from functools import lru_cache
 from typing import Any
 
 import catalog
@@ -62,6 +63,7 @@ def profiles_from_toml(path: str) -> tuple[tuple[str, str, tuple[str, ...], floa
     return out
 
 
+@lru_cache(maxsize=64)
 def _hardware(profile: tuple[str, str, tuple[str, ...], float]) -> Any:
     _, _, gpus, ram = profile
     return catalog.machine(list(gpus), None if gpus else 0, ram)  # no GPU: a zero budget, not this machine
@@ -164,11 +166,36 @@ def glossary(entries: list[dict[str, Any]]) -> dict[str, Any]:
     return {"schema": f"{SCHEMA_PREFIX}-glossary/v1", "terms": terms}
 
 
-def _dump(path: str, doc: Any) -> None:
+def _text(doc: Any) -> str:
+    # compact: Python's C encoder writes it (an indented dump runs the pure-Python one, 3x slower)
+    return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=True) + "\n"
+
+
+def _write(path: str, text: str) -> None:
     tmp = path + ".tmp"
     with open(tmp, "w", encoding="utf-8", newline="\n") as f:
-        f.write(json.dumps(doc, sort_keys=True, indent=1, ensure_ascii=True) + "\n")
+        f.write(text)
     os.replace(tmp, path)
+
+
+def _dump(path: str, doc: Any) -> None:
+    _write(path, _text(doc))
+
+
+def _model_file(args: tuple[str, tuple[tuple[str, str, tuple[str, ...], float], ...]]) -> tuple[str, str, Any]:
+    """One model's file text and its index.json summary (in a worker process: the JSON text is made there too)."""
+    doc = _model_doc(args)
+    m = doc["model"]
+    best = {}
+    for pid, p in doc["profiles"].items():
+        q = next((r for r in p["quants"] if r["quant"] == p["recommended"]), None)
+        best[pid] = {"quant": p["recommended"], "verdict": q["verdict"] if q else "no_fit",
+                     "gpu_bytes": q["memory"]["gpu_bytes"] if q else None,
+                     "tokens_per_second": q["tokens_per_second"] if q else None}
+    summary = {"id": doc["id"], "name": m["name"], "family": m["family"], "kind": m["alignment"]["kind"],
+               "methods": m["alignment"]["methods"], "parameters": m["parameters"], "hf_repo": m.get("hf_repo"),
+               "license": m.get("license"), "file": f"models/{doc['id']}.json", "best": best}
+    return doc["id"], _text(doc), summary
 
 
 def export(out: str, profiles: tuple[tuple[str, str, tuple[str, ...], float], ...] = DEFAULT_PROFILES,
@@ -195,21 +222,11 @@ def export(out: str, profiles: tuple[tuple[str, str, tuple[str, ...], float], ..
         work += [(f"hub:{s.hf_repo}", profiles) for s in catalog.search(cached=True)
                  if s.hf_repo and s.provenance.entry != "data/models.jsonl"]
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        for doc in pool.map(_model_doc, work, chunksize=4):
-            _dump(os.path.join(out, "models", f"{doc['id']}.json"), doc)
-            m = doc["model"]
-            best = {}
-            for pid, p in doc["profiles"].items():
-                q = next((r for r in p["quants"] if r["quant"] == p["recommended"]), None)
-                best[pid] = {"quant": p["recommended"], "verdict": q["verdict"] if q else "no_fit",
-                             "gpu_bytes": q["memory"]["gpu_bytes"] if q else None,
-                             "tokens_per_second": q["tokens_per_second"] if q else None}
-            index_models.append({"id": doc["id"], "name": m["name"], "family": m["family"],
-                                 "kind": m["alignment"]["kind"], "methods": m["alignment"]["methods"],
-                                 "parameters": m["parameters"], "hf_repo": m.get("hf_repo"),
-                                 "license": m.get("license"), "file": f"models/{doc['id']}.json", "best": best})
+        for doc_id, text, summary in pool.map(_model_file, work, chunksize=4):
+            _write(os.path.join(out, "models", f"{doc_id}.json"), text)
+            index_models.append(summary)
             if on_done is not None:
-                on_done(doc["id"])
+                on_done(doc_id)
     index: dict[str, Any] = {"schema": f"{SCHEMA_PREFIX}-index/v1",
                              "generator": {"name": "llm-catalog", "version": __version__},
                              "profiles": [p[0] for p in profiles],

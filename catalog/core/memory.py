@@ -154,6 +154,7 @@ MOE_EXTRA_ROWS = {"qwen3moe": 10.2, "qwen3vlmoe": 10.2, "deepseek2": 14.1, "gpt-
 MOE_EXTRA_DEFAULT = 16.0
 
 
+@lru_cache(maxsize=1024)
 def compute_buffer_bytes(a: Architecture, opts: RuntimeOptions, with_output: bool = True) -> int:
     """The GPU compute buffer llama.cpp reserves for its worst-case graph at n_ubatch tokens.
 
@@ -206,6 +207,7 @@ def fa_f16_copies(a: Architecture, opts: RuntimeOptions) -> int:
 PIPELINE_COPIES = 4  # GGML_SCHED_MAX_COPIES
 
 
+@lru_cache(maxsize=1024)
 def _max_cells(a: Architecture, opts: RuntimeOptions) -> int:
     """Cells of the widest layer's cache: every layer keeps the whole context unless some slide over a window."""
     return max(kv_cells(a, opts, il) for il in range(a.n_layer)) if a.swa_layers else pad(opts.n_ctx, CTX_PAD)
@@ -282,6 +284,19 @@ def _place(a: Architecture, lay: WeightLayout, kv: tuple[int, ...], where: tuple
     return dev_w, dev_kv, dev_layers, w_cpu, moe_cpu, out_dev
 
 
+def _place_one(a: Architecture, lay: WeightLayout, kv: tuple[int, ...], ngl: int, cpu_moe_layers: int) -> _Placement:
+    """`_place` on one GPU, in sums over slices: the last `ngl` - 1 repeating layers and the output layer."""
+    n = a.n_layer
+    if ngl <= 0:
+        return [0], [0], [0], lay.input_bytes + lay.output_bytes + sum(lay.layer_bytes), 0, -1
+    first = n + 1 - ngl
+    kept = sum(lay.layer_expert_bytes[first:cpu_moe_layers]) if cpu_moe_layers > first and lay.layer_expert_bytes \
+        else 0
+    dev_w = sum(lay.layer_bytes[first:]) - kept + lay.output_bytes + lay.tied_copy_bytes
+    w_cpu = lay.input_bytes + sum(lay.layer_bytes[:first]) + kept
+    return [dev_w], [sum(kv[first:])], [n - first + 1], w_cpu, kept, 0
+
+
 def _gpu_parts(a: Architecture, lay: WeightLayout, opts: RuntimeOptions, place: _Placement, compute: int,
                pipeline: bool, context_overhead_bytes: int) -> tuple[DeviceBytes, ...]:
     """Each GPU's weights, KV cache, compute buffer and fixed overhead."""
@@ -327,9 +342,31 @@ def estimate(a: Architecture, tensors: list[Tensor], opts: RuntimeOptions, gpu_l
     if not has_gpu:
         ngl = 0
     lay = lay or layout(tensors, a.n_layer)
-    shares = gpu_shares or (1,)
+    shares = gpu_shares if len(gpu_shares) > 1 else (1,)  # one GPU holds every offloaded layer, whatever its size
+    key = (id(a), id(lay), opts, ngl, has_gpu, context_overhead_bytes, shares, cpu_moe_layers)
+    hit = _ESTIMATES.get(key)
+    if hit is not None and hit[0] is a and hit[1] is lay:
+        return hit[2]
+    est = _estimate(a, lay, opts, ngl, has_gpu, context_overhead_bytes, shares, cpu_moe_layers)
+    if len(_ESTIMATES) >= ESTIMATES_KEPT:
+        del _ESTIMATES[next(iter(_ESTIMATES))]
+    _ESTIMATES[key] = (a, lay, est)
+    return est
+
+
+# estimates already made, keyed by the identity of the architecture and the layout (held, so that the ids stay
+# theirs; the layout is all of the tensor table an estimate reads) and the options: a fit's search, the profiles
+# of an export and the rows of a TUI ask again and again
+ESTIMATES_KEPT = 8192
+_ESTIMATES: dict[tuple[object, ...], tuple[Architecture, WeightLayout, MemoryEstimate]] = {}
+
+
+def _estimate(a: Architecture, lay: WeightLayout, opts: RuntimeOptions, ngl: int, has_gpu: bool,
+              context_overhead_bytes: int, shares: tuple[int, ...], cpu_moe_layers: int) -> MemoryEstimate:
+    total_layers = a.n_layer + 1
     kv = kv_cache_by_layer(a, opts)
-    place = _place(a, lay, kv, device_of_layers(a.n_layer, ngl, shares), len(shares), cpu_moe_layers)
+    place = (_place_one(a, lay, kv, ngl, cpu_moe_layers) if len(shares) == 1 else
+             _place(a, lay, kv, device_of_layers(a.n_layer, ngl, shares), len(shares), cpu_moe_layers))
     dev_w, dev_kv, dev_layers, w_cpu, moe_cpu, _ = place
     kv_total, kv_gpu = sum(kv), sum(dev_kv)
     compute = compute_buffer_bytes(a, opts)

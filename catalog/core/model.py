@@ -290,6 +290,55 @@ def weight_layout(spec: ModelSpec, tensors: list[Tensor]) -> WeightLayout:
     return layout(tensors, a.n_layer, a.n_expert_used / a.n_expert if a.n_expert else 1.0)
 
 
+# (id of the spec, quantization) -> (the spec, its tensor table, its layout): the hardware-independent part of
+# every row, built once per model and quantization and reused across profiles, fits and re-estimates. The spec
+# is held so that its id stays its own while the entry lives; the least recently used go past TABLES_KEPT (a table
+# is large) or LAYOUTS_KEPT (a layout is a few tuples of per-layer sums).
+TABLES_KEPT = 256
+LAYOUTS_KEPT = 8192
+_TABLES: dict[tuple[int, str], tuple[ModelSpec, list[Tensor], WeightLayout]] = {}
+_LAYOUTS: dict[tuple[int, str], tuple[ModelSpec, WeightLayout]] = {}
+
+
+def _remember(memo: dict[tuple[int, str], Any], key: tuple[int, str], value: Any, kept: int) -> None:
+    if len(memo) >= kept:
+        del memo[next(iter(memo))]
+    memo[key] = value
+
+
+def weight_table(spec: ModelSpec, quant: str) -> tuple[list[Tensor], WeightLayout]:
+    """`tensors_for(spec, quant)` and its `weight_layout`, once per spec object and quantization (callers must
+    not change the list)."""
+    key = (id(spec), quant)
+    hit = _TABLES.get(key)
+    if hit is not None and hit[0] is spec:
+        _TABLES[key] = _TABLES.pop(key)  # the most recently used go last
+        return hit[1], hit[2]
+    tensors = tensors_for(spec, quant)
+    lay = layout_for(spec, quant, tensors)
+    _remember(_TABLES, key, (spec, tensors, lay), TABLES_KEPT)
+    return tensors, lay
+
+
+def layout_for(spec: ModelSpec, quant: str, tensors: list[Tensor] | None = None) -> WeightLayout:
+    """The weight layout of `spec` at `quant` (what a check's rows need of its tensor table), once per spec object
+    and quantization, or as `seed_layouts` gave it."""
+    key = (id(spec), quant)
+    hit = _LAYOUTS.get(key)
+    if hit is not None and hit[0] is spec:
+        _LAYOUTS[key] = _LAYOUTS.pop(key)
+        return hit[1]
+    lay = weight_layout(spec, tensors if tensors is not None else tensors_for(spec, quant))
+    _remember(_LAYOUTS, key, (spec, lay), LAYOUTS_KEPT)
+    return lay
+
+
+def seed_layouts(spec: ModelSpec, layouts: dict[str, WeightLayout]) -> None:
+    """Give `layout_for` layouts computed before (by an earlier process, for this same config and rules)."""
+    for quant, lay in layouts.items():
+        _remember(_LAYOUTS, (id(spec), quant), (spec, lay), LAYOUTS_KEPT)
+
+
 def known_quants(spec: ModelSpec) -> list[str]:
     """Quantizations for which a real file is known (a local file or a published repo)."""
     out = [spec.file_quant] if spec.file_quant else []

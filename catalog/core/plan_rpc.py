@@ -23,7 +23,7 @@ from catalog.core.memory import (
     kv_cache_by_layer,
     pad,
 )
-from catalog.core.model import ModelSpec, file_bytes, tensors_for, weight_layout
+from catalog.core.model import ModelSpec, file_bytes, weight_table
 from catalog.core.options import DEFAULT_UBATCH
 from catalog.core.plan_types import DevicePlan, EnginePlan, Host, HostPlan, Link, overfull
 from catalog.core.speed import DEFAULT_RAM_BANDWIDTH, layer_read_bytes, per_second, pipeline_seconds, ram_read_seconds
@@ -131,8 +131,7 @@ def rpc_plan(spec: ModelSpec, quant: str, ctx: int, hosts: list[Host], link_gbps
         raise UsageError("no GPU in any host")
     a, head = spec.arch, hosts[0]
     budgets = gpu_budgets(tuple(g for _, g in devices), True)
-    tensors = tensors_for(spec, quant)
-    lay = weight_layout(spec, tensors)
+    tensors, lay = weight_table(spec, quant)
     opts = RuntimeOptions(ctx, kv, kv)
     counts, ngl, est = _fit(spec, tensors, lay, opts, budgets, head.ram_bytes)
     cpu_layers = a.n_layer + 1 - ngl

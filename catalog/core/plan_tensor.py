@@ -8,7 +8,7 @@ from catalog.core import commands
 from catalog.core import tensor_split as tsp
 from catalog.core.fit import gpu_budgets
 from catalog.core.memory import CUDA_CONTEXT_BYTES, POOL_LARGE_BYTES, RuntimeOptions, estimate
-from catalog.core.model import ModelSpec, tensors_for, weight_layout
+from catalog.core.model import ModelSpec, weight_table
 from catalog.core.plan_rpc import local_device_name
 from catalog.core.plan_types import DevicePlan, EnginePlan, Host, HostPlan, Link, overfull
 from catalog.core.speed import parallel_seconds, per_second
@@ -34,8 +34,7 @@ def tensor_plan(spec: ModelSpec, quant: str, ctx: int, host: Host, kv: str = "F1
     why = tsp.unsupported_reason(a) or ("one GPU: nothing to split" if n < 2 else None)
     if why:
         return EnginePlan("llama.cpp tensor split", False, (), (), None, Link(), (), (*NOTES, f"not planned: {why}"))
-    tensors = tensors_for(spec, quant)
-    lay = weight_layout(spec, tensors)
+    tensors, lay = weight_table(spec, quant)
     opts = RuntimeOptions(ctx, kv, kv)
     w = tsp.weights_per_device(a, tensors, n, ts)
     kvb = tsp.kv_per_device(a, tensors, opts, n, ts)

@@ -9,7 +9,6 @@ catalog.core.context, the margin in .fit, the rows and recommendation in .rankin
 
 
 from collections.abc import Callable
-from functools import cache
 
 from catalog.core import ranking
 from catalog.core.arch import NOT_RUN
@@ -35,8 +34,7 @@ from catalog.core.model import (
     applied_template,
     downloadable_quants,
     file_bytes,
-    tensors_for,
-    weight_layout,
+    layout_for,
 )
 from catalog.core.options import OLLAMA_CTX_SMALLEST, CheckRequest, Verdict, validate
 from catalog.core.results import CheckResult, Commands, GpuShare, MemoryBreakdown, QuantRow, ResolvedOptions
@@ -55,6 +53,11 @@ COMMAND_NOTES = (
     "LM Studio: `lms get https://huggingface.co/OWNER/REPO@QUANT` needs an lms from April 2026 on "
     "(lmstudio-ai/lms 8d3f370); an older lms takes a bare OWNER/REPO as an LM Studio Hub artifact",
 )
+
+
+# the tensor table a check passes where the layout (`layout_for`) is given: the fit and the estimate read only the
+# layout then, and a check never builds a table a layout cached on disk already answers
+NO_TABLE: list[Tensor] = []
 
 
 class _Machine:
@@ -126,13 +129,8 @@ def check(spec: ModelSpec, request: CheckRequest, hardware: Hardware) -> CheckRe
 def _context_fits(spec: ModelSpec, quant: str, request: CheckRequest, m: _Machine) -> Callable[[int], bool]:
     """Whether a context fits the GPU(s) fully offloaded with `quant` (the tensor table is built once)."""
 
-    @cache
-    def table() -> tuple[list[Tensor], WeightLayout]:
-        tensors = tensors_for(spec, quant)
-        return tensors, weight_layout(spec, tensors)
-
     def fits(c: int) -> bool:
-        tensors, lay = table()
+        tensors, lay = NO_TABLE, layout_for(spec, quant)
         return m.fits(estimate(spec.arch, tensors, runtime_options(request, c), None, True, lay=lay,
                                gpu_shares=m.budgets))
 
@@ -194,8 +192,7 @@ def template_bytes(template: TemplateCost, est: MemoryEstimate, ctx: int) -> int
 
 def _row(spec: ModelSpec, quant: str, opts: RuntimeOptions, m: _Machine, template: TemplateCost,
          ollama_ctx: int, min_tps: float, vision: str = "") -> QuantRow:
-    tensors = tensors_for(spec, quant)
-    lay = weight_layout(spec, tensors)
+    tensors, lay = NO_TABLE, layout_for(spec, quant)
     est, verdict = _placement(spec, tensors, lay, opts, m)
     tps = per_second(check_seconds(est, lay, m.hw.gpus, m.hw.ram_bandwidth_bytes_per_s)) \
         if verdict != "no_fit" else None
@@ -224,9 +221,23 @@ def _commands(spec: ModelSpec, quant: str, opts: RuntimeOptions, est: MemoryEsti
     """The three runtimes' commands; none for an architecture no runtime loads (a command must run)."""
     if spec.arch.arch in NOT_RUN:
         return Commands("", "", "", "", "", note=f"no runtime here loads {spec.arch.arch}: llama.cpp refuses it")
-    return all_commands(download_target(spec, quant)._replace(vision=vision), quant, opts, est.gpu_layers,
-                        est.total_layers, ollama_ctx,
-                        est.cpu_moe_layers, est.per_gpu_layers)
+    key = (id(spec), quant, opts, est.gpu_layers, est.total_layers, ollama_ctx, est.cpu_moe_layers,
+           est.per_gpu_layers, vision)
+    hit = _COMMANDS.get(key)
+    if hit is not None and hit[0] is spec:
+        return hit[1]
+    out = all_commands(download_target(spec, quant)._replace(vision=vision), quant, opts, est.gpu_layers,
+                       est.total_layers, ollama_ctx, est.cpu_moe_layers, est.per_gpu_layers)
+    if len(_COMMANDS) >= COMMANDS_KEPT:
+        del _COMMANDS[next(iter(_COMMANDS))]
+    _COMMANDS[key] = (spec, out)
+    return out
+
+
+# commands already written, by the identity of the spec (held, so that its id stays its own) and all they depend on:
+# the profiles of an export and a TUI's re-estimates print the same ones again
+COMMANDS_KEPT = 4096
+_COMMANDS: dict[tuple[object, ...], tuple[ModelSpec, Commands]] = {}
 
 
 def estimate_loaded(spec: ModelSpec, quant: str, context: int | None, kv_type: str = "F16",
@@ -242,6 +253,5 @@ def estimate_loaded(spec: ModelSpec, quant: str, context: int | None, kv_type: s
     """
     ctx = context or min(OLLAMA_CTX_SMALLEST, trained_context(spec))
     opts = RuntimeOptions(ctx, kv_type, kv_type, flash_attn)
-    tensors = tensors_for(spec, quant)
-    est = estimate(spec.arch, tensors, opts, None, True, lay=weight_layout(spec, tensors))
+    est = estimate(spec.arch, NO_TABLE, opts, None, True, lay=layout_for(spec, quant))
     return ctx, _memory(est, 0)

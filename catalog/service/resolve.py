@@ -25,6 +25,17 @@ if TYPE_CHECKING:  # the measuring is imported only for a model found outside th
 
 def resolve(ref: str, *, offline: bool = False, quant: str | None = None,
             runtimes: tuple[str, ...] = RUNTIMES, installed: bool = False, confirm: bool = False) -> ModelSpec:
+    """The model `ref` names, with the quantization the name pins in `pinned_quant` (`_resolve`), its rows'
+    weight layouts read from the cache where an earlier run left them (catalog.sources.derived)."""
+    from catalog.sources import derived
+
+    spec = _resolve(ref, offline=offline, quant=quant, runtimes=runtimes, installed=installed, confirm=confirm)
+    derived.warm((spec,))
+    return spec
+
+
+def _resolve(ref: str, *, offline: bool = False, quant: str | None = None,
+             runtimes: tuple[str, ...] = RUNTIMES, installed: bool = False, confirm: bool = False) -> ModelSpec:
     """The model `ref` names, with the quantization the name pins in `pinned_quant`.
 
     Args:

@@ -92,7 +92,10 @@ def search(text: str = "", *, kind: str | None = None, family: str | None = None
 
 def summarize(spec: ModelSpec, request: CheckRequest, hw: Hardware) -> Summary:
     """One model's line in a list: its recommended quantization on this hardware, with that row's GPU bytes,
-    verdict and speed, and the whole check."""
+    verdict and speed, and the whole check (its layouts from the cache where an earlier run left them)."""
+    from catalog.sources import derived
+
+    derived.warm((spec,))
     res = check(spec, request, hw)
     best = res.recommended_row
     return Summary(spec, spec.alignment.kind if spec.alignment else None, best.quant if best else None,

@@ -1,0 +1,85 @@
+"""The on-disk cache of what a model's config alone decides: each quantization's weight layout (hardware-independent).
+
+A check, an export, `search --fits` and the TUI need every shown quantization's layout (the tensor table llama-quantize
+would write, summed per layer); building one costs a few milliseconds a model and quantization, and never changes
+for one config under one set of rules. `warm` reads them from the cache for a whole list at once and computes (and
+stores) only the missing. The key is a hash of the config, the GGUF repos' facts that change a table (imatrix, an
+untied output), the quantizations and the source of the rules themselves (catalog/core), so an edited rule or
+another release never reads an old answer. An entry of the wrong shape is a miss.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from functools import cache as once
+from typing import Any
+
+from catalog.core.layout import WeightLayout
+from catalog.core.model import ModelSpec, layout_for, seed_layouts
+from catalog.core.ranking import quants_to_show
+from catalog.sources import cache
+
+try:  # BLAKE2 without hashlib's OpenSSL (6 ms of an offline check's start)
+    from _blake2 import blake2b
+except ImportError:  # pragma: no cover - an interpreter built without it
+    from hashlib import blake2b
+
+KIND = "derived"
+_INTS = tuple(i for i, f in enumerate(WeightLayout._fields) if f not in ("layer_bytes", "layer_expert_bytes",
+                                                                        "float_weights"))
+
+
+@once
+def rules_digest() -> str:
+    """A hash of the rules' source (every module of catalog/core), read once a process."""
+    core = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "core")
+    h = blake2b(digest_size=32)
+    for name in sorted(os.listdir(core)):
+        if name.endswith(".py"):
+            with open(os.path.join(core, name), "rb") as f:
+                h.update(name.encode() + b"\0" + f.read())
+    return h.hexdigest()
+
+
+def key(spec: ModelSpec, quants: list[str]) -> str:
+    """The cache key of `spec`'s layouts at `quants`."""
+    repos = [(r.repo, r.imatrix, r.untied_output, tuple(f.quant for f in r.files)) for r in spec.gguf_repos]
+    text = f"{rules_digest()}\n{spec.arch!r}\n{repos!r}\n{quants!r}"
+    return blake2b(text.encode("utf-8", "surrogatepass"), digest_size=32).hexdigest()
+
+
+def _decode(doc: dict[str, Any], quants: list[str]) -> dict[str, WeightLayout] | None:
+    raw = doc.get("layouts")
+    if not isinstance(raw, dict) or set(raw) != set(quants):
+        return None
+    out = {}
+    n = len(WeightLayout._fields)
+    for q, fields in raw.items():
+        if not isinstance(fields, list) or len(fields) != n:
+            return None
+        if not all(type(fields[i]) is int for i in _INTS) or type(fields[8]) is not bool:
+            return None
+        per_layer = fields[2], fields[9]
+        if not all(isinstance(v, list) and all(type(x) is int for x in v) for v in per_layer):
+            return None
+        fields = [tuple(v) if isinstance(v, list) else v for v in fields]
+        out[q] = WeightLayout(*fields)
+    return out
+
+
+def warm(specs: Iterable[ModelSpec]) -> None:
+    """Make `layout_for` answer each spec's shown quantizations from the cache, computing and storing those it
+    lacks. A spec with a real tensor table (a GGUF file's) is left to `layout_for`."""
+    for spec in specs:
+        if spec.tensors:
+            continue
+        quants = quants_to_show(spec, ())
+        k = key(spec, quants)
+        hit = cache.get(KIND, k)
+        layouts = _decode(hit.doc, quants) if hit is not None else None
+        if layouts is not None:
+            seed_layouts(spec, layouts)
+            continue
+        layouts = {q: layout_for(spec, q) for q in quants}
+        cache.put(KIND, k, {"layouts": {q: list(lay) for q, lay in layouts.items()}})

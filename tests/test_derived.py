@@ -1,0 +1,87 @@
+"""The cache of layouts (catalog.sources.derived): what it gives back equals what is computed, a bad entry is a miss,
+and a check answered from it is the check answered without it."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+import catalog
+from catalog.core import model
+from catalog.sources import cache, derived
+from catalog.sources.bundled import lookup
+
+GPU = ["RTX 3060"]
+
+
+def _forget() -> None:
+    model._LAYOUTS.clear()
+    model._TABLES.clear()
+
+
+def _entry_path(spec: model.ModelSpec) -> str:
+    from catalog.core.ranking import quants_to_show
+
+    return cache._path(derived.KIND, derived.key(spec, quants_to_show(spec, ())))
+
+
+def test_layouts_from_the_cache_equal_the_computed_ones() -> None:
+    spec = lookup("llama3.1:8b")
+    assert spec is not None
+    derived.warm((spec,))
+    path = _entry_path(spec)
+    assert os.path.isfile(path)
+    _forget()
+    again = lookup("llama3.1:8b")
+    assert again is not None
+    derived.warm((again,))  # from the file this time
+    for q in ("Q4_K_M", "Q8_0", "F16"):
+        seeded = model.layout_for(again, q)
+        assert seeded == model.weight_layout(again, model.tensors_for(again, q))
+
+
+def test_a_check_from_the_cache_is_the_check_without_it() -> None:
+    hw = catalog.machine(GPU, None, 32)
+    spec = lookup("qwen2.5:7b")
+    assert spec is not None
+    plain = catalog.document(catalog.check(spec, catalog.CheckRequest(), hw))
+    derived.warm((spec,))
+    _forget()
+    spec2 = lookup("qwen2.5:7b")
+    assert spec2 is not None
+    derived.warm((spec2,))
+    assert catalog.document(catalog.check(spec2, catalog.CheckRequest(), hw)) == plain
+
+
+def test_a_wrong_entry_is_a_miss_and_is_replaced() -> None:
+    spec = lookup("gemma2:9b")
+    assert spec is not None
+    derived.warm((spec,))
+    path = _entry_path(spec)
+    with open(path, encoding="utf-8") as f:
+        wrapper = json.load(f)
+    first = next(iter(wrapper["doc"]["layouts"]))
+    wrapper["doc"]["layouts"][first][2] = ["many", "bytes"]  # a per-layer list of strings
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(wrapper, f)
+    _forget()
+    spec2 = lookup("gemma2:9b")
+    assert spec2 is not None
+    derived.warm((spec2,))
+    assert model.layout_for(spec2, first) == model.weight_layout(spec2, model.tensors_for(spec2, first))
+    with open(path, encoding="utf-8") as f:
+        assert all(isinstance(x, int) for x in json.load(f)["doc"]["layouts"][first][2])
+
+
+def test_the_key_follows_the_rules_and_the_config(monkeypatch: pytest.MonkeyPatch) -> None:
+    spec = lookup("llama3.1:8b")
+    assert spec is not None
+    k = derived.key(spec, ["Q4_K_M"])
+    wider = spec.arch._replace(n_ff=tuple(x + 256 for x in spec.arch.n_ff))
+    assert derived.key(spec._replace(arch=wider), ["Q4_K_M"]) != k
+    assert derived.key(spec, ["Q4_K_M", "Q8_0"]) != k
+    assert len(derived.rules_digest()) == 64
+    monkeypatch.setattr(derived, "rules_digest", lambda: "an edited rule")
+    assert derived.key(spec, ["Q4_K_M"]) != k
