@@ -132,6 +132,14 @@ def print_check(r: CheckResult, smaller: Summary | None = None, asked: str = "")
         con.print(f"  {part.gpu}: {part.layers} layers, {gib(part.bytes)} of {gib(part.budget_bytes)} GiB")
     if rec.cpu_moe_layers:
         con.print(f"  experts of the first {rec.cpu_moe_layers} layers stay in RAM (llama.cpp --n-cpu-moe)")
+    if rec.ollama is not None:
+        from catalog.core.ollama import human_bytes, processor
+
+        ol = rec.ollama
+        con.print(f"  Ollama {ol.version} (num_batch {ol.num_batch}): `ollama ps` shows {human_bytes(ol.size_bytes)}, "
+                  f"{processor(ol.size_bytes, ol.size_vram_bytes)}: its buffers, without the "
+                  f"{gib(rec.memory.overhead_bytes)} GiB of GPU runtime nvidia-smi also counts",
+                  soft_wrap=True, markup=False)
     ram_bw = f"system RAM at {hw.ram_bandwidth_bytes_per_s / 1e9:g} GB/s" if hw.ram_bandwidth_bytes_per_s else \
         "system RAM assumed at 60 GB/s, --ram-bw sets it"
     con.print(f"  tok/s: decode speed estimated from memory bandwidth (the card's; {ram_bw}) and "

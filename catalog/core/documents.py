@@ -111,6 +111,10 @@ def row_json(r: QuantRow, several_gpus: bool) -> dict[str, Any]:
         "cpu_moe_layers": r.cpu_moe_layers,
         "commands": r.commands._asdict(),
     }
+    if r.ollama is not None:
+        from catalog.core.ollama import OLLAMA_SOURCE
+
+        out["ollama"] = {**r.ollama._asdict(), "source": OLLAMA_SOURCE}
     if several_gpus:
         out["gpu_split"] = [{"gpu": s.gpu, "layers": s.layers, "bytes": s.bytes, "budget_bytes": s.budget_bytes,
                              **s.parts._asdict()} for s in r.gpu_split]

@@ -77,13 +77,17 @@ class DeviceBytes(Record):
 def runtime_options(request: CheckRequest, ctx: int) -> RuntimeOptions:
     """The options a check's request gives the runtime at context `ctx` (the physical batch never above the
     logical one, as llama.cpp clamps it). llama-server runs `-np` slots (4 when not told) over one unified
-    cache and reserves one output a slot; Ollama and LM Studio one sequence and the whole micro-batch's."""
+    cache and reserves one output a slot; Ollama starts one such llama-server with one slot and -b = -ub =
+    num_batch; LM Studio runs one sequence and reserves the whole micro-batch's outputs."""
     k, v = request.cache_types
     ub = min(request.ubatch, request.batch)
     if request.runtime == "llama.cpp":
         slots = request.parallel or SERVER_SLOTS
         return RuntimeOptions(ctx, k, v, request.flash_attn, request.batch, ub, slots, n_outputs=slots,
                               gpu_layers=request.gpu_layers, cpu_moe=request.n_cpu_moe)
+    if request.runtime == "ollama":  # Ollama 0.30+: a llama-server with -np 1, -b and -ub both num_batch
+        nb = request.ollama_batch or DEFAULT_UBATCH  # with no num_batch given, set per row (catalog.core.ollama)
+        return RuntimeOptions(ctx, k, v, request.flash_attn, nb, nb, 1, n_outputs=1)
     return RuntimeOptions(ctx, k, v, request.flash_attn, request.batch, ub)
 
 

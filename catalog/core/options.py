@@ -90,10 +90,21 @@ class CheckRequest(Record):
         return (self.type_k or self.kv_type).upper(), (self.type_v or self.kv_type).upper()
 
     @property
+    def ollama_batch(self) -> int | None:
+        """The num_batch Ollama is told (its -b and -ub): --ubatch, else --batch, where either was given; None
+        leaves it to Ollama's own choice (catalog.core.ollama.generation_batch)."""
+        if self.ubatch != DEFAULT_UBATCH:
+            return self.ubatch
+        return self.batch if self.batch != DEFAULT_BATCH else None
+
+    @property
     def llama_cpp_knobs(self) -> bool:
         """Whether the request sets something only llama.cpp can be told (then it is the runtime modelled)."""
         k, v = self.cache_types
-        return k != v or self.gpu_layers is not None or self.n_cpu_moe is not None or self.parallel is not None
+        # Ollama's num_batch is both -b and -ub: two different ones are llama.cpp's to run
+        two_batches = DEFAULT_BATCH != self.batch != self.ubatch != DEFAULT_UBATCH
+        return (k != v or self.gpu_layers is not None or self.n_cpu_moe is not None or self.parallel is not None
+                or two_batches)
 
     def validate(self) -> None:
         """`validate(self)`: refuse a request no runtime would run (before anything is looked up)."""

@@ -62,6 +62,16 @@ class GpuShare(Record):
     parts: DeviceBytes
 
 
+class OllamaLoad(Record):
+    """How Ollama (catalog.core.ollama's version) loads one row: the num_batch it gives llama-server, and the size
+    and size_vram `ollama ps` would show."""
+
+    version: str
+    num_batch: int
+    size_bytes: int
+    size_vram_bytes: int
+
+
 class QuantRow(Record):
     """One quantization on this hardware."""
 
@@ -78,6 +88,7 @@ class QuantRow(Record):
     gpu_split: tuple[GpuShare, ...] = ()  # several GPUs: each one's layers and bytes
     fit: FitLevel = "fits"  # how it runs: fits, tight, partial, cpu only, too slow, won't run
     prefill_tokens_per_second: float | None = None  # prompt processing, every layer on the GPU(s); else None
+    ollama: OllamaLoad | None = None  # under the Ollama runtime: its batch and `ollama ps` figures
 
 
 class ResolvedOptions(Record):

@@ -10,7 +10,7 @@ catalog.core.context, the margin in .fit, the rows and recommendation in .rankin
 
 from collections.abc import Callable
 
-from catalog.core import ranking
+from catalog.core import ollama, ranking
 from catalog.core.arch import NOT_RUN
 from catalog.core.commands import all_commands, download_target
 from catalog.core.fit import (
@@ -37,7 +37,15 @@ from catalog.core.model import (
     layout_for,
 )
 from catalog.core.options import OLLAMA_CTX_SMALLEST, CheckRequest, Verdict, validate
-from catalog.core.results import CheckResult, Commands, GpuShare, MemoryBreakdown, QuantRow, ResolvedOptions
+from catalog.core.results import (
+    CheckResult,
+    Commands,
+    GpuShare,
+    MemoryBreakdown,
+    OllamaLoad,
+    QuantRow,
+    ResolvedOptions,
+)
 from catalog.core.speed import active_parameters, check_seconds, per_second, prefill_per_second
 from hardware import Hardware
 
@@ -112,7 +120,8 @@ def check(spec: ModelSpec, request: CheckRequest, hardware: Hardware) -> CheckRe
     # the projector is loaded where it is counted; a vision model's unsized one (or --no-vision) is left out of
     # llama-server's command so the command runs what was estimated
     vision = ("load" if request.vision and spec.projector_bytes else "skip") if spec.projector_kind else ""
-    rows = tuple(_row(spec, q, opts, m, template, ol_ctx, request.min_tps, vision) for q in quants)
+    rows = tuple(_row(spec, q, _ollama_opts(request, opts, spec, q, m), m, template, ol_ctx, request.min_tps, vision,
+                      request.runtime) for q in quants)
     pick, pick_why = ranking.recommend(
         [ranking.Candidate(r.quant, r.verdict, r.tokens_per_second,
                            8 * r.file_bytes / spec.parameters if spec.parameters else None) for r in rows],
@@ -131,10 +140,31 @@ def _context_fits(spec: ModelSpec, quant: str, request: CheckRequest, m: _Machin
 
     def fits(c: int) -> bool:
         tensors, lay = NO_TABLE, layout_for(spec, quant)
-        return m.fits(estimate(spec.arch, tensors, runtime_options(request, c), None, True, lay=lay,
-                               gpu_shares=m.budgets))
+        opts = _ollama_opts(request, runtime_options(request, c), spec, quant, m)
+        return m.fits(estimate(spec.arch, tensors, opts, None, True, lay=lay, gpu_shares=m.budgets))
 
     return fits
+
+
+def _ollama_opts(request: CheckRequest, opts: RuntimeOptions, spec: ModelSpec, quant: str,
+                 m: _Machine) -> RuntimeOptions:
+    """Under Ollama with no num_batch given, the -b/-ub its scheduler picks for this file, context and machine
+    (catalog.core.ollama.generation_batch); otherwise `opts` as they are."""
+    if request.runtime != "ollama" or request.ollama_batch is not None:
+        return opts
+    predicted = ollama.predicted_vram(spec.arch, file_bytes(spec, quant, layout_for(spec, quant)), opts.n_ctx)
+    gpus = m.hw.gpus
+    nvidia = [min(g.memory_free_bytes or g.memory_total_bytes, g.memory_total_bytes or g.memory_free_bytes)
+              for g in gpus if g.vendor == "nvidia"]
+    batch = ollama.generation_batch(opts.n_ctx, predicted, sum(g.memory_free_bytes for g in gpus), opts.flash_attn,
+                                    bool(nvidia), min(nvidia, default=0))
+    return opts if batch == opts.n_batch else opts._replace(n_batch=batch, n_ubatch=batch)
+
+
+def _ollama_load(opts: RuntimeOptions, est: MemoryEstimate) -> OllamaLoad:
+    size, vram = ollama.ps_bytes(est.gpu_bytes, est.total_bytes, est.overhead_bytes,
+                                 est.gpu_layers == est.total_layers and not est.cpu_moe_layers)
+    return OllamaLoad(ollama.OLLAMA_VERSION, opts.n_batch, size, vram)
 
 
 def _placement(spec: ModelSpec, tensors: list[Tensor], lay: WeightLayout, opts: RuntimeOptions,
@@ -191,7 +221,7 @@ def template_bytes(template: TemplateCost, est: MemoryEstimate, ctx: int) -> int
 
 
 def _row(spec: ModelSpec, quant: str, opts: RuntimeOptions, m: _Machine, template: TemplateCost,
-         ollama_ctx: int, min_tps: float, vision: str = "") -> QuantRow:
+         ollama_ctx: int, min_tps: float, vision: str = "", runtime: str = "") -> QuantRow:
     tensors, lay = NO_TABLE, layout_for(spec, quant)
     est, verdict = _placement(spec, tensors, lay, opts, m)
     tps = per_second(check_seconds(est, lay, m.hw.gpus, m.hw.ram_bandwidth_bytes_per_s)) \
@@ -209,7 +239,8 @@ def _row(spec: ModelSpec, quant: str, opts: RuntimeOptions, m: _Machine, templat
         commands=_commands(spec, quant, opts, est, ollama_ctx, vision),
         gpu_split=split, fit=fit_level(verdict, tps, est.gpu_bytes, sum(m.budgets), min_tps),
         prefill_tokens_per_second=prefill_per_second(active_parameters(spec.parameters, lay), m.hw.gpus,
-                                                     est.per_gpu_layers) if verdict == "full_gpu" else None)
+                                                     est.per_gpu_layers) if verdict == "full_gpu" else None,
+        ollama=_ollama_load(opts, est) if runtime == "ollama" else None)
 
 
 def _with_projector(per_gpu: tuple[int, ...], projector: int) -> tuple[int, ...]:
