@@ -248,6 +248,31 @@ def test_a_vocabulary_of_millions_of_special_tokens_is_not_counted_with() -> Non
     assert vocab_from_metadata(few) is not None
 
 
+def test_a_vocabulary_of_millions_of_tokens_is_never_held(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Four million token strings took 500 MiB to hold (issue 22): past MAX_VOCAB a GGUF's vocabulary is not read
+    for counting at all, and metadata holding one is not used."""
+    from catalog.sources import tokenizer, vocab
+    from gguf_files import write_small_llama
+
+    meta = {"tokenizer.ggml.tokens": [f"t{i}" for i in range(1001)], "tokenizer.ggml.model": "llama"}
+    assert vocab.vocab_from_metadata(meta) is not None
+    monkeypatch.setattr(vocab, "MAX_VOCAB", 1000)
+    assert vocab.vocab_from_metadata(meta) is None
+
+    path = write_small_llama(tmp_path / "m.gguf", n_vocab=1001, chat_template="{{ messages[0]['content'] }}")
+    from catalog.sources.local import load_gguf
+
+    spec, _ = load_gguf(str(path))
+    read: list[str] = []
+    monkeypatch.setattr(tokenizer, "gguf_vocab", lambda p: read.append(p))
+    monkeypatch.setattr(tokenizer, "MAX_VOCAB", 1000)
+    tokenizer.counter_for(spec)
+    assert read == []
+    monkeypatch.setattr(tokenizer, "MAX_VOCAB", 1001)
+    tokenizer.counter_for(spec)
+    assert read == [str(path)]
+
+
 @pytest.mark.parametrize("path", ["/loop", "/stall"])
 def test_redirect_loops_and_silent_servers_are_one_error_within_the_timeout(monkeypatch: pytest.MonkeyPatch,
                                                                             path: str) -> None:

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 
 from catalog.core.record import Record
 from catalog.sources.vocab import (
+    MAX_VOCAB,
     Vocab,
     added_tokens,
     gguf_vocab,
@@ -131,7 +132,7 @@ def counter_for(spec: ModelSpec) -> Counter | None:
     from catalog.sources.gguf_reader import GGUFError
 
     local = spec.local_path or ""
-    if local.endswith(".gguf") and spec.tokenizer in ("llama", "gpt2"):
+    if local.endswith(".gguf") and spec.tokenizer in ("llama", "gpt2") and spec.arch.n_vocab <= MAX_VOCAB:
         try:
             vocab = gguf_vocab(local)
         except (GGUFError, OSError):

@@ -168,6 +168,9 @@ def _gguf_vocab(path: str, mtime_ns: int, size: int) -> Vocab | None:
 # special (control and user-defined) tokens a vocabulary may hold to be counted with: real ones hold hundreds to a
 # few thousand (Gemma 3's unused slots); a hostile GGUF's four million made one count take minutes (issue 22)
 MAX_SPECIAL = 1 << 16
+# tokens a vocabulary may hold to be read for counting: the largest real ones hold 262,144 (Gemma 3); a hostile
+# GGUF's four million strings took 500 MiB to hold as Python strings (issue 22)
+MAX_VOCAB = 1 << 20
 
 
 def vocab_from_metadata(meta: dict[str, Any]) -> Vocab | None:
@@ -177,7 +180,9 @@ def vocab_from_metadata(meta: dict[str, Any]) -> Vocab | None:
     <\uff5cUser\uff5c> in Qwen's vocabulary or Hermes 3's <|im_start|> in Llama 3's, then split out
     from the GGUF's list as llama.cpp does); None otherwise."""
     tokens = meta.get("tokenizer.ggml.tokens")
-    if not isinstance(tokens, list) or not tokens or not all(isinstance(t, str) for t in tokens):
+    if not isinstance(tokens, list) or not tokens or len(tokens) > MAX_VOCAB:
+        return None
+    if not all(isinstance(t, str) for t in tokens):
         return None
     types = meta.get("tokenizer.ggml.token_type")
     types = types if isinstance(types, list) else None
