@@ -10,12 +10,12 @@ The library is the product; the command line, the TUI and the export are its cli
     result.recommended_row.commands.llama_cpp
     catalog.document(result)                                  # the llm-catalog/check/v1 JSON
 
-The public API: `resolve`, `check`, `plan` (with `parse_host`, `hosts_from_toml`), `search` and
-`matches` (the one filter), `summarize`, `machine`, `gpus` (the known cards), `document`, `entries`
-and `base_of` (the catalog's data and lineage), `schemas` (the export's), `refresh` (the cache), `running`
-(`catalog ps`), `probe`, the request and result types, and `CatalogError` (every error a face
-reports as one line). Attributes load on first use, so `import catalog` costs nothing the question
-does not need.
+The public API: `resolve`, `check`, `plan` (with `parse_host`, `hosts_from_toml`), `search` and `matches` (the
+one filter), `summarize`, `machine`, `gpus` (the known cards), `document`, `entries` and `base_of` (the
+catalog's data and lineage), `glossary` and `explain` (its terms), `schemas` (the export's), `refresh` (the
+cache), `running` (`catalog ps`), `probe`, the request and result types, and `CatalogError` (every error a
+face reports as one line). Attributes load on first use, so `import catalog` costs nothing the question does
+not need.
 
 Layers (README, "Architecture"): catalog.core is pure (values and rules), catalog.service composes it
 into the questions above, catalog.sources does every read and request, catalog.cli and ../tui are faces.
@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from catalog.core.results import CheckResult, QuantRow
     from catalog.service.api import base_of, entries, probe, refresh, running, schemas
     from catalog.service.check import check
+    from catalog.service.glossary import explain, glossary
     from catalog.service.machine import gpus, machine
     from catalog.service.plan import hosts_from_toml, parse_host, plan
     from catalog.service.resolve import resolve
@@ -48,15 +49,15 @@ _WHERE = {
     "smaller_that_runs": "catalog.service.search",
     "document": "catalog.core.documents", "entries": "catalog.service.api", "base_of": "catalog.service.api",
     "schemas": "catalog.service.api", "running": "catalog.service.api", "probe": "catalog.service.api",
-    "refresh": "catalog.service.api",
+    "refresh": "catalog.service.api", "glossary": "catalog.service.glossary", "explain": "catalog.service.glossary",
     "CheckRequest": "catalog.core.options", "PlanRequest": "catalog.core.plan_types", "ModelSpec": "catalog.core.model",
     "CheckResult": "catalog.core.results", "QuantRow": "catalog.core.results", "Summary": "catalog.service.search",
     "Host": "catalog.core.plan_types", "PlanResult": "catalog.core.plan_types",
 }
-__all__ = ["CatalogError", "CheckRequest", "CheckResult", "Host", "ModelSpec", "PlanRequest", "PlanResult", "QuantRow",
-           "Summary", "base_of", "check", "document", "entries", "gpus", "hosts_from_toml", "machine", "matches",
-           "parse_host", "plan", "probe", "refresh", "resolve", "running", "schemas", "search", "smaller_that_runs",
-           "summarize"]
+__all__ = ["CatalogError", "CheckRequest", "CheckResult", "Host", "ModelSpec", "PlanRequest", "PlanResult",
+           "QuantRow", "Summary", "base_of", "check", "document", "entries", "explain", "glossary", "gpus",
+           "hosts_from_toml", "machine", "matches", "parse_host", "plan", "probe", "refresh", "resolve", "running",
+           "schemas", "search", "smaller_that_runs", "summarize"]
 
 
 def __getattr__(name: str) -> Any:

@@ -251,8 +251,9 @@ def test_a_vocabulary_of_millions_of_special_tokens_is_not_counted_with() -> Non
 def test_a_vocabulary_of_millions_of_tokens_is_never_held(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Four million token strings took 500 MiB to hold (issue 22): past MAX_VOCAB a GGUF's vocabulary is not read
     for counting at all, and metadata holding one is not used."""
-    from catalog.sources import tokenizer, vocab
     from gguf_files import write_small_llama
+
+    from catalog.sources import tokenizer, vocab
 
     meta = {"tokenizer.ggml.tokens": [f"t{i}" for i in range(1001)], "tokenizer.ggml.model": "llama"}
     assert vocab.vocab_from_metadata(meta) is not None

@@ -106,66 +106,6 @@ def _model_doc(args: tuple[str, tuple[tuple[str, str, tuple[str, ...], float], .
             "profiles": per}
 
 
-GLOSSARY = (
-    ("base-model", "Base model",
-     "A model trained only to continue text (pretraining). It has no chat manners: it completes what you "
-     "write, and it answers questions only if the text makes an answer the likely continuation.", "pairs"),
-    ("aligned-model", "Aligned model (instruct, chat)",
-     "A base model tuned further to follow instructions and hold a conversation: supervised fine-tuning on "
-     "written examples, usually followed by preference tuning (RLHF, DPO).", "aligned"),
-    ("de-aligned-model", "De-aligned model (uncensored, abliterated)",
-     "An aligned model whose refusals were removed: retrained on data without them (uncensored) or edited "
-     "by removing the direction in its activations that triggers them (abliterated).", "de-aligned"),
-    ("sft", "SFT (supervised fine-tuning)",
-     "Training on example prompts and the answers people want, so the model learns the format and tone "
-     "of an assistant.", "method:SFT"),
-    ("rlhf", "RLHF (reinforcement learning from human feedback)",
-     "People rank answers; a reward model learns their preferences; the model is tuned (often with PPO) "
-     "to earn higher reward.", "method:RLHF"),
-    ("dpo", "DPO (direct preference optimization)",
-     "Preference tuning without a reward model: the model is trained directly on pairs of a preferred and "
-     "a rejected answer.", "method:DPO"),
-    ("rlaif", "RLAIF (reinforcement learning from AI feedback)",
-     "RLHF with a model, not people, ranking the answers (for example against a written constitution).",
-     "method:RLAIF"),
-    ("quantization", "Quantization",
-     "Storing the weights with fewer bits (Q8_0, Q4_K_M, ...): a smaller file and less memory for a small "
-     "loss of quality. llama.cpp's K-quants give the most sensitive tensors more bits.", None),
-    ("kv-cache", "KV cache",
-     "The keys and values of every token in the context, kept so each new token needs only one step. It "
-     "is allocated for the whole context up front and grows with it.", None),
-    ("context-length", "Context length",
-     "How many tokens the model sees at once: the prompt, the conversation so far and the answer. The "
-     "runtime allocates the KV cache for it, so a longer context needs more memory.", None),
-    ("chat-template", "Chat template",
-     "The markup an aligned model expects around each message (role tokens, a default system prompt). It "
-     "costs context on every turn; a template alone does not make a model aligned.", "template"),
-)
-
-
-def glossary(entries: list[dict[str, Any]]) -> dict[str, Any]:
-    """The glossary, each term with the models that show it (ids, sorted)."""
-    terms = []
-    for tid, term, definition, link in GLOSSARY:
-        models: list[str] = []
-        pairs: list[list[str]] = []
-        if link == "pairs":
-            for e in entries:
-                b = catalog.base_of(e)
-                if b is not None and b["alignment"]["kind"] == "base" and e["alignment"]["kind"] != "base":
-                    pairs.append([b["id"], e["id"]])
-            models = sorted({m for p in pairs for m in p})
-        elif link in ("aligned", "de-aligned"):
-            models = [e["id"] for e in entries if e["alignment"]["kind"] == link]
-        elif link and link.startswith("method:"):
-            models = [e["id"] for e in entries if link[7:] in (e["alignment"].get("methods") or ())]
-        elif link == "template":
-            models = [e["id"] for e in entries if (e.get("chat_template") or {}).get("template")]
-        terms.append({"id": tid, "term": term, "definition": definition, "models": sorted(models),
-                      "base_aligned_pairs": sorted(pairs)})
-    return {"schema": f"{SCHEMA_PREFIX}-glossary/v1", "terms": terms}
-
-
 def _text(doc: Any) -> str:
     # compact: Python's C encoder writes it (an indented dump runs the pure-Python one, 3x slower)
     return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=True) + "\n"
@@ -241,7 +181,7 @@ def export(out: str, profiles: tuple[tuple[str, str, tuple[str, ...], float], ..
                                 "memory_usable_bytes": g.memory_free_bytes, "bandwidth_bytes_per_s":
                                 g.bandwidth_bytes_per_s, "source": g.source} for g in hws[pid].gpus]}
                      for pid, label, _, _ in profiles]})
-    _dump(os.path.join(out, "glossary.json"), glossary(rows if only else everything))
+    _dump(os.path.join(out, "glossary.json"), catalog.glossary(rows if only else everything))
     if fmt == "csv":
         with open(os.path.join(out, "models.csv"), "w", encoding="utf-8", newline="") as f:
             f.write(to_csv(index))

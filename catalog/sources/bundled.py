@@ -61,6 +61,11 @@ def _candidates(needle: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in _lines() if want in line.lower()]
 
 
+def chat_template(e: dict[str, Any]) -> ChatTemplate:
+    """A catalog entry's chat template, with its measured overheads (`_template`)."""
+    return _template(e.get("chat_template") or {})
+
+
 def _template(ct: dict[str, Any]) -> ChatTemplate:
     """An entry's chat template with the overhead measured from its real template (data/templates/<key>.json,
     rendered and counted once by bench/template_overhead.py), and the overhead of the template layer Ollama's
