@@ -164,8 +164,14 @@ def _probe(sub: Any, fmt: Any) -> None:
     b.add_argument("--debug", action="store_true")
 
 
+def _mcp(sub: Any, fmt: Any) -> None:
+    m = sub.add_parser("mcp", help="serve check, search, hw, plan and explain to an assistant (MCP over stdio)",
+                       formatter_class=fmt)
+    m.add_argument("--debug", action="store_true")
+
+
 _SUBCOMMANDS = {"check": _check, "hw": _hw, "search": _search, "refresh": _refresh, "plan": _plan, "export": _export,
-                "tui": _tui, "ps": _ps, "probe": _probe, "gpus": _gpus}
+                "tui": _tui, "ps": _ps, "probe": _probe, "gpus": _gpus, "mcp": _mcp}
 
 
 def parser(command: str | None = None) -> argparse.ArgumentParser:

@@ -222,8 +222,22 @@ def _probe(args: Any) -> int:
     return 0
 
 
+def _mcp(args: Any) -> int:
+    from catalog.errors import UsageError
+
+    try:
+        import mcp  # noqa: F401
+    except ImportError:
+        raise UsageError("catalog mcp needs the MCP SDK", "pip install 'llm-catalog[mcp]'") from None
+    from catalog.cli.mcp_server import serve
+
+    serve()
+    return 0
+
+
 HANDLERS = {"check": _check, "hw": _hw, "search": _search, "refresh": _refresh, "ps": _ps, "probe": _probe,
-            "tui": _tui, "export": _export, "plan": _plan, "gpus": _gpus}
+            "tui": _tui, "export": _export, "plan": _plan, "gpus": _gpus,
+            "mcp": _mcp}
 
 
 def main(argv: list[str] | None = None) -> int:
