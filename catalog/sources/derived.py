@@ -26,6 +26,7 @@ except ImportError:  # pragma: no cover - an interpreter built without it
     from hashlib import blake2b
 
 KIND = "derived"
+_INT_TYPE = {int}
 _INTS = tuple(i for i, f in enumerate(WeightLayout._fields) if f not in ("layer_bytes", "layer_expert_bytes",
                                                                         "float_weights"))
 
@@ -34,19 +35,32 @@ _INTS = tuple(i for i, f in enumerate(WeightLayout._fields) if f not in ("layer_
 def rules_digest() -> str:
     """A hash of the rules' source (every module of catalog/core), read once a process."""
     core = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "core")
+    return digest_of(tuple(os.path.join(core, n) for n in sorted(os.listdir(core)) if n.endswith(".py")))
+
+
+@once
+def digest_of(paths: tuple[str, ...]) -> str:
+    """A hash of these source files' names and bytes (a missing one counts as absent), once a process."""
     h = blake2b(digest_size=32)
-    for name in sorted(os.listdir(core)):
-        if name.endswith(".py"):
-            with open(os.path.join(core, name), "rb") as f:
-                h.update(name.encode() + b"\0" + f.read())
+    for path in paths:
+        try:
+            with open(path, "rb") as f:
+                h.update(os.path.basename(path).encode() + b"\0" + f.read())
+        except OSError:
+            h.update(os.path.basename(path).encode() + b"\0-")
     return h.hexdigest()
+
+
+def hash_text(text: str) -> str:
+    """A cache key of `text`: its BLAKE2b-256, hex."""
+    return blake2b(text.encode("utf-8", "surrogatepass"), digest_size=32).hexdigest()
 
 
 def key(spec: ModelSpec, quants: list[str]) -> str:
     """The cache key of `spec`'s layouts at `quants`."""
     repos = [(r.repo, r.imatrix, r.untied_output, tuple(f.quant for f in r.files)) for r in spec.gguf_repos]
     text = f"{rules_digest()}\n{spec.arch!r}\n{repos!r}\n{quants!r}"
-    return blake2b(text.encode("utf-8", "surrogatepass"), digest_size=32).hexdigest()
+    return hash_text(text)
 
 
 def _decode(doc: dict[str, Any], quants: list[str]) -> dict[str, WeightLayout] | None:
@@ -61,7 +75,7 @@ def _decode(doc: dict[str, Any], quants: list[str]) -> dict[str, WeightLayout] |
         if not all(type(fields[i]) is int for i in _INTS) or type(fields[8]) is not bool:
             return None
         per_layer = fields[2], fields[9]
-        if not all(isinstance(v, list) and all(type(x) is int for x in v) for v in per_layer):
+        if not all(isinstance(v, list) and set(map(type, v)) <= _INT_TYPE for v in per_layer):  # map: C speed
             return None
         fields = [tuple(v) if isinstance(v, list) else v for v in fields]
         out[q] = WeightLayout(*fields)

@@ -127,6 +127,48 @@ def encoding_for(arch: str, n_vocab: int) -> str | None:
     return next((enc for a, lo, hi, enc in ENCODINGS if a == arch and lo <= n_vocab <= hi), None)
 
 
+def tokenizer_inputs(spec: ModelSpec) -> str:
+    """What `counter_for` would read for `spec`, without reading it: each candidate file with its size and
+    modification time, the repo, the architecture and vocabulary size quicktok is chosen by, and quicktok's
+    version. A cached count made with the same inputs was made with the same tokenizer."""
+    def stat(path: str | None) -> str:
+        try:
+            st = os.stat(path) if path else None
+        except OSError:
+            st = None
+        return f"{path}:{st.st_size}:{st.st_mtime_ns}" if st else f"{path}:-"
+
+    local = spec.local_path or ""
+    folder = os.path.dirname(local) if local and not local.endswith(".gguf") else ""
+    parts = [spec.tokenizer, spec.arch.arch, str(spec.arch.n_vocab), stat(local or None),
+             stat(spec.provenance.gguf_vocab if isinstance(spec.provenance.gguf_vocab, str) else None),
+             stat(spec.provenance.tokenizer_json if isinstance(spec.provenance.tokenizer_json, str) else None)]
+    parts += [stat(os.path.join(folder, n)) for n in ("tokenizer.json", "tokenizer.model", "tokenizer_config.json")
+              ] if folder else []
+    if spec.hf_repo:
+        parts += [spec.hf_repo, stat(hf_cache_file(spec.hf_repo, "tokenizer.json")),
+                  stat(hf_cache_file(spec.hf_repo, "tokenizer.model"))]
+    parts.append(_installed("quicktok_v1"))
+    return "\n".join(parts)
+
+
+def _installed(dist: str) -> str:
+    """The `NAME-VERSION.dist-info` of an installed distribution, found on sys.path by name (importlib.metadata
+    costs 30 ms of a check's start); "" when none is installed."""
+    import sys
+
+    prefix = dist.lower() + "-"
+    for entry in sys.path:
+        try:
+            names = os.listdir(entry or ".")
+        except OSError:
+            continue
+        for name in names:
+            if name.lower().startswith(prefix) and name.endswith(".dist-info"):
+                return name
+    return ""
+
+
 def counter_for(spec: ModelSpec) -> Counter | None:
     """The real tokenizer of a spec, or None (see the module docstring for where it is looked for)."""
     from catalog.sources.gguf_reader import GGUFError

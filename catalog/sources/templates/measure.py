@@ -9,6 +9,7 @@ its `ChatTemplate`: typed costs the core reads and never re-measures.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -155,10 +156,24 @@ def _go_cost(text: str, one: int, two: int, count: Callable[[str], int], label: 
 
 def measure(spec: ModelSpec, text: TemplateText, runtimes: tuple[str, ...]) -> ModelSpec:
     """`spec` with what its templates cost: each kind (Jinja, Go layer) that one of `runtimes` applies and
-    whose text is at hand, rendered and counted; the others left unmeasured."""
+    whose text is at hand, rendered and counted (or as an earlier run measured the same texts with the same
+    tokenizer and code); the others left unmeasured."""
+    want_jinja, want_go = templates_to_measure(text.jinja is not None, text.ollama is not None, runtimes)
+    key = _cache_key(spec, text, want_jinja, want_go) if (want_jinja or want_go) else None
+    cached = _cached(key) if key else None
+    if cached is not None:
+        return spec._replace(template=ChatTemplate(text.present, *cached))
+    measured = _measure(spec, text, want_jinja, want_go)
+    if key:
+        _remember(key, measured)
+    return spec._replace(template=ChatTemplate(text.present, *measured))
+
+
+def _measure(spec: ModelSpec, text: TemplateText, want_jinja: bool, want_go: bool
+             ) -> tuple[TemplateCost | None, TemplateCost | None]:
+    """The Jinja and Go costs of `text`, rendered in the sandbox and counted (the expensive part)."""
     from catalog.sources.tokenizer import counter_for
 
-    want_jinja, want_go = templates_to_measure(text.jinja is not None, text.ollama is not None, runtimes)
     about: dict[str, Any] = {"variants": text.variants, "default_system_prompt": text.ollama_system[:2000]
                              if text.ollama_system else None}
     jinja = go = None
@@ -182,7 +197,58 @@ def measure(spec: ModelSpec, text: TemplateText, runtimes: tuple[str, ...]) -> M
         go = unmeasured._replace(origin=OLLAMA_LAYER)
     if jinja is None and go is None:
         jinja = unmeasured._replace(origin=text.jinja_origin)
-    return spec._replace(template=ChatTemplate(text.present, jinja, go))
+    return jinja, go
+
+
+# measured costs on disk (catalog.sources.cache, kind "template-cost"), keyed by everything a measurement reads:
+# the template texts and special tokens, which runtimes' kinds are measured, the tokenizer's inputs and the source
+# of the measuring code; a warm check, the TUI and an export then never start the sandbox for a template seen before
+KIND = "template-cost"
+_MEASURING_CODE = ("templates/measure.py", "templates/sandbox.py", "templates/gotemplate.py", "templates/goparse.py",
+                   "tokenizer.py", "vocab.py")
+
+
+def _cache_key(spec: ModelSpec, text: TemplateText, want_jinja: bool, want_go: bool) -> str:
+    import os
+
+    from catalog.sources.derived import digest_of, hash_text
+    from catalog.sources.tokenizer import tokenizer_inputs
+
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    code = digest_of(tuple(os.path.join(here, p) for p in _MEASURING_CODE))
+    doc = json.dumps([code, list(text), want_jinja, want_go, tokenizer_inputs(spec)], default=str)
+    return hash_text(doc)
+
+
+def _cached(key: str) -> tuple[TemplateCost | None, TemplateCost | None] | None:
+    from catalog.sources import cache
+
+    hit = cache.get(KIND, key)
+    if hit is None:
+        return None
+    try:
+        return tuple(_cost(hit.doc.get(k)) for k in ("jinja", "go"))  # type: ignore[return-value]
+    except (TypeError, ValueError):
+        return None  # an entry of another shape is a miss
+
+
+def _cost(raw: Any) -> TemplateCost | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, dict) or set(raw) - set(TemplateCost._fields):
+        raise ValueError("not a template cost")
+    for f in ("system_prompt_tokens", "per_user_turn_tokens", "per_assistant_turn_tokens", "per_turn_tokens",
+              "generation_prompt_tokens", "turns", "overhead_tokens"):
+        if raw.get(f) is not None and type(raw[f]) is not int:
+            raise ValueError(f)
+    return TemplateCost(**{**raw, "variants": tuple(str(v) for v in raw.get("variants") or ())})
+
+
+def _remember(key: str, costs: tuple[TemplateCost | None, TemplateCost | None]) -> None:
+    from catalog.sources import cache
+
+    cache.put(KIND, key, {k: (c._asdict() if c is not None else None) for k, c in zip(("jinja", "go"), costs,
+                                                                                       strict=True)})
 
 
 def _labelled(cost: TemplateCost, label: str | None) -> TemplateCost:
