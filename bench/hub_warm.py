@@ -23,9 +23,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-from hub_server import HubServer
-from test_templates import QWEN  # noqa: E402
+from hub_server import HubServer  # noqa: E402
 from report import write_json  # noqa: E402
+from test_templates import QWEN  # noqa: E402
 
 REPO = "bench-org/Qwen2.5-7B-Instruct"
 

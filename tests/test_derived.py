@@ -85,3 +85,24 @@ def test_the_key_follows_the_rules_and_the_config(monkeypatch: pytest.MonkeyPatc
     assert len(derived.rules_digest()) == 64
     monkeypatch.setattr(derived, "rules_digest", lambda: "an edited rule")
     assert derived.key(spec, ["Q4_K_M"]) != k
+
+
+def test_a_quantization_that_cannot_be_laid_out_does_not_stop_the_others(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Warming computes every shown quantization; one that fails (a check asked only for another would never
+    have built it) must not fail the check."""
+    spec = lookup("mistral")
+    assert spec is not None
+    real = model.tensors_for
+
+    def fragile(s: model.ModelSpec, quant: str, *a: object, **kw: object) -> list:
+        if quant == "IQ2_M":
+            raise ValueError("a table this quantization cannot make")
+        return real(s, quant, *a, **kw)  # type: ignore[arg-type]
+
+    _forget()
+    monkeypatch.setattr(model, "tensors_for", fragile)
+    derived.warm((spec,))  # no error
+    assert not os.path.exists(_entry_path(spec))  # nothing half-made is kept
+    hw = catalog.machine(GPU, None, 32)
+    res = catalog.check(spec, catalog.CheckRequest(quants=("Q4_K_M",)), hw)
+    assert res.rows[0].quant == "Q4_K_M"

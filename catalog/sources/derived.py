@@ -95,5 +95,8 @@ def warm(specs: Iterable[ModelSpec]) -> None:
         if layouts is not None:
             seed_layouts(spec, layouts)
             continue
-        layouts = {q: layout_for(spec, q) for q in quants}
+        try:
+            layouts = {q: layout_for(spec, q) for q in quants}
+        except Exception:  # noqa: BLE001 - warming is only a shortcut: the check computes (and reports) it itself
+            continue
         cache.put(KIND, k, {"layouts": {q: list(lay) for q, lay in layouts.items()}})
