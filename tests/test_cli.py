@@ -272,3 +272,12 @@ def test_search_filters(cli) -> None:  # type: ignore[no-untyped-def]
     assert not any(r["id"] == "gemma-2-9b-it" and r["best_quant"] in ("F16", "BF16", "Q8_0") for r in small)
     code, _, err = cli("search", "--max-params", "lots")
     assert code == 2 and "not a count" in err
+
+
+def test_mcp_without_the_sdk_is_one_line_exit_2(monkeypatch, cli) -> None:  # type: ignore[no-untyped-def]
+    import sys
+
+    monkeypatch.setitem(sys.modules, "mcp", None)  # an install without the [mcp] extra
+    code, out, err = cli("mcp")
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and "llm-catalog[mcp]" in err
