@@ -34,7 +34,8 @@ from catalog.core.quantize import quantize  # noqa: E402
 from catalog.sources.bundled import entries  # noqa: E402
 
 BUF = re.compile(r"(\S+)\s+(model|KV|RS|compute|output) buffer size =\s+([\d.]+) MiB")
-# (name, config: a bench/configs file or a catalog id, quant, ctx, flash attention, -ctk, -ctv, -np or None)
+# (name, config: a bench/configs file or a catalog id, quant, ctx, flash attention, -ctk, -ctv, -np or None
+#  [, (-b, -ub)]: llama-server's 2048 and 512 when left out)
 CASES = [
     ("qwen25_05b_np_auto", "qwen2.5-0.5b-instruct", "Q4_K_M", 4096, True, "f16", "f16", None),
     ("qwen25_05b_np1", "qwen2.5-0.5b-instruct", "Q4_K_M", 4096, True, "f16", "f16", 1),
@@ -48,6 +49,15 @@ CASES = [
     ("lfm2_1_2b_np_auto", "lfm2_1_2b", "Q4_K_M", 4096, True, "f16", "f16", None),
     ("qwen35_27b_np_auto", "qwen35_27b", "Q4_K_M", 4096, True, "f16", "f16", None),
     ("nemotron_super_49b_np1", "nemotron_super_49b", "Q4_K_M", 4096, True, "q4_0", "q4_0", 1),
+    # Ollama 0.32.15's llama-server (issue 21): one slot, -b = -ub = num_batch, 1024 past 4096 tokens and 2048 past
+    # 32768 (catalog/core/ollama.py); none of these settings was used to set anything
+    ("ollama_llama31_8b_32k_ub1024", "llama31_8b", "Q4_K_M", 32768, True, "f16", "f16", 1, (1024, 1024)),
+    ("ollama_llama31_8b_32k_ub512", "llama31_8b", "Q4_K_M", 32768, True, "f16", "f16", 1, (512, 512)),
+    ("ollama_llama31_8b_128k_ub2048", "llama31_8b", "Q4_K_M", 131072, True, "f16", "f16", 1, (2048, 2048)),
+    ("ollama_qwen25_7b_32k_ub1024", "qwen25_7b", "Q4_K_M", 32768, True, "f16", "f16", 1, (1024, 1024)),
+    ("ollama_gemma2_9b_8k_ub1024", "gemma2_9b", "Q4_K_M", 8192, True, "f16", "f16", 1, (1024, 1024)),
+    ("ollama_qwen3_30b_a3b_64k_ub2048", "qwen3_30b_a3b", "Q4_K_M", 65536, True, "f16", "f16", 1, (2048, 2048)),
+    ("ollama_qwen25_05b_32k_ub1024", "qwen2.5-0.5b-instruct", "Q4_K_M", 32768, True, "f16", "f16", 1, (1024, 1024)),
 ]
 
 
@@ -60,11 +70,14 @@ def _config(src: str) -> dict:
 
 
 def _serve(server: str, gguf: Path, case: tuple) -> str:
-    _, _, _, ctx, fa, ctk, ctv, np_ = case
+    _, _, _, ctx, fa, ctk, ctv, np_ = case[:8]
+    b, ub = _batches(case)
     args = [server, "-m", str(gguf), "-c", str(ctx), "-fa", "on" if fa else "off", "-ctk", ctk, "-ctv", ctv,
             "--port", "18931", "--host", "127.0.0.1", "-t", "2", "--no-warmup", "--no-repack", "-lv", "4"]
     if np_ is not None:
         args += ["-np", str(np_)] + (["-kvu"] if np_ > 1 else [])
+    if len(case) > 8:
+        args += ["-b", str(b), "-ub", str(ub)]
     p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     out: list[str] = []
     deadline = time.time() + 600
@@ -79,8 +92,13 @@ def _serve(server: str, gguf: Path, case: tuple) -> str:
     return "".join(out)
 
 
+def _batches(case: tuple) -> tuple[int, int]:
+    return case[8] if len(case) > 8 else (2048, 512)
+
+
 def run(server: str, case: tuple, work: Path) -> dict:
-    name, src, quant, ctx, fa, ctk, ctv, np_ = case
+    name, src, quant, ctx, fa, ctk, ctv, np_ = case[:8]
+    b, ub = _batches(case)
     cfg = _config(src)
     g = work / "m.gguf"
     write(cfg, quant, g)
@@ -92,10 +110,10 @@ def run(server: str, case: tuple, work: Path) -> dict:
     a = from_hf_config(cfg)
     t = quantize(hf_tensors(a), quant, quant_context(a))
     slots = np_ or 4  # llama-server's auto: 4 slots over one unified cache
-    opts = RuntimeOptions(ctx, ctk.upper(), ctv.upper(), fa, 2048, 512, slots, n_outputs=slots)
+    opts = RuntimeOptions(ctx, ctk.upper(), ctv.upper(), fa, b, ub, slots, n_outputs=slots)
     cpu = estimate(a, t, opts, has_gpu=False)
     gpu = estimate(a, t, opts)
-    return {"name": name, "quant": quant, "ctx": ctx, "fa": fa, "ctk": ctk, "ctv": ctv, "np": np_,
+    return {"name": name, "quant": quant, "ctx": ctx, "fa": fa, "ctk": ctk, "ctv": ctv, "np": np_, "b": b, "ub": ub,
             "pred_kv_mib": round(cpu.kv_cache_bytes / MIB, 2), "llama_kv_mib": got.get("KV"),
             "pred_output_mib": round(cpu.output_bytes / MIB, 2), "llama_output_mib": got.get("output"),
             "pred_cuda_compute_mib": round(gpu.compute_bytes / MIB, 2), "llama_cpu_compute_mib": got.get("compute"),
