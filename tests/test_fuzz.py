@@ -149,3 +149,26 @@ def test_byte_flipped_gguf_headers_fail_cleanly(tmp_path: Path) -> None:
         _check(path)
         assert time.monotonic() - started < 10
         path.unlink()
+
+
+def test_template_bombs_in_local_ggufs_are_contained(tmp_path: Path) -> None:
+    """12 seeded chat templates made of hostile Jinja pieces (memory, time, output and recursion bombs, sandbox
+    escapes) between benign ones, each in a GGUF through the whole check: each answers with the template reported
+    (unsafe or failed, never measured as a bomb's numbers), within 10 s."""
+    from gguf_files import write_small_llama
+    from test_templates import HOSTILE
+
+    benign = ["{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}",
+              "{{ bos_token }}", "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"]
+    rng = random.Random(4000)
+    for i in range(12):
+        pieces = [rng.choice(benign), *(rng.choice(HOSTILE)[1] for _ in range(rng.randint(1, 2)))]
+        rng.shuffle(pieces)
+        path = write_small_llama(tmp_path / f"t{i}.gguf", chat_template="".join(pieces))
+        started = time.monotonic()
+        spec = catalog.resolve(str(path), offline=True)
+        res = catalog.check(spec, catalog.CheckRequest(), HW)
+        assert time.monotonic() - started < 10, pieces
+        jinja = spec.template.jinja
+        assert jinja is not None and not jinja.measured, pieces  # stopped or failed: no bomb is counted
+        assert res.rows and res.rows[0].memory.template_bytes == 0
