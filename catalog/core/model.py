@@ -271,12 +271,23 @@ def header_bytes(spec: ModelSpec, lay: WeightLayout) -> int:
 
 
 def file_bytes(spec: ModelSpec, quant: str, lay: WeightLayout) -> int:
-    """The GGUF file's size at `quant`: known, or header plus 32-byte-aligned tensor data."""
+    """The GGUF file's size at `quant`: known, or header plus 32-byte-aligned tensor data (once per spec object,
+    quantization and layout: every row and Ollama's batch rule ask)."""
+    key = (id(spec), quant)
+    hit = _FILE_BYTES.get(key)
+    if hit is not None and hit[0] is spec and hit[1] is lay:
+        return hit[2]
     if spec.file_bytes is not None and quant == spec.file_quant:
-        return spec.file_bytes
-    repo = repo_for(spec, quant)
-    f = repo.published(quant) if repo else None
-    return int(f.bytes) if f is not None and f.bytes else predict_file_bytes(spec, lay)
+        size = spec.file_bytes
+    else:
+        repo = repo_for(spec, quant)
+        f = repo.published(quant) if repo else None
+        size = int(f.bytes) if f is not None and f.bytes else predict_file_bytes(spec, lay)
+    _remember(_FILE_BYTES, key, (spec, lay, size), LAYOUTS_KEPT)
+    return size
+
+
+_FILE_BYTES: dict[tuple[int, str], tuple[ModelSpec, WeightLayout, int]] = {}
 
 
 def predict_file_bytes(spec: ModelSpec, lay: WeightLayout) -> int:

@@ -55,10 +55,15 @@ def entries() -> list[dict[str, Any]]:
     return [json.loads(line) for line in _lines()]
 
 
+@lru_cache(maxsize=1)
+def _lower_lines() -> tuple[bytes, ...]:
+    return tuple(line.lower() for line in _lines())
+
+
 def _candidates(needle: str) -> list[dict[str, Any]]:
     """Entries whose line mentions `needle` (lower case): only those are parsed (start-up time)."""
     want = needle.encode("utf-8")
-    return [json.loads(line) for line in _lines() if want in line.lower()]
+    return [json.loads(line) for line, low in zip(_lines(), _lower_lines(), strict=True) if want in low]
 
 
 def chat_template(e: dict[str, Any]) -> ChatTemplate:
