@@ -61,6 +61,19 @@ def test_a_quantized_cache_costs_its_f16_copy_under_flash_attention() -> None:
     assert compute_buffer_bytes(a, _server({}, 131072, "F16", 4)) / MIB < 300  # no copy of an f16 cache
 
 
+def test_zero_layers_on_the_gpu_cost_its_runtime_and_one_compute_buffer(cli) -> None:  # type: ignore[no-untyped-def]
+    """Gemma-2-9B Q4_K_M at 4096 tokens with `-ngl 0`: an H100 llama-server held 672 MiB on the GPU (issue 21's
+    independent runs; the product said 1115 then). The estimate is the CUDA runtime plus the compute buffer the
+    scheduler reserves there: within max(5 %, 256 MiB), never under by more than 128 MiB."""
+    code, out, err = cli("check", "gemma2:9b", "--gpu", "H100 SXM5", "-ngl", "0", "--ctx", "4096", "--quant",
+                         "Q4_K_M", "--offline", "--json")
+    assert code == 11, err
+    row = json.loads(out)["quants"][0]
+    got = row["memory"]["gpu_bytes"] / (1 << 20)
+    assert row["gpu_layers"] == 0 and row["memory"]["weights_gpu_bytes"] == 0
+    assert -128 <= got - 672 <= max(0.05 * 672, 256)
+
+
 def test_llama_cpp_knobs_answer_for_exactly_that_setting(cli) -> None:  # type: ignore[no-untyped-def]
     code, out, err = cli("check", "qwen3:30b-a3b", "--gpu", "RTX 3060", "--ram", "64", "-ngl", "30",
                          "--n-cpu-moe", "8", "-ctk", "q8_0", "-ctv", "f16", "-np", "2", "--offline", "--json")
