@@ -54,12 +54,28 @@ def test_another_template_or_tokenizer_is_measured_again(tmp_path: Path, monkeyp
     assert len(started) == 1
     monkeypatch.undo()
     # the same template beside another vocabulary (a rewritten file: another size and time) is not a hit either
+    # (rendered again once this process's own memo of renders is cleared: the disk cache answers nothing)
+    measure._RENDERED.clear()
     started = _no_sandbox(monkeypatch)
     from gguf_files import write_small_llama
 
     write_small_llama(path, chat_template=TEMPLATE, n_vocab=400)
     with pytest.raises(AssertionError, match="sandbox started"):
         catalog.resolve(str(path))
+
+
+def test_one_process_renders_a_template_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Hundreds of fine-tunes share a few templates: a second repo with the same template text is counted with its
+    own tokenizer but not rendered again."""
+    a = catalog.resolve(str(_gguf(tmp_path, TEMPLATE)))
+    (tmp_path / "b").mkdir()
+    from gguf_files import write_small_llama
+
+    other = write_small_llama(tmp_path / "b" / "m.gguf", chat_template=TEMPLATE, n_vocab=320)
+    started = _no_sandbox(monkeypatch)
+    b = catalog.resolve(str(other))
+    assert started == [] and b.template.jinja is not None and b.template.jinja.measured
+    assert a.template.jinja is not None and b.template.jinja.per_turn_tokens == a.template.jinja.per_turn_tokens
 
 
 def test_a_wrong_entry_is_a_miss(tmp_path: Path) -> None:

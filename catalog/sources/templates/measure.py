@@ -100,7 +100,7 @@ def overhead(source: str, bos_token: str = "", eos_token: str = "", count: Calla
     counter = count or estimate_tokens
     label = ESTIMATE_LABEL if counter is estimate_tokens else "the model's tokenizer"
     rendered = [render_ollama(source, m, ollama_system) for m, _ in _CONVERSATIONS[:3]] if go \
-        else render_many(source, _CONVERSATIONS, bos_token, eos_token)
+        else _rendered(source, bos_token, eos_token, render_many)
 
     def tokens(i: int) -> int | Rendered:
         r = rendered[i]
@@ -135,6 +135,24 @@ def overhead(source: str, bos_token: str = "", eos_token: str = "", count: Calla
         total = max(0, prefix) + TYPICAL_TURNS * (user_turn + assistant_turn) + (gen - one)
         cost = cost._replace(generation_prompt_tokens=gen - one, turns=TYPICAL_TURNS, overhead_tokens=total)
     return cost
+
+
+# the sample conversations as a Jinja template rendered them, by (template, BOS, EOS), this process: a TUI or export
+# listing hundreds of fine-tunes of a few families renders each distinct template once, not once a repo (the counts
+# still follow each repo's tokenizer); bounded, oldest out
+RENDERED_KEPT = 256
+_RENDERED: dict[tuple[str, str, str], list[Any]] = {}
+
+
+def _rendered(source: str, bos_token: str, eos_token: str, render: Callable[..., list[Any]]) -> list[Any]:
+    key = (source, bos_token, eos_token)
+    hit = _RENDERED.get(key)
+    if hit is None:
+        hit = render(source, _CONVERSATIONS, bos_token, eos_token)
+        if len(_RENDERED) >= RENDERED_KEPT:
+            del _RENDERED[next(iter(_RENDERED))]
+        _RENDERED[key] = hit
+    return hit
 
 
 def _go_cost(text: str, one: int, two: int, count: Callable[[str], int], label: str) -> TemplateCost:
