@@ -76,3 +76,15 @@ def test_every_entry_is_sourced() -> None:
             assert e["ollama"]["source"]["repo"] and e["ollama"]["source"]["commit"], e["id"]
         for ev in e["alignment"]["evidence"]:
             assert ev["source"], e["id"]
+
+
+@pytest.mark.parametrize("needle", ["llama3.1", '"library": "qwen3"', "mistral", "", "\n", "a\nb", "}", '"', "zz-none"])
+def test_a_catalog_lookup_parses_exactly_the_lines_that_mention_the_name(needle: str) -> None:
+    """The look-up searches the lower-cased file instead of each line (start-up time): the entries it parses are
+    those a line-by-line scan finds, in file order, whatever the name holds (a line break never hangs it)."""
+    import json
+
+    from catalog.sources import bundled
+
+    want = needle.encode()
+    assert bundled._candidates(needle) == [json.loads(line) for line in bundled._lines() if want in line.lower()]
