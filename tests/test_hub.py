@@ -115,6 +115,26 @@ def test_safetensors_repo(hubenv) -> None:  # type: ignore[no-untyped-def]
     assert "-hf bartowski/Coder-7B-Instruct-GGUF:Q4_K_M" in row.commands.llama_cpp
 
 
+def test_a_cold_read_sends_no_telemetry(hubenv, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """huggingface_hub's headers would fetch its "agent harnesses" registry from the Hub first (once a day, one more
+    request before the check's own) and report torch and the calling agent: the product turns that off. A fresh
+    process with a fresh HF home, as a user's first check runs."""
+    import os
+    import subprocess
+    import sys
+
+    srv, _, _ = hubenv
+    env = {**os.environ, "HF_HOME": str(tmp_path / "fresh-hf"), "LLM_CATALOG_CACHE_DIR": str(tmp_path / "fresh"),
+           "AI_AGENT": "some-agent"}
+    env.pop("HF_HUB_OFFLINE", None)
+    p = subprocess.run([sys.executable, "-m", "catalog", "check", "test-org/Tiny-Instruct-GGUF", "--vram", "8",
+                        "--json"], env=env, capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert srv.log and not [e for e in srv.log if "agent-harnesses" in e["path"]]
+    agents_ = [v for e in srv.log for k, v in e["headers"].items() if k.lower() == "user-agent"]
+    assert agents_ and not [ua for ua in agents_ if "agent/" in ua]
+
+
 def test_parameter_count_from_safetensors_headers(hubenv) -> None:  # type: ignore[no-untyped-def]
     srv, _, _ = hubenv
     spec, _ = hub.load("test-org/No-Counts")

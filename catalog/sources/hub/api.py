@@ -16,12 +16,22 @@ EXPAND = ["author", "cardData", "childrenModelCount", "config", "gated", "gguf",
           "pipeline_tag", "safetensors", "sha", "siblings", "tags"]
 
 
+def no_telemetry() -> None:
+    """huggingface_hub's telemetry off for this process: building its headers otherwise fetches an "agent
+    harnesses" registry from the Hub once a day (one more request, first and alone, before a cold check's own)
+    and reports the torch version and the calling agent in the user agent; none of it is ours to send."""
+    import huggingface_hub.constants as hc
+
+    hc.HF_HUB_DISABLE_TELEMETRY = True
+
+
 def hub_client() -> Any:
     """The shared client for Hub reads, with huggingface_hub's headers (its user agent and the token, if any)."""
     from huggingface_hub import utils as hf_utils
 
     from catalog.sources.http import shared_client
 
+    no_telemetry()
     return shared_client(hf_utils.build_hf_headers())  # type: ignore[attr-defined]
 
 

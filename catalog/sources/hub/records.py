@@ -71,6 +71,7 @@ def _api() -> Any:
     a Hub that accepts the connection and never answers would hang `catalog check` for ever)."""
     from huggingface_hub import HfApi, get_session
 
+    hub_api.no_telemetry()
     _one_retry_layer()
     session = get_session()
     t = timeout_s()
