@@ -102,3 +102,34 @@ def test_two_batch_sizes_are_a_llama_cpp_question(cli) -> None:  # type: ignore[
                        "--ubatch", "256")
     assert code == 0
     assert json.loads(out)["options"]["runtime"] == "llama.cpp"
+
+
+def _detected(cc: str) -> object:
+    import hardware
+
+    gib = 1 << 30
+    gpu = hardware.GPU("Tesla M40 24GB", "nvidia", 24 * gib, 23 * gib, 288_000_000_000, cc, "550.54", "nvml")
+    return hardware.Hardware("detected", (gpu,), 64 * gib, 60 * gib, "linux")
+
+
+@pytest.mark.parametrize(("cc", "fa"), [("5.2", False), ("3.7", False), ("7.2", False), ("6.1", True), ("8.6", True),
+                                        (None, True)])
+def test_ollama_turns_flash_attention_off_on_gpus_older_than_pascal(cc: str | None, fa: bool) -> None:
+    """ml.FlashAttentionSupported: a Maxwell or Kepler card (a Tesla M40 or K80, cheap 24 GB for LLMs) or a Jetson
+    Xavier runs without flash attention under Ollama, so the estimate does too (its compute buffer then holds the
+    attention scores); llama.cpp's own runtime and a quantized cache keep what was asked."""
+    assert ollama.flash_attention_supported([cc]) is fa
+    spec = lookup("llama3.1:8b")
+    assert spec is not None
+    hw = _detected(cc or "")
+    res = catalog.check(spec, catalog.CheckRequest(quants=("Q4_K_M",), ctx=32768), hw)  # type: ignore[arg-type]
+    assert res.options.flash_attention is fa
+    off = catalog.check(spec, catalog.CheckRequest(quants=("Q4_K_M",), ctx=32768, flash_attn=False), hw)  # type: ignore[arg-type]
+    if not fa:
+        assert res.rows[0].memory.compute_bytes == off.rows[0].memory.compute_bytes
+    else:
+        assert res.rows[0].memory.compute_bytes < off.rows[0].memory.compute_bytes
+    kept = catalog.check(spec, catalog.CheckRequest(quants=("Q4_K_M",), kv_type="q8_0"), hw)  # type: ignore[arg-type]
+    assert kept.options.flash_attention is True
+    llama = catalog.check(spec, catalog.CheckRequest(quants=("Q4_K_M",), runtime="llama.cpp", ctx=8192), hw)  # type: ignore[arg-type]
+    assert llama.options.flash_attention is True

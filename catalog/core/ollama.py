@@ -99,3 +99,18 @@ def processor(size: int, size_vram: int) -> str:
         return "Unknown"
     cpu = int(round((size - size_vram) / size * 100 + 1e-9))
     return f"{cpu}%/{100 - cpu}% CPU/GPU"
+
+
+def flash_attention_supported(compute_capabilities: list[str | None]) -> bool:
+    """ml.FlashAttentionSupported for NVIDIA GPUs (ml/device.go 571-600): compute capability 6.0 or later, not
+    7.2 (Jetson Xavier); an unknown one (a named card: every card the catalog knows is Pascal or later) counts
+    as supported. Where one GPU lacks it Ollama starts llama-server with `--flash-attn off`."""
+    for cc in compute_capabilities:
+        try:
+            major, _, minor = (cc or "").partition(".")
+            ver = (int(major), int(minor or 0))
+        except ValueError:
+            continue
+        if ver[0] < 6 or ver == (7, 2):
+            return False
+    return True

@@ -108,6 +108,7 @@ def check(spec: ModelSpec, request: CheckRequest, hardware: Hardware) -> CheckRe
         UsageError: an option no runtime would run, or an unknown quantization.
     """
     validate(request)
+    request = _as_ollama_runs(request, hardware)
     template = applied_template(spec.template, request.runtime)
     m = _Machine(hardware, spec.projector_bytes if request.vision else 0)
     ctx, why = requested_context(spec, request, template, hardware.vram_total_bytes)
@@ -144,6 +145,15 @@ def _context_fits(spec: ModelSpec, quant: str, request: CheckRequest, m: _Machin
         return m.fits(estimate(spec.arch, tensors, opts, None, True, lay=lay, gpu_shares=m.budgets))
 
     return fits
+
+
+def _as_ollama_runs(request: CheckRequest, hardware: Hardware) -> CheckRequest:
+    """Under Ollama, flash attention off where Ollama turns it off: an NVIDIA GPU older than Pascal (or a Jetson
+    Xavier) among those it places the model on, unless the request asks for a quantized cache (which needs it)."""
+    if request.runtime != "ollama" or not request.flash_attn or request.cache_types != ("F16", "F16"):
+        return request
+    caps = [g.compute_capability for g in hardware.gpus if g.vendor == "nvidia"]
+    return request if ollama.flash_attention_supported(caps) else request._replace(flash_attn=False)
 
 
 def _ollama_opts(request: CheckRequest, opts: RuntimeOptions, spec: ModelSpec, quant: str,
