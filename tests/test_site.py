@@ -89,8 +89,12 @@ def test_pick_a_gpu_copy_a_command_follow_a_glossary_link(site: str, browser, cl
     assert (shown_quant, shown) == (want["recommended"], row["verdict"])
     assert browser.find_element(By.ID, "cmd-ollama").text == row["commands"]["ollama"]
 
-    picker.select_by_visible_text("8 GB NVIDIA (RTX 4060)")  # another GPU, another answer on the same page
-    assert browser.find_element(By.ID, "verdict-quant").text != "" and browser.find_element(By.ID, "answer")
+    picker.select_by_visible_text("8 GB NVIDIA (RTX 4060)")  # another GPU, its own answer on the same page
+    code, out, _ = cli("check", "llama-3.1-8b-instruct", "--gpu", "RTX 4060", "--ram", "32", "--offline", "--json")
+    small = json.loads(out)
+    small_row = next(r for r in small["quants"] if r["quant"] == small["recommended"])
+    assert browser.find_element(By.ID, "verdict-quant").text == small["recommended"]
+    assert browser.find_element(By.ID, "verdict").get_attribute("data-verdict") == small_row["verdict"]
 
     browser.find_element(By.CSS_SELECTOR, "button[data-copy='cmd-llama_cpp']").click()
     command = browser.find_element(By.ID, "cmd-llama_cpp").text

@@ -72,7 +72,8 @@ def input_schema(command: str) -> dict[str, Any]:
 
 def argv_for(command: str, arguments: dict[str, Any]) -> list[str]:
     """The command line a call stands for (`--json`, and `--offline` unless it names a Hub repo)."""
-    actions = {a.dest: a for a in _subparser(command)._actions if a.dest not in HIDDEN}
+    every = _subparser(command)._actions
+    actions = {a.dest: a for a in every if a.dest not in HIDDEN}
     unknown = sorted(set(arguments) - set(actions))
     if unknown:
         raise ValueError(f"unknown option(s) for {command}: {', '.join(unknown)}")
@@ -90,7 +91,7 @@ def argv_for(command: str, arguments: dict[str, Any]) -> list[str]:
             argv += [a.option_strings[-1], str(value)]
     argv.append("--json")
     model = str(arguments.get("model", ""))
-    if "offline" in {a.dest for a in _subparser(command)._actions} and not _names_hub_repo(model):
+    if any(a.dest == "offline" for a in every) and not _names_hub_repo(model):
         argv.append("--offline")
     return argv
 

@@ -23,6 +23,7 @@ from catalog.core.arch import Architecture
 from catalog.core.ggml import Tensor, tensor_bytes
 from catalog.core.layout import WeightLayout as WeightLayout  # re-exported: the estimate's callers read both here
 from catalog.core.layout import layout as layout
+from catalog.core.memo import MISS, Memo
 from catalog.core.options import DEFAULT_BATCH, DEFAULT_FLASH_ATTN, DEFAULT_KV, DEFAULT_UBATCH, CheckRequest
 from catalog.core.options import LLAMA_SERVER_SLOTS as SERVER_SLOTS
 from catalog.core.record import Record
@@ -347,22 +348,17 @@ def estimate(a: Architecture, tensors: list[Tensor], opts: RuntimeOptions, gpu_l
         ngl = 0
     lay = lay or layout(tensors, a.n_layer)
     shares = gpu_shares if len(gpu_shares) > 1 else (1,)  # one GPU holds every offloaded layer, whatever its size
-    key = (id(a), id(lay), opts, ngl, has_gpu, context_overhead_bytes, shares, cpu_moe_layers)
-    hit = _ESTIMATES.get(key)
-    if hit is not None and hit[0] is a and hit[1] is lay:
-        return hit[2]
+    rest = (opts, ngl, has_gpu, context_overhead_bytes, shares, cpu_moe_layers)
+    hit = _ESTIMATES.get((a, lay), rest)
+    if hit is not MISS:
+        return hit  # type: ignore[no-any-return]
     est = _estimate(a, lay, opts, ngl, has_gpu, context_overhead_bytes, shares, cpu_moe_layers)
-    if len(_ESTIMATES) >= ESTIMATES_KEPT:
-        del _ESTIMATES[next(iter(_ESTIMATES))]
-    _ESTIMATES[key] = (a, lay, est)
-    return est
+    return _ESTIMATES.put((a, lay), rest, est)  # type: ignore[no-any-return]
 
 
-# estimates already made, keyed by the identity of the architecture and the layout (held, so that the ids stay
-# theirs; the layout is all of the tensor table an estimate reads) and the options: a fit's search, the profiles
-# of an export and the rows of a TUI ask again and again
-ESTIMATES_KEPT = 8192
-_ESTIMATES: dict[tuple[object, ...], tuple[Architecture, WeightLayout, MemoryEstimate]] = {}
+# estimates already made, by the architecture and the layout (all of the tensor table an estimate reads) and the
+# options: a fit's search, the profiles of an export and the rows of a TUI ask again and again
+_ESTIMATES = Memo(8192)
 
 
 def _estimate(a: Architecture, lay: WeightLayout, opts: RuntimeOptions, ngl: int, has_gpu: bool,

@@ -13,6 +13,7 @@ from typing import Any
 from catalog.core.alignment import Alignment, classify
 from catalog.core.arch import Architecture, hf_tensors
 from catalog.core.ggml import PRESETS, Tensor
+from catalog.core.memo import MISS, Memo
 from catalog.core.memory import WeightLayout, layout
 from catalog.core.quantize import QuantContext, quantize
 from catalog.core.record import Record
@@ -273,21 +274,15 @@ def header_bytes(spec: ModelSpec, lay: WeightLayout) -> int:
 def file_bytes(spec: ModelSpec, quant: str, lay: WeightLayout) -> int:
     """The GGUF file's size at `quant`: known, or header plus 32-byte-aligned tensor data (once per spec object,
     quantization and layout: every row and Ollama's batch rule ask)."""
-    key = (id(spec), quant)
-    hit = _FILE_BYTES.get(key)
-    if hit is not None and hit[0] is spec and hit[1] is lay:
-        return hit[2]
+    size = _FILE_BYTES.get((spec, lay), quant)
+    if size is not MISS:
+        return int(size)
     if spec.file_bytes is not None and quant == spec.file_quant:
-        size = spec.file_bytes
-    else:
-        repo = repo_for(spec, quant)
-        f = repo.published(quant) if repo else None
-        size = int(f.bytes) if f is not None and f.bytes else predict_file_bytes(spec, lay)
-    _remember(_FILE_BYTES, key, (spec, lay, size), LAYOUTS_KEPT)
-    return size
-
-
-_FILE_BYTES: dict[tuple[int, str], tuple[ModelSpec, WeightLayout, int]] = {}
+        return int(_FILE_BYTES.put((spec, lay), quant, spec.file_bytes))
+    repo = repo_for(spec, quant)
+    f = repo.published(quant) if repo else None
+    return int(_FILE_BYTES.put((spec, lay), quant,
+                               int(f.bytes) if f is not None and f.bytes else predict_file_bytes(spec, lay)))
 
 
 def predict_file_bytes(spec: ModelSpec, lay: WeightLayout) -> int:
@@ -301,53 +296,42 @@ def weight_layout(spec: ModelSpec, tensors: list[Tensor]) -> WeightLayout:
     return layout(tensors, a.n_layer, a.n_expert_used / a.n_expert if a.n_expert else 1.0)
 
 
-# (id of the spec, quantization) -> (the spec, its tensor table, its layout): the hardware-independent part of
-# every row, built once per model and quantization and reused across profiles, fits and re-estimates. The spec
-# is held so that its id stays its own while the entry lives; the least recently used go past TABLES_KEPT (a table
-# is large) or LAYOUTS_KEPT (a layout is a few tuples of per-layer sums).
-TABLES_KEPT = 256
-LAYOUTS_KEPT = 8192
-_TABLES: dict[tuple[int, str], tuple[ModelSpec, list[Tensor], WeightLayout]] = {}
-_LAYOUTS: dict[tuple[int, str], tuple[ModelSpec, WeightLayout]] = {}
-
-
-def _remember(memo: dict[tuple[int, str], Any], key: tuple[int, str], value: Any, kept: int) -> None:
-    if len(memo) >= kept:
-        del memo[next(iter(memo))]
-    memo[key] = value
+# the hardware-independent part of every row, once per spec object and quantization, reused across profiles, fits
+# and re-estimates (catalog.core.memo): tables are large, layouts a few tuples of per-layer sums
+_TABLES = Memo(256)
+_LAYOUTS = Memo(8192)
+_FILE_BYTES = Memo(8192)
 
 
 def weight_table(spec: ModelSpec, quant: str) -> tuple[list[Tensor], WeightLayout]:
     """`tensors_for(spec, quant)` and its `weight_layout`, once per spec object and quantization (callers must
     not change the list)."""
-    key = (id(spec), quant)
-    hit = _TABLES.get(key)
-    if hit is not None and hit[0] is spec:
-        _TABLES[key] = _TABLES.pop(key)  # the most recently used go last
-        return hit[1], hit[2]
+    hit = _TABLES.get((spec,), quant)
+    if hit is not MISS:
+        return hit  # type: ignore[no-any-return]
     tensors = tensors_for(spec, quant)
-    lay = layout_for(spec, quant, tensors)
-    _remember(_TABLES, key, (spec, tensors, lay), TABLES_KEPT)
-    return tensors, lay
+    return _TABLES.put((spec,), quant, (tensors, layout_for(spec, quant, tensors)))  # type: ignore[no-any-return]
 
 
 def layout_for(spec: ModelSpec, quant: str, tensors: list[Tensor] | None = None) -> WeightLayout:
     """The weight layout of `spec` at `quant` (what a check's rows need of its tensor table), once per spec object
     and quantization, or as `seed_layouts` gave it."""
-    key = (id(spec), quant)
-    hit = _LAYOUTS.get(key)
-    if hit is not None and hit[0] is spec:
-        _LAYOUTS[key] = _LAYOUTS.pop(key)
-        return hit[1]
+    hit = _LAYOUTS.get((spec,), quant)
+    if hit is not MISS:
+        return hit  # type: ignore[no-any-return]
     lay = weight_layout(spec, tensors if tensors is not None else tensors_for(spec, quant))
-    _remember(_LAYOUTS, key, (spec, lay), LAYOUTS_KEPT)
-    return lay
+    return _LAYOUTS.put((spec,), quant, lay)  # type: ignore[no-any-return]
+
+
+def has_layouts(spec: ModelSpec, quants: list[str]) -> bool:
+    """Whether `layout_for` already holds every one of these quantizations of this spec object."""
+    return all(_LAYOUTS.get((spec,), q) is not MISS for q in quants)
 
 
 def seed_layouts(spec: ModelSpec, layouts: dict[str, WeightLayout]) -> None:
     """Give `layout_for` layouts computed before (by an earlier process, for this same config and rules)."""
     for quant, lay in layouts.items():
-        _remember(_LAYOUTS, (id(spec), quant), (spec, lay), LAYOUTS_KEPT)
+        _LAYOUTS.put((spec,), quant, lay)
 
 
 def known_quants(spec: ModelSpec) -> list[str]:

@@ -26,6 +26,7 @@ from catalog.core.fit import (
     trained_context,
 )
 from catalog.core.ggml import Tensor
+from catalog.core.memo import MISS, Memo
 from catalog.core.memory import MemoryEstimate, RuntimeOptions, WeightLayout, estimate, runtime_options
 from catalog.core.model import (
     ModelSpec,
@@ -262,23 +263,18 @@ def _commands(spec: ModelSpec, quant: str, opts: RuntimeOptions, est: MemoryEsti
     """The three runtimes' commands; none for an architecture no runtime loads (a command must run)."""
     if spec.arch.arch in NOT_RUN:
         return Commands("", "", "", "", "", note=f"no runtime here loads {spec.arch.arch}: llama.cpp refuses it")
-    key = (id(spec), quant, opts, est.gpu_layers, est.total_layers, ollama_ctx, est.cpu_moe_layers,
-           est.per_gpu_layers, vision)
-    hit = _COMMANDS.get(key)
-    if hit is not None and hit[0] is spec:
-        return hit[1]
-    out = all_commands(download_target(spec, quant)._replace(vision=vision), quant, opts, est.gpu_layers,
-                       est.total_layers, ollama_ctx, est.cpu_moe_layers, est.per_gpu_layers)
-    if len(_COMMANDS) >= COMMANDS_KEPT:
-        del _COMMANDS[next(iter(_COMMANDS))]
-    _COMMANDS[key] = (spec, out)
-    return out
+    rest = (quant, opts, est.gpu_layers, est.total_layers, ollama_ctx, est.cpu_moe_layers, est.per_gpu_layers, vision)
+    hit = _COMMANDS.get((spec,), rest)
+    if hit is not MISS:
+        return hit  # type: ignore[no-any-return]
+    return _COMMANDS.put((spec,), rest, all_commands(  # type: ignore[no-any-return]
+        download_target(spec, quant)._replace(vision=vision), quant, opts, est.gpu_layers, est.total_layers,
+        ollama_ctx, est.cpu_moe_layers, est.per_gpu_layers))
 
 
-# commands already written, by the identity of the spec (held, so that its id stays its own) and all they depend on:
-# the profiles of an export and a TUI's re-estimates print the same ones again
-COMMANDS_KEPT = 4096
-_COMMANDS: dict[tuple[object, ...], tuple[ModelSpec, Commands]] = {}
+# commands already written, by the spec and all they depend on: the profiles of an export and a TUI's re-estimates
+# print the same ones again
+_COMMANDS = Memo(4096)
 
 
 def estimate_loaded(spec: ModelSpec, quant: str, context: int | None, kv_type: str = "F16",

@@ -16,7 +16,7 @@ from functools import cache as once
 from typing import Any
 
 from catalog.core.layout import WeightLayout
-from catalog.core.model import ModelSpec, layout_for, seed_layouts
+from catalog.core.model import ModelSpec, has_layouts, layout_for, seed_layouts
 from catalog.core.ranking import quants_to_show
 from catalog.sources import cache
 
@@ -89,6 +89,8 @@ def warm(specs: Iterable[ModelSpec]) -> None:
         if spec.tensors:
             continue
         quants = quants_to_show(spec, ())
+        if has_layouts(spec, quants):
+            continue  # this very spec was warmed already (resolved, then summarized)
         k = key(spec, quants)
         hit = cache.get(KIND, k)
         layouts = _decode(hit.doc, quants) if hit is not None else None

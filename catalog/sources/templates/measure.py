@@ -14,6 +14,7 @@ import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from catalog.core.memo import MISS, Memo
 from catalog.core.model import ChatTemplate, ModelSpec, TemplateCost, templates_to_measure
 from catalog.core.record import Record
 
@@ -140,19 +141,14 @@ def overhead(source: str, bos_token: str = "", eos_token: str = "", count: Calla
 # the sample conversations as a Jinja template rendered them, by (template, BOS, EOS), this process: a TUI or export
 # listing hundreds of fine-tunes of a few families renders each distinct template once, not once a repo (the counts
 # still follow each repo's tokenizer); bounded, oldest out
-RENDERED_KEPT = 256
-_RENDERED: dict[tuple[str, str, str], list[Any]] = {}
+_RENDERED = Memo(256)
 
 
 def _rendered(source: str, bos_token: str, eos_token: str, render: Callable[..., list[Any]]) -> list[Any]:
-    key = (source, bos_token, eos_token)
-    hit = _RENDERED.get(key)
-    if hit is None:
-        hit = render(source, _CONVERSATIONS, bos_token, eos_token)
-        if len(_RENDERED) >= RENDERED_KEPT:
-            del _RENDERED[next(iter(_RENDERED))]
-        _RENDERED[key] = hit
-    return hit
+    hit = _RENDERED.get((), (source, bos_token, eos_token))
+    if hit is MISS:
+        hit = _RENDERED.put((), (source, bos_token, eos_token), render(source, _CONVERSATIONS, bos_token, eos_token))
+    return hit  # type: ignore[no-any-return]
 
 
 def _go_cost(text: str, one: int, two: int, count: Callable[[str], int], label: str) -> TemplateCost:
