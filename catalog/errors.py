@@ -60,14 +60,20 @@ class RemoteUnavailable(CatalogError):
     exit_code = EXIT_REMOTE
 
     def __init__(self, message: str, hint: str | None = None, status: int | None = None,
-                 retry_after_s: float | None = None) -> None:
+                 retry_after_s: float | None = None, timed_out: bool = False, permanent: bool = False) -> None:
         super().__init__(message, hint)
         self.status = status  # the HTTP status, when the server answered
         self.retry_after_s = retry_after_s  # the server's Retry-After, in seconds
+        self.timed_out = timed_out  # the request used its whole LLM_CATALOG_HTTP_TIMEOUT
+        self.permanent = permanent  # the same request would fail the same way (a redirect loop)
 
     @property
     def transient(self) -> bool:
-        """Worth another try: rate limited, a 5xx, or no answer at all (timeout, cut connection)."""
+        """Worth another try: rate limited, a 5xx, or a connection refused or cut. A request that ran out of time
+        is not: the user's timeout bounds the wait, and trying again would multiply it (issue 22); nor is a
+        redirect loop."""
+        if self.timed_out or self.permanent:
+            return False
         return self.status is None or self.status == 429 or self.status >= 500
 
 

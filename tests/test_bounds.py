@@ -288,35 +288,3 @@ def test_redirect_loops_and_silent_servers_are_one_error_within_the_timeout(monk
         with pytest.raises(RemoteUnavailable):
             fetch_capped(c, url + path, 1 << 20)
         assert time.monotonic() - t0 < 3
-
-
-def test_the_fuzzed_inputs_stay_within_memory(tmp_path: Path) -> None:
-    """A fresh process fed 200 of the fuzz suite's configs and GGUF headers never holds 512 MiB and writes
-    nothing outside the cache (issue 22)."""
-    import subprocess
-    import sys
-
-    code = (
-        "import json, random, resource, sys; from pathlib import Path\n"
-        f"sys.path[:0] = [{str(Path(__file__).parent)!r}, {str(Path(__file__).parent.parent / 'bench')!r}]\n"
-        "import test_fuzz as F\n"
-        f"d = Path({str(tmp_path)!r})\n"
-        "for i, doc in enumerate(F._mutants(4242, 100)):\n"
-        "    p = d / f'c{i}' / 'config.json'; p.parent.mkdir(); p.write_text(json.dumps(doc)); F._check(p)\n"
-        "rng = random.Random(4243)\n"
-        "for i in range(100):\n"
-        "    p = d / f'm{i}.gguf'; F._gguf(p, rng); F._check(p)\n"
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n")
-    import os
-
-    home = tmp_path / "home"
-    home.mkdir()
-    env = {**os.environ, "HOME": str(home), "XDG_CACHE_HOME": str(home / ".cache"),
-           "LLM_CATALOG_CACHE_DIR": str(tmp_path / "cache"), "HF_HOME": str(home / "hf")}
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=env)
-    assert out.returncode == 0, out.stderr[-2000:]
-    assert int(out.stdout.strip().splitlines()[-1]) < 512 * 1024  # KiB on Linux
-    # nothing written outside the cache: the home folder stays empty, and beside the inputs only the cache grew
-    assert not any(home.rglob("*")), sorted(home.rglob("*"))[:5]
-    written = {p.relative_to(tmp_path).parts[0] for p in tmp_path.rglob("*") if p.is_file()}
-    assert all(w == "cache" or w.startswith(("c", "m")) for w in written - {"home"}), written

@@ -1,27 +1,24 @@
-"""Seeded, bounded fuzzing of the two files a user hands the product (issue 22): mutated config.json documents and
-mutated GGUF headers go through the whole local check (read, architecture, tensor table, estimate); each must
-answer or fail with the product's own error (exit 2), never an internal error, within a time bound."""
+"""Seeded, bounded fuzzing of the files a user hands the product (issue 22): mutated config.json documents, GGUF
+headers with hostile keys or flipped bytes, and chat-template bombs go through `catalog check --json` in a fresh
+process each chunk (tests/fuzz_worker.py). Every case must answer (a verdict's exit code) or fail with the
+product's own one-line error (exit 2), never an internal error (exit 1), within 10 s and 512 MiB of peak RSS, and
+nothing may be written outside the cache."""
 
 from __future__ import annotations
 
 import json
 import random
-import time
 from pathlib import Path
 from typing import Any
 
 import gguf
 import pytest
 
-import catalog
-from catalog.errors import CatalogError
-
 CONFIGS = Path(__file__).parent / "data" / "configs"
 BASES = ["llama32_1b.json", "gemma2_9b.json", "qwen25_7b.json", "phi3_mini_4k.json", "hybrid/synthetic_lfm2.json",
          "hybrid/qwen35_35b_a3b.json", "gemma_4_26b_a4b.json", "nemotron_super_49b.json", "intellect3_glm45air.json"]
 HOSTILE = [0, -1, -(2 ** 63), 2 ** 63, 2 ** 31, 1e300, -1e-300, 0.5, float("inf"), float("-inf"), float("nan"), True,
            None, "", "12", "NaN", [], [1, 2], {}, {"a": 1}, [0] * 3]
-HW = catalog.machine(["RTX 3060"], None, 32.0, None)
 
 
 def _leaves(doc: Any, path: tuple = ()) -> list[tuple]:
@@ -59,29 +56,6 @@ def _mutants(seed: int, n: int) -> list[dict]:
     return out
 
 
-def _check(path: Path) -> None:
-    try:
-        spec = catalog.resolve(str(path), offline=True)
-        res = catalog.check(spec, catalog.CheckRequest(quants=("Q4_K_M",)), HW)
-        assert res.rows
-    except CatalogError:
-        pass  # the product's own one-line error (exit 2)
-
-
-@pytest.mark.parametrize("chunk", range(6))
-def test_mutated_configs_answer_or_fail_cleanly(tmp_path: Path, chunk: int) -> None:
-    """600 mutated config.json documents (seeded): hostile numbers, wrong types, dropped keys."""
-    t0 = time.monotonic()
-    for i, doc in enumerate(_mutants(1000 + chunk, 100)):
-        path = tmp_path / f"c{i}" / "config.json"
-        path.parent.mkdir()
-        path.write_text(json.dumps(doc))
-        started = time.monotonic()
-        _check(path)
-        assert time.monotonic() - started < 10, doc
-    assert time.monotonic() - t0 < 120
-
-
 def _gguf(path: Path, rng: random.Random) -> None:
     arch = rng.choice(["llama", "qwen2", "gemma2", "gemma3", "deci", "glm4moe", "qwen3moe", "lfm2", "nosuch"])
     w = gguf.GGUFWriter(str(path), arch)
@@ -113,62 +87,128 @@ def _gguf(path: Path, rng: random.Random) -> None:
     w.close()
 
 
-@pytest.mark.parametrize("chunk", range(4))
-def test_mutated_gguf_headers_answer_or_fail_cleanly(tmp_path: Path, chunk: int) -> None:
-    """400 GGUF headers (seeded) with hostile shape keys, per-layer arrays of the wrong length, no tensors."""
-    rng = random.Random(2000 + chunk)
-    for i in range(100):
-        path = tmp_path / f"m{i}.gguf"
-        _gguf(path, rng)
-        started = time.monotonic()
-        _check(path)
-        assert time.monotonic() - started < 10
 
 
-def test_byte_flipped_gguf_headers_fail_cleanly(tmp_path: Path) -> None:
-    """300 copies of a real Llama 3.2 1B header (its tensor table, sparse data) with bytes overwritten at random
-    places of the key/value and tensor-info sections (seeded)."""
+def _flipped(out: Path, seed: int, n: int) -> list[Path]:
+    """Copies of a real Llama 3.2 1B header (its tensor table, sparse data) with bytes overwritten at random places
+    of the key/value and tensor-info sections."""
     from synth_gguf import write as write_synth
 
     cfg = json.loads((CONFIGS / "llama32_1b.json").read_text())
-    src = tmp_path / "src.gguf"
+    src = out / "src.gguf.orig"
     write_synth(cfg.get("config", cfg), "Q4_K_M", src)
-    head = bytearray(src.read_bytes()[:1 << 16])
-    rng = random.Random(3000)
-    for i in range(300):
+    with open(src, "rb") as f:
+        head = bytearray(f.read(1 << 16))
+    rng = random.Random(seed)
+    made = []
+    for i in range(n):
         data = bytearray(head)
         for _ in range(rng.randint(1, 6)):
             at = rng.randrange(16, len(data))
             data[at:at + 8] = rng.randbytes(8) if rng.random() < 0.7 else b"\xff" * 8
-        path = tmp_path / f"f{i}.gguf"
-        with open(src, "rb") as f, open(path, "wb") as out:
-            out.write(data)
-            f.seek(len(data))
-            out.truncate(src.stat().st_size)  # the rest sparse, as the original's data section
-        started = time.monotonic()
-        _check(path)
-        assert time.monotonic() - started < 10
-        path.unlink()
+        path = out / f"f{i}.gguf"
+        with open(path, "wb") as f:
+            f.write(data)
+            f.truncate(src.stat().st_size)  # the rest sparse, as the original's data section
+        made.append(path)
+    return made
 
 
-def test_template_bombs_in_local_ggufs_are_contained(tmp_path: Path) -> None:
-    """12 seeded chat templates made of hostile Jinja pieces (memory, time, output and recursion bombs, sandbox
-    escapes) between benign ones, each in a GGUF through the whole check: each answers with the template reported
-    (unsafe or failed, never measured as a bomb's numbers), within 10 s."""
+def _template_bombs(out: Path, seed: int, n: int) -> list[Path]:
+    """Chat templates made of hostile Jinja pieces (memory, time, output and recursion bombs, sandbox escapes)
+    between benign ones, each in a small GGUF."""
     from gguf_files import write_small_llama
     from test_templates import HOSTILE
 
     benign = ["{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}",
               "{{ bos_token }}", "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"]
-    rng = random.Random(4000)
-    for i in range(12):
+    rng = random.Random(seed)
+    made = []
+    for i in range(n):
         pieces = [rng.choice(benign), *(rng.choice(HOSTILE)[1] for _ in range(rng.randint(1, 2)))]
         rng.shuffle(pieces)
-        path = write_small_llama(tmp_path / f"t{i}.gguf", chat_template="".join(pieces))
-        started = time.monotonic()
-        spec = catalog.resolve(str(path), offline=True)
-        res = catalog.check(spec, catalog.CheckRequest(), HW)
-        assert time.monotonic() - started < 10, pieces
-        jinja = spec.template.jinja
-        assert jinja is not None and not jinja.measured, pieces  # stopped or failed: no bomb is counted
-        assert res.rows and res.rows[0].memory.template_bytes == 0
+        made.append(write_small_llama(out / f"t{i}.gguf", chat_template="".join(pieces)))
+    return made
+
+
+ANSWERED = {0, 10, 11, 12}  # a verdict (docs: CONTRACT.md exit codes)
+
+
+def _configs(out: Path, seed: int, n: int) -> list[Path]:
+    made = []
+    for i, doc in enumerate(_mutants(seed, n)):
+        path = out / f"c{i}" / "config.json"
+        path.parent.mkdir()
+        path.write_text(json.dumps(doc))
+        made.append(path)
+    return made
+
+
+def _ggufs(out: Path, seed: int, n: int) -> list[Path]:
+    rng = random.Random(seed)
+    made = []
+    for i in range(n):
+        _gguf(out / f"m{i}.gguf", rng)
+        made.append(out / f"m{i}.gguf")
+    return made
+
+
+def _run(tmp_path: Path, kind: str, seed: int, n: int) -> list[dict]:
+    """Write one chunk's inputs here, run them in a fresh process with its own home and cache, and check the bounds
+    every case must keep."""
+    import os
+    import subprocess
+    import sys
+
+    inputs, home, cache = tmp_path / "in", tmp_path / "home", tmp_path / "cache"
+    inputs.mkdir()
+    home.mkdir()
+    tests = Path(__file__).parent
+    env = {**os.environ, "HOME": str(home), "XDG_CACHE_HOME": str(cache), "LLM_CATALOG_CACHE_DIR": str(cache),
+           "HF_HOME": str(home / "hf"), "HF_HUB_OFFLINE": "1",
+           "PYTHONPATH": os.pathsep.join([str(tests), str(tests.parent / "bench"), os.environ.get("PYTHONPATH", "")])}
+    make = {"config": _configs, "gguf": _ggufs, "flip": _flipped, "template": _template_bombs}[kind]
+    paths = [str(p) for p in make(inputs, seed, n)]
+    proc = subprocess.run([sys.executable, str(tests / "fuzz_worker.py"), *paths],
+                          capture_output=True, text=True, timeout=600, env=env, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    cases = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert len(cases) == n, proc.stderr[-3000:]
+    for c in cases:
+        assert c["code"] in ANSWERED | {2}, c  # never exit 1 (internal error) or 3 (offline)
+        if c["code"] == 2:
+            assert len(c["stderr"]) == 1 and c["stderr"][0].startswith("catalog: error: "), c
+        assert c["seconds"] < 10, c
+        assert c["maxrss_kib"] < 512 * 1024, c  # the peak so far: the first case to pass it is named
+    # nothing written outside the cache: the home folder stays empty, beside the inputs only the cache grew
+    assert not any(home.rglob("*")), sorted(home.rglob("*"))[:5]
+    assert {p.name for p in tmp_path.iterdir()} <= {"in", "home", "cache"}
+    return cases
+
+
+@pytest.mark.parametrize("chunk", range(6))
+def test_mutated_configs_answer_or_fail_cleanly(tmp_path: Path, chunk: int) -> None:
+    """600 mutated config.json documents (seeded): hostile numbers, wrong types, dropped keys."""
+    cases = _run(tmp_path, "config", 1000 + chunk, 100)
+    assert {c["code"] for c in cases} & ANSWERED  # most mutants still answer: the suite reaches the estimate
+
+
+@pytest.mark.parametrize("chunk", range(4))
+def test_mutated_gguf_headers_answer_or_fail_cleanly(tmp_path: Path, chunk: int) -> None:
+    """400 GGUF headers (seeded) with hostile shape keys, per-layer arrays of the wrong length, no tensors."""
+    _run(tmp_path, "gguf", 2000 + chunk, 100)
+
+
+def test_byte_flipped_gguf_headers_fail_cleanly(tmp_path: Path) -> None:
+    """300 byte-flipped copies of a real header."""
+    _run(tmp_path, "flip", 3000, 300)
+
+
+def test_template_bombs_in_local_ggufs_are_contained(tmp_path: Path) -> None:
+    """12 seeded template bombs through the whole check: each answers with the template reported (unsafe or
+    failed, never measured as a bomb's numbers), within the bounds."""
+    for c in _run(tmp_path, "template", 4000, 12):
+        assert c["code"] in ANSWERED and c["rows"], c
+        t = c["template"]
+        assert t["present"] and (t["unsafe"] or t["error"]) and t["per_turn_tokens"] is None, c
+        assert set(c["template_bytes"]) == {0}, c

@@ -116,6 +116,35 @@ def test_retry_after_is_honoured_and_capped() -> None:
         http.with_retries(lambda: (_ for _ in ()).throw(RemoteUnavailable("x", status=404)), sleep=_no_sleep)
 
 
+def test_a_timeout_or_a_redirect_loop_is_not_tried_again_and_retries_stay_within_the_timeout(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Trying a request that used its whole timeout again would multiply the user's bound (5 x 5 s + back-off for
+    LLM_CATALOG_HTTP_TIMEOUT=5, issue 22), and a redirect loop fails the same way each time; the waits between
+    tries of a 5xx or 429 stop where they would pass the timeout."""
+    def failing(err: RemoteUnavailable):  # type: ignore[no-untyped-def]
+        def fn() -> str:
+            raise err
+        return fn
+
+    for err in (RemoteUnavailable("x", timed_out=True), RemoteUnavailable("x", permanent=True)):
+        with pytest.raises(RemoteUnavailable):
+            http.with_retries(failing(err), sleep=_no_sleep)
+    monkeypatch.setenv("LLM_CATALOG_HTTP_TIMEOUT", "2")
+    calls: list[float] = []
+    with pytest.raises(RemoteUnavailable):
+        http.with_retries(failing(RemoteUnavailable("x", status=500)), sleep=calls.append)
+    assert calls == [http.BACKOFF_S, http.BACKOFF_S * 2] and sum(calls) <= 2
+    calls.clear()
+    with pytest.raises(RemoteUnavailable) as exc:
+        http.with_retries(failing(RemoteUnavailable("x", status=429, retry_after_s=1.5)), sleep=calls.append)
+    assert calls == [1.5] and "try again in 2 s" in exc.value.line()
+    monkeypatch.delenv("LLM_CATALOG_HTTP_TIMEOUT")
+    calls.clear()
+    with pytest.raises(RemoteUnavailable):  # the default 30 s: all four further tries of a 5xx
+        http.with_retries(failing(RemoteUnavailable("x", status=503)), sleep=calls.append)
+    assert len(calls) == http.RETRIES
+
+
 def test_a_body_cut_off_or_a_lying_length_leaves_no_half_entry(hubenv) -> None:  # type: ignore[no-untyped-def]
     srv = hubenv
     # cut once: the retry reads it whole

@@ -17,10 +17,11 @@ from typing import Any
 
 from catalog.errors import BadModelFile, GatedModel, ModelNotFound, RemoteUnavailable
 from catalog.sources.gguf_reader import GGUFError, GGUFHeader, parse
-from catalog.sources.http import Deadline, retry_after
+from catalog.sources.http import Deadline, retry_after, timed_out
 
 FIRST_WINDOW = 1 << 20
 MAX_TOTAL = 64 << 20  # bytes we agree to download for one header (a 260k-token vocabulary needs ~12 MiB)
+MAX_REQUESTS = 32  # a server answering each Range with a few bytes is given up on, not followed (README)
 RETRIES = 2  # for 429/503 answers, waiting out Retry-After
 MAX_RETRY_WAIT_S = 10.0
 _CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
@@ -47,6 +48,9 @@ class RangeReader:
             want = min(want, self.size)
         if want > self.max_total:
             raise BadModelFile(f"{self.url}: GGUF header larger than the {self.max_total >> 20} MiB read limit")
+        if self.requests >= MAX_REQUESTS:
+            raise BadModelFile(f"{self.url}: the server answered {self.requests} Range requests without reaching the "
+                               f"end of the GGUF header ({len(self.buf)} bytes so far)")
         headers = {"Range": f"bytes={start}-{want - 1}", "Accept-Encoding": "identity"}
         for attempt in range(RETRIES + 1):
             data = self._get(headers, start, want, last=attempt == RETRIES)
@@ -91,7 +95,7 @@ class RangeReader:
         except (GatedModel, ModelNotFound, RemoteUnavailable, BadModelFile):
             raise
         except Exception as exc:  # noqa: BLE001 - httpx transport errors of every kind
-            raise RemoteUnavailable(f"{self.url}: {type(exc).__name__}") from None
+            raise RemoteUnavailable(f"{self.url}: {type(exc).__name__}", timed_out=timed_out(exc)) from None
         return data
 
     def read(self, offset: int, n: int) -> bytes:

@@ -6,8 +6,9 @@ offline switch, and small bodies read under a cap.
 - `shared_client(headers)`: one pooled, thread-safe httpx client per set of headers and timeout (a TLS
   context costs ~20 ms to build, which a refresh of hundreds of repos must not pay per repo).
 - `client(timeout_s)`: a client of its own (the Ollama registry, a local server).
-- `with_retries(fn)`: a transient failure (429, 5xx, no answer) is tried again after the server's
-  Retry-After or a doubling back-off; a 429 says who rate-limited us.
+- `with_retries(fn)`: a transient failure (429, 5xx, a refused or cut connection) is tried again after the server's
+  Retry-After or a doubling back-off, the tries within LLM_CATALOG_HTTP_TIMEOUT in all; a 429 says who
+  rate-limited us. A request that ran out of time is not tried again (the timeout is the user's bound).
 - `fetch_capped(client, url, limit)`: a GET whose body may not pass `limit` bytes.
 - `Deadline`: the whole of a request (connect, headers and every byte of the body) within
   `LLM_CATALOG_HTTP_TIMEOUT`, not only each read: a server that trickles a byte at a time is cut off.
@@ -29,7 +30,7 @@ __all__ = ["Deadline", "client", "fetch_capped", "hub_endpoint", "offline_env", 
            "timeout_s", "with_retries"]
 
 T = TypeVar("T")
-RETRIES = 4  # further tries of a transient failure (429, 5xx, no answer)
+RETRIES = 4  # further tries of a transient failure (429, 5xx, a refused or cut connection; never a timeout)
 BACKOFF_S = 0.5  # the first wait without a Retry-After; doubled each try
 MAX_WAIT_S = 30.0  # a longer Retry-After is reported, not waited out
 DEFAULT_TIMEOUT_S = 30.0
@@ -59,7 +60,7 @@ class Deadline:
 
         if time.monotonic() > self.end:
             raise RemoteUnavailable(f"{self.url}: did not answer in full within {self.seconds:g} s",
-                                    "try again, or raise LLM_CATALOG_HTTP_TIMEOUT")
+                                    "try again, or raise LLM_CATALOG_HTTP_TIMEOUT", timed_out=True)
 
 
 def _timeout(t: float) -> Any:
@@ -113,22 +114,26 @@ def retry_after(headers: Any) -> float | None:
 
 def with_retries(fn: Callable[[], T], sleep: Callable[[float], None] | None = None, who: str = "the Hub") -> T:
     """`fn()`, tried again on a transient RemoteUnavailable: after the server's Retry-After, else
-    after BACKOFF_S, doubling. A Retry-After past MAX_WAIT_S, or the last failure, is raised (a 429
-    with a hint naming `who` rate-limited us)."""
+    after BACKOFF_S, doubling. A Retry-After past MAX_WAIT_S, a wait that would take the tries past
+    LLM_CATALOG_HTTP_TIMEOUT in all, or the last failure, is raised (a 429 with a hint naming `who`
+    rate-limited us): the user's timeout bounds a request's retries as it bounds the request."""
     import time
 
     wait_for = sleep or time.sleep
+    budget, started, waited = timeout_s(), time.monotonic(), 0.0
     for attempt in range(RETRIES + 1):
         try:
             return fn()
         except RemoteUnavailable as err:
             wait = err.retry_after_s if err.retry_after_s is not None else BACKOFF_S * 2 ** attempt
-            if not err.transient or attempt == RETRIES or wait > MAX_WAIT_S:
+            spent = max(time.monotonic() - started, waited)
+            if (not err.transient or attempt == RETRIES or wait > MAX_WAIT_S or spent + wait > budget):
                 if err.status == 429:
                     err.hint = (f"rate limited by {who}; try again in {err.retry_after_s:.0f} s"
                                 if err.retry_after_s else f"rate limited by {who}; try again later")
                 raise
             wait_for(wait)
+            waited += wait
     raise AssertionError("unreachable")
 
 
@@ -173,4 +178,12 @@ def fetch_capped(c: Any, url: str, limit: int, headers: dict[str, str] | None = 
         raise
     except Exception as exc:  # noqa: BLE001 - transport errors of every kind
         raise RemoteUnavailable(f"{url}: {who} did not answer ({type(exc).__name__})",
-                                "try again, or use --offline") from None
+                                "try again, or use --offline", timed_out=timed_out(exc),
+                                permanent=type(exc).__name__ == "TooManyRedirects") from None
+
+
+def timed_out(exc: BaseException) -> bool:
+    """Whether a transport error is httpx's timeout (connect, read, write or pool)."""
+    import httpx
+
+    return isinstance(exc, httpx.TimeoutException)

@@ -3,7 +3,7 @@
 Each repo is one task on a bounded thread pool (huggingface_hub and httpx are
 blocking clients; the work is waiting on the network). A task asks model_info
 first and re-reads the files only when the repo's commit moved (`hub.record`),
-retries 429 (after Retry-After) and 5xx/timeouts (with backoff) through
+retries 429 (after Retry-After), 5xx and cut connections (with backoff) through
 `hub.with_retries`, and is reported on its own: one failure never stops the
 others. The run's progress is written to the cache after every repo, so a run
 that is interrupted (Ctrl-C, a crash, a closed laptop) resumes where it stopped

@@ -9,7 +9,7 @@ import re
 from typing import Any
 
 from catalog.errors import BadModelFile, ModelNotFound, RemoteUnavailable
-from catalog.sources.http import fetch_capped, hub_endpoint, offline_env
+from catalog.sources.http import fetch_capped, hub_endpoint, offline_env, timeout_s
 
 MAX_MODEL_INFO = 16 << 20  # a model record with its file list, or one page of a tree; real ones are a few MiB
 EXPAND = ["author", "cardData", "childrenModelCount", "config", "gated", "gguf", "lastModified", "library_name",
@@ -54,9 +54,12 @@ def model_info(repo: str, revision: str | None) -> Any:
     except BadModelFile:
         raise BadModelFile(f"{repo}: its Hub record is larger than {MAX_MODEL_INFO >> 20} MiB") from None
     except RemoteUnavailable as err:  # the repo, not the long query, in the one line the user reads
-        what = f"HTTP {err.status}" if err.status else err.message.rsplit("(", 1)[-1].rstrip(")")
-        raise RemoteUnavailable(f"{repo}: the Hub did not answer ({what})", err.hint or "try again, or use --offline",
-                                status=err.status, retry_after_s=err.retry_after_s) from None
+        what = (f"HTTP {err.status}" if err.status else f"not in full within {timeout_s():g} s" if err.timed_out
+                else err.message.rsplit("(", 1)[-1].rstrip(")"))
+        hint = "try again, raise LLM_CATALOG_HTTP_TIMEOUT, or use --offline" if err.timed_out else err.hint
+        raise RemoteUnavailable(f"{repo}: the Hub did not answer ({what})", hint or "try again, or use --offline",
+                                status=err.status, retry_after_s=err.retry_after_s, timed_out=err.timed_out,
+                                permanent=err.permanent) from None
     try:
         data = json.loads(body or b"")
         if not isinstance(data, dict):
@@ -90,7 +93,9 @@ def tree(repo: str, revision: str | None) -> list[tuple[str, int]]:
                 page = json.loads(body or b"[]")
             except (ValueError, RecursionError):
                 raise BadModelFile(f"{repo}: its file listing is not JSON") from None
-            for f in page if isinstance(page, list) else ():
+            if not isinstance(page, list):
+                raise BadModelFile(f"{repo}: its file listing is not a list of files")
+            for f in page:
                 size = f.get("size") if isinstance(f, dict) and f.get("type") == "file" else None
                 if isinstance(size, int) and isinstance(f.get("path"), str):
                     out.append((f["path"], size))
