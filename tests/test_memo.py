@@ -1,5 +1,5 @@
-"""catalog.core.memo: entries answer only for the very objects they were computed from, and the least recently
-used goes first."""
+"""catalog.core.memo: entries answer only for the very objects they were computed from, and the oldest goes
+first."""
 
 from __future__ import annotations
 
@@ -15,14 +15,14 @@ def test_an_equal_object_is_not_the_same_one() -> None:
     assert m.get((a,), "other") is MISS
 
 
-def test_the_least_recently_used_goes_first() -> None:
+def test_the_oldest_goes_first() -> None:
     m = Memo(2)
     x, y, z = object(), object(), object()
     m.put((x,), 0, "x")
     m.put((y,), 0, "y")
-    assert m.get((x,), 0) == "x"  # x is now the most recent
+    assert m.get((x,), 0) == "x"
     m.put((z,), 0, "z")
-    assert m.get((y,), 0) is MISS and m.get((x,), 0) == "x" and m.get((z,), 0) == "z"
+    assert m.get((x,), 0) is MISS and m.get((y,), 0) == "y" and m.get((z,), 0) == "z"
     assert len(m) == 2
     m.clear()
     assert len(m) == 0

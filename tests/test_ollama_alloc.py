@@ -36,6 +36,20 @@ def test_generation_batch(ctx: int, predicted: int, available: int, fa: bool, cu
     assert ollama.generation_batch(ctx, predicted, available, fa, cuda, smallest) == want
 
 
+def test_launch_batch_is_the_num_batch_set_else_ollamas_pick_for_the_file() -> None:
+    """One rule: a num_batch the user set wins whatever the file; without one, the pick for the file's predicted
+    VRAM on the GPUs (the least free NVIDIA card decides the flash-attention-off case); no file yet: 512."""
+    import hardware
+
+    big = hardware.profile(["H100 80GB"], 64.0).gpus
+    small = hardware.profile(["RTX 3060 8GB"], 64.0).gpus
+    assert ollama.launch_batch(768, 131072, 22 * GIB, big, True) == 768
+    assert ollama.launch_batch(None, 131072, None, big, True) == 512
+    assert ollama.launch_batch(None, 131072, 22 * GIB, big, True) == 2048  # under 60 % of an H100's free memory
+    assert ollama.launch_batch(None, 16384, 4 * GIB, small, False) == 256  # flash attention off on 8 GiB
+    assert ollama.launch_batch(None, 16384, 4 * GIB, big, False) == 512
+
+
 def test_predicted_vram_is_the_file_plus_an_f16_cache() -> None:
     spec = lookup("llama3.1:8b")
     assert spec is not None

@@ -111,8 +111,7 @@ def test_detail_shows_evidence_text_as_text() -> None:
             row = app.rows["llama-3.1-8b-instruct"]
             al = row.result.alignment
             ev = (al.evidence[0]._replace(value="wraps turns in [INST] ... [/INST]"), *al.evidence[1:])
-            row = row._replace(result=row.result._replace(alignment=al._replace(evidence=ev)))
-            app.push_screen(DetailScreen(row))
+            app.push_screen(DetailScreen(row, row.result._replace(alignment=al._replace(evidence=ev))))
             await pilot.pause()
             head = str(app.screen.query_one("#detail-head").render())
             assert "[INST] ... [/INST]" in head, head

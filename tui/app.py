@@ -27,7 +27,7 @@ from catalog.cli.render import gib
 from catalog.core.alignment import KINDS as ALIGNMENT_KINDS
 from catalog.core.model import estimate_note
 from catalog.core.options import KV_CHOICES
-from catalog.core.results import COMMAND_LABELS
+from catalog.core.results import COMMAND_LABELS, CheckResult
 from hardware import Hardware
 from tui.table import ModelTable
 
@@ -46,8 +46,7 @@ SORT_KEYS = ("id", "best_quant", "fit", "tokens_per_second", "gpu_bytes", "param
 
 def fit_of(r: Summary) -> str:
     """How the summary's recommended row runs (fits, tight, partial, cpu only, too slow, won't run)."""
-    best = r.result.recommended_row
-    return best.fit if best is not None else "won't run"
+    return r.fit
 
 
 def cells(r: Summary) -> tuple[str, ...]:
@@ -88,10 +87,10 @@ class DetailScreen(Screen[None]):
         *(Binding(str(i), f"copy('{key}')", f"copy {label}") for i, (label, key) in enumerate(COMMAND_LABELS, 1)),
     ]
 
-    def __init__(self, row: Summary) -> None:
+    def __init__(self, row: Summary, check: CheckResult | None = None) -> None:
         super().__init__()
         self.row = row
-        self.check = row.result
+        self.check = check or row.result  # the whole check, commands included: made now, for this one line
         self.rec = self.check.recommended_row or (self.check.rows[0] if self.check.rows else None)
 
     def compose(self) -> ComposeResult:

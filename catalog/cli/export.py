@@ -138,6 +138,13 @@ def _model_file(args: tuple[str, tuple[tuple[str, str, tuple[str, ...], float], 
     return doc["id"], _text(doc), summary
 
 
+def _glossary_text(only: list[str] | None) -> str:
+    """glossary.json's text (in a worker process): every model's, or those of the ids in `only`."""
+    everything = catalog.entries()
+    keep = set(only or ())
+    return _text(catalog.glossary([e for e in everything if e["id"] in keep] if only is not None else everything))
+
+
 def export(out: str, profiles: tuple[tuple[str, str, tuple[str, ...], float], ...] = DEFAULT_PROFILES,
            fmt: str = "json", stamp: str | None = None, on_done: Callable[[str], None] | None = None,
            jobs: int | None = None, only: tuple[str, ...] = (), cached: bool = False) -> dict[str, Any]:
@@ -162,6 +169,8 @@ def export(out: str, profiles: tuple[tuple[str, str, tuple[str, ...], float], ..
         work += [(f"hub:{s.hf_repo}", profiles) for s in catalog.search(cached=True)
                  if s.hf_repo and s.provenance.entry != "data/models.jsonl"]
     with ProcessPoolExecutor(max_workers=workers) as pool:
+        # the glossary's worked examples are checks too: a worker makes it beside the models, not the parent after
+        glossary = pool.submit(_glossary_text, [e["id"] for e in rows] if only else None)
         for doc_id, text, summary in pool.map(_model_file, work, chunksize=4):
             _write(os.path.join(out, "models", f"{doc_id}.json"), text)
             index_models.append(summary)
@@ -181,7 +190,7 @@ def export(out: str, profiles: tuple[tuple[str, str, tuple[str, ...], float], ..
                                 "memory_usable_bytes": g.memory_free_bytes, "bandwidth_bytes_per_s":
                                 g.bandwidth_bytes_per_s, "source": g.source} for g in hws[pid].gpus]}
                      for pid, label, _, _ in profiles]})
-    _dump(os.path.join(out, "glossary.json"), catalog.glossary(rows if only else everything))
+    _write(os.path.join(out, "glossary.json"), glossary.result())
     if fmt == "csv":
         with open(os.path.join(out, "models.csv"), "w", encoding="utf-8", newline="") as f:
             f.write(to_csv(index))

@@ -15,6 +15,7 @@ from catalog.core.ggml import Tensor
 from catalog.core.memory import (
     CUDA_CONTEXT_BYTES,
     MIB,
+    MemoryEstimate,
     RuntimeOptions,
     WeightLayout,
     device_of_layers,
@@ -112,18 +113,40 @@ def fit_layers(a: Architecture, tensors: list[Tensor], opts: RuntimeOptions, gpu
     budgets = gpu_budget_bytes if isinstance(gpu_budget_bytes, tuple) else (gpu_budget_bytes,)
     lay = lay or layout(tensors, a.n_layer)
 
-    def ok(ngl: int) -> bool:
-        return estimate(a, tensors, opts, ngl, True, context_overhead_bytes, lay, budgets, cpu_moe_layers).fits(budgets)
+    def est(ngl: int) -> MemoryEstimate:
+        return estimate(a, tensors, opts, ngl, True, context_overhead_bytes, lay, budgets, cpu_moe_layers)
 
-    if not ok(1):
-        return 0
     lo, hi = 1, a.n_layer + 1
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        if ok(mid):
-            lo = mid
-        else:
-            hi = mid - 1
+    low = est(lo)
+    if not low.fits(budgets):
+        return 0
+    if len(budgets) > 1:  # the split moves layers between the GPUs (not always more bytes on each): halves
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            if est(mid).fits(budgets):
+                lo = mid
+            else:
+                hi = mid - 1
+        return lo
+    high = est(hi)
+    if high.fits(budgets):
+        return hi
+    # ok(lo), not ok(hi), and one GPU's bytes grow with every layer offloaded: the next guess is where the line
+    # through the bracket's ends meets the budget (layers weigh nearly alike, so it lands at or next to the
+    # answer), tried with its neighbour; the same answer as halving in about half the estimates
+    while hi - lo > 1:
+        guess = lo + (hi - lo) * (budgets[0] - low.gpu_bytes) // max(1, high.gpu_bytes - low.gpu_bytes)
+        mid = min(max(guess, lo + 1), hi - 1)
+        e = est(mid)
+        if not e.fits(budgets):
+            hi, high = mid, e
+            continue
+        lo, low = mid, e
+        if hi - lo > 1:
+            nxt = est(lo + 1)
+            if not nxt.fits(budgets):
+                return lo
+            lo, low = lo + 1, nxt
     return lo
 
 

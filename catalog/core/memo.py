@@ -2,9 +2,10 @@
 
 Specs, architectures and layouts are large tuples: hashing one on every call costs more than the work a memo
 saves, so entries are keyed by their `id` and hold the objects themselves, which keeps each id its own for as
-long as the entry lives (an id is reused only once its object is gone). The least recently used entry goes
-past `kept`. One of these serves each of the estimate's repeated questions: a model's tensor table and layout
-per quantization, its file size, an estimate, the commands, a rendered chat template.
+long as the entry lives (an id is reused only once its object is gone). The oldest entry goes past `kept`
+(first in, first out: keeping the most recently used would cost each hit two more hashes of its key, most of
+the hit for an estimate's options). One of these serves each of the estimate's repeated questions: a model's
+tensor table and layout per quantization, its file size, an estimate, the commands, a rendered chat template.
 """
 
 from typing import Any
@@ -21,11 +22,12 @@ class Memo:
         self._entries: dict[tuple[Any, ...], tuple[tuple[object, ...], Any]] = {}
 
     def get(self, held: tuple[object, ...], rest: Any = ()) -> Any:
-        key = (*map(id, held), rest)
-        hit = self._entries.get(key)
-        if hit is None or not all(a is b for a, b in zip(hit[0], held, strict=True)):
+        hit = self._entries.get((*map(id, held), rest))
+        if hit is None:
             return MISS
-        self._entries[key] = self._entries.pop(key)  # the most recently used go last
+        for kept, asked in zip(hit[0], held, strict=True):  # a loop, not all(): tens of thousands a list
+            if kept is not asked:
+                return MISS
         return hit[1]
 
     def put(self, held: tuple[object, ...], rest: Any, value: Any) -> Any:

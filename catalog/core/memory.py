@@ -19,6 +19,7 @@ Everything is an integer number of bytes.
 
 from functools import lru_cache
 
+from catalog.core import ollama
 from catalog.core.arch import Architecture
 from catalog.core.ggml import Tensor, tensor_bytes
 from catalog.core.layout import WeightLayout as WeightLayout  # re-exported: the estimate's callers read both here
@@ -87,7 +88,7 @@ def runtime_options(request: CheckRequest, ctx: int) -> RuntimeOptions:
         return RuntimeOptions(ctx, k, v, request.flash_attn, request.batch, ub, slots, n_outputs=slots,
                               gpu_layers=request.gpu_layers, cpu_moe=request.n_cpu_moe)
     if request.runtime == "ollama":  # Ollama 0.30+: a llama-server with -np 1, -b and -ub both num_batch
-        nb = request.ollama_batch or DEFAULT_UBATCH  # with no num_batch given, set per row (catalog.core.ollama)
+        nb = ollama.launch_batch(request.ollama_batch, ctx, None, (), request.flash_attn)  # a file's: per row
         return RuntimeOptions(ctx, k, v, request.flash_attn, nb, nb, 1, n_outputs=1)
     return RuntimeOptions(ctx, k, v, request.flash_attn, request.batch, ub)
 

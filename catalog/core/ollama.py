@@ -13,7 +13,13 @@ equals `size_vram` once every layer is offloaded (llm/llama_server.go 2636-2676,
 context and cuBLAS pool that nvidia-smi also counts, so it reads lower than nvidia-smi by about `overhead_bytes`.
 """
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 from catalog.core.arch import Architecture
+
+if TYPE_CHECKING:
+    from hardware import GPU
 
 OLLAMA_VERSION = "0.32.15"
 OLLAMA_SOURCE = "ollama/ollama@b7871fc0d1d82fe109536efa3e0e8e411c766c75"
@@ -69,6 +75,21 @@ def generation_batch(ctx: int, predicted: int, available: int, flash_attn: bool,
     while batch > BATCH_DEFAULT and not _fits(batch, predicted, available):
         batch = BATCH_MEDIUM if batch > BATCH_MEDIUM else BATCH_DEFAULT
     return batch
+
+
+def launch_batch(num_batch: int | None, ctx: int, predicted: int | None, gpus: Sequence["GPU"],
+                 flash_attn: bool) -> int:
+    """The -b (= -ub) Ollama starts llama-server with, the whole rule in one place: the num_batch the user set
+    (a Modelfile or request option), else automaticGenerationBatch's pick for this file's `predicted_vram` at
+    `ctx` on the GPUs it places the model on; BATCH_DEFAULT where no file is known yet (`predicted` None)."""
+    if num_batch:
+        return num_batch
+    if predicted is None:
+        return BATCH_DEFAULT
+    nvidia = [min(g.memory_free_bytes or g.memory_total_bytes, g.memory_total_bytes or g.memory_free_bytes)
+              for g in gpus if g.vendor == "nvidia"]
+    return generation_batch(ctx, predicted, sum(g.memory_free_bytes for g in gpus), flash_attn, bool(nvidia),
+                            min(nvidia, default=0))
 
 
 def ps_bytes(gpu_bytes: int, total_bytes: int, overhead_bytes: int, all_on_gpu: bool) -> tuple[int, int]:

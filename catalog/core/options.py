@@ -92,7 +92,7 @@ class CheckRequest(Record):
     @property
     def ollama_batch(self) -> int | None:
         """The num_batch Ollama is told (its -b and -ub): --ubatch, else --batch, where either was given; None
-        leaves it to Ollama's own choice (catalog.core.ollama.generation_batch)."""
+        leaves it to Ollama's own choice (catalog.core.ollama.launch_batch)."""
         if self.ubatch != DEFAULT_UBATCH:
             return self.ubatch
         return self.batch if self.batch != DEFAULT_BATCH else None

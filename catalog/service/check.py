@@ -98,13 +98,15 @@ class _Machine:
         return est.fits(self.budgets) and (left is None or est.cpu_bytes <= left)
 
 
-def check(spec: ModelSpec, request: CheckRequest, hardware: Hardware) -> CheckResult:
+def check(spec: ModelSpec, request: CheckRequest, hardware: Hardware, *, commands: bool = True) -> CheckResult:
     """Advice for one model on one machine.
 
     Args:
         spec: the resolved model (`catalog.resolve`); `spec.pinned_quant` is the quantization its name chose.
         request: the user's options.
         hardware: the hardware to fit against (detected, a named profile, or a budget).
+        commands: False leaves every row's commands unwritten (UNWRITTEN): a list's line (`summarize`) reads only
+            the verdicts, and the commands are a third of a check's time.
     Raises:
         UsageError: an option no runtime would run, or an unknown quantization.
     """
@@ -123,7 +125,7 @@ def check(spec: ModelSpec, request: CheckRequest, hardware: Hardware) -> CheckRe
     # llama-server's command so the command runs what was estimated
     vision = ("load" if request.vision and spec.projector_bytes else "skip") if spec.projector_kind else ""
     rows = tuple(_row(spec, q, _ollama_opts(request, opts, spec, q, m), m, template, ol_ctx, request.min_tps, vision,
-                      request.runtime) for q in quants)
+                      request.runtime, commands) for q in quants)
     pick, pick_why = ranking.recommend(
         [ranking.Candidate(r.quant, r.verdict, r.tokens_per_second,
                            8 * r.file_bytes / spec.parameters if spec.parameters else None) for r in rows],
@@ -159,16 +161,14 @@ def _as_ollama_runs(request: CheckRequest, hardware: Hardware) -> CheckRequest:
 
 def _ollama_opts(request: CheckRequest, opts: RuntimeOptions, spec: ModelSpec, quant: str,
                  m: _Machine) -> RuntimeOptions:
-    """Under Ollama with no num_batch given, the -b/-ub its scheduler picks for this file, context and machine
-    (catalog.core.ollama.generation_batch); otherwise `opts` as they are."""
-    if request.runtime != "ollama" or request.ollama_batch is not None:
+    """Under Ollama, `opts` with the -b/-ub it starts llama-server with for this file, context and machine
+    (catalog.core.ollama.launch_batch); otherwise `opts` as they are."""
+    if request.runtime != "ollama":
         return opts
-    predicted = ollama.predicted_vram(spec.arch, file_bytes(spec, quant, layout_for(spec, quant)), opts.n_ctx)
-    gpus = m.hw.gpus
-    nvidia = [min(g.memory_free_bytes or g.memory_total_bytes, g.memory_total_bytes or g.memory_free_bytes)
-              for g in gpus if g.vendor == "nvidia"]
-    batch = ollama.generation_batch(opts.n_ctx, predicted, sum(g.memory_free_bytes for g in gpus), opts.flash_attn,
-                                    bool(nvidia), min(nvidia, default=0))
+    given = request.ollama_batch
+    predicted = None if given else ollama.predicted_vram(spec.arch, file_bytes(spec, quant, layout_for(spec, quant)),
+                                                          opts.n_ctx)
+    batch = ollama.launch_batch(given, opts.n_ctx, predicted, m.hw.gpus, opts.flash_attn)
     return opts if batch == opts.n_batch else opts._replace(n_batch=batch, n_ubatch=batch)
 
 
@@ -232,7 +232,7 @@ def template_bytes(template: TemplateCost, est: MemoryEstimate, ctx: int) -> int
 
 
 def _row(spec: ModelSpec, quant: str, opts: RuntimeOptions, m: _Machine, template: TemplateCost,
-         ollama_ctx: int, min_tps: float, vision: str = "", runtime: str = "") -> QuantRow:
+         ollama_ctx: int, min_tps: float, vision: str = "", runtime: str = "", commands: bool = True) -> QuantRow:
     tensors, lay = NO_TABLE, layout_for(spec, quant)
     est, verdict = _placement(spec, tensors, lay, opts, m)
     tps = per_second(check_seconds(est, lay, m.hw.gpus, m.hw.ram_bandwidth_bytes_per_s)) \
@@ -247,7 +247,7 @@ def _row(spec: ModelSpec, quant: str, opts: RuntimeOptions, m: _Machine, templat
         quant=quant, file_bytes=file_bytes(spec, quant, lay), memory=memory,
         verdict=verdict, gpu_layers=est.gpu_layers, total_layers=est.total_layers, tokens_per_second=tps,
         margin_bytes=sum(m.budgets) - est.gpu_bytes if m.has_gpu else None, cpu_moe_layers=est.cpu_moe_layers,
-        commands=_commands(spec, quant, opts, est, ollama_ctx, vision),
+        commands=_commands(spec, quant, opts, est, ollama_ctx, vision) if commands else UNWRITTEN,
         gpu_split=split, fit=fit_level(verdict, tps, est.gpu_bytes, sum(m.budgets), min_tps),
         prefill_tokens_per_second=prefill_per_second(active_parameters(spec.parameters, lay), m.hw.gpus,
                                                      est.per_gpu_layers) if verdict == "full_gpu" else None,
@@ -270,6 +270,10 @@ def _commands(spec: ModelSpec, quant: str, opts: RuntimeOptions, est: MemoryEsti
     return _COMMANDS.put((spec,), rest, all_commands(  # type: ignore[no-any-return]
         download_target(spec, quant)._replace(vision=vision), quant, opts, est.gpu_layers, est.total_layers,
         ollama_ctx, est.cpu_moe_layers, est.per_gpu_layers))
+
+
+# the commands of a check asked without them (`check(..., commands=False)`)
+UNWRITTEN = Commands("", "", "", "", "", note="not written: this check was asked without commands")
 
 
 # commands already written, by the spec and all they depend on: the profiles of an export and a TUI's re-estimates

@@ -7,6 +7,7 @@ recommended row of its check.
 
 from __future__ import annotations
 
+from catalog.core.memo import MISS, Memo
 from catalog.core.model import ModelSpec
 from catalog.core.options import CheckRequest, Runtime, Verdict
 from catalog.core.record import Record
@@ -17,7 +18,8 @@ from hardware import Hardware
 
 
 class Summary(Record):
-    """One model's line in a list (the TUI, `search --fits`): its recommended row on this hardware."""
+    """One model's line in a list (the TUI, `search --fits`): its recommended row on this hardware. `result`, the
+    whole check with its commands, is made when first read (a list of hundreds shows the lines, and opens one)."""
 
     spec: ModelSpec
     kind: str | None
@@ -25,7 +27,22 @@ class Summary(Record):
     verdict: Verdict
     gpu_bytes: int | None
     tokens_per_second: float | None
-    result: CheckResult
+    fit: str  # the recommended row's fit (fits, tight, partial, cpu only, too slow), "won't run" without one
+    request: CheckRequest
+    hardware: Hardware
+
+    @property
+    def result(self) -> CheckResult:
+        """The whole check this line summarizes, commands included (made once, then kept)."""
+        hit = _RESULTS.get((self.spec, self.request, self.hardware))
+        if hit is MISS:
+            hit = _RESULTS.put((self.spec, self.request, self.hardware), (),
+                               check(self.spec, self.request, self.hardware))
+        return hit  # type: ignore[no-any-return]
+
+
+# the whole checks of the lines opened (a TUI's detail screen, a test), by the objects they were made from
+_RESULTS = Memo(256)
 
 
 def _described(words: list[str], kind: str | None, family: str | None, m_id: str, m_name: str, m_family: str,
@@ -58,12 +75,12 @@ PARAMS_SLACK = 0.05
 def catalog_specs(text: str = "", kind: str | None = None, family: str | None = None) -> list[ModelSpec]:
     """The embedded catalog's models whose description passes the filter (each entry is read into a spec only
     then: a search names a few of 164)."""
-    from catalog.sources.bundled import entries, to_spec
+    from catalog.sources.bundled import all_specs, entries
 
     words = text.lower().split()
-    return [to_spec(e) for e in entries()
-            if _described(words, kind, family, e["id"], e["name"], e["family"], (e.get("alignment") or {}).get("kind"),
-                          e.get("hf_repo"))]
+    return all_specs([e for e in entries()
+                      if _described(words, kind, family, e["id"], e["name"], e["family"],
+                                    (e.get("alignment") or {}).get("kind"), e.get("hf_repo"))])
 
 
 def cached_specs(runtimes: tuple[Runtime, ...] = ("ollama",)) -> list[ModelSpec]:
@@ -92,15 +109,16 @@ def search(text: str = "", *, kind: str | None = None, family: str | None = None
 
 def summarize(spec: ModelSpec, request: CheckRequest, hw: Hardware) -> Summary:
     """One model's line in a list: its recommended quantization on this hardware, with that row's GPU bytes,
-    verdict and speed, and the whole check (its layouts from the cache where an earlier run left them)."""
+    verdict, speed and fit (its layouts from the cache where an earlier run left them); the whole check is made
+    when the line's `result` is read."""
     from catalog.sources import derived
 
     derived.warm((spec,))
-    res = check(spec, request, hw)
+    res = check(spec, request, hw, commands=False)
     best = res.recommended_row
     return Summary(spec, spec.alignment.kind if spec.alignment else None, best.quant if best else None,
                    best.verdict if best else "no_fit", best.memory.gpu_bytes if best else None,
-                   best.tokens_per_second if best else None, res)
+                   best.tokens_per_second if best else None, best.fit if best else "won't run", request, hw)
 
 
 def smaller_that_runs(spec: ModelSpec, request: CheckRequest, hw: Hardware) -> Summary | None:

@@ -14,7 +14,7 @@ from functools import lru_cache
 from typing import Any
 
 from catalog.core.alignment import from_catalog
-from catalog.core.arch import from_hf_config, hf_tensors, parameter_count
+from catalog.core.arch import Architecture, from_hf_config, hf_tensors, parameter_count
 from catalog.core.ggml import normalize_preset
 from catalog.core.model import (
     ChatTemplate,
@@ -150,10 +150,12 @@ def _ollama(e: dict[str, Any]) -> OllamaInfo:
     return OllamaInfo(ol.get("library"), tuple((ol.get("tags") or {}).items()))
 
 
-def to_spec(e: dict[str, Any], pinned: str | None = None) -> ModelSpec:
-    """Turn a catalog entry into a ModelSpec (`pinned`: the quantization the name chose)."""
-    arch = from_hf_config(e["config"])
-    params = e.get("parameters") or parameter_count(hf_tensors(arch))
+def to_spec(e: dict[str, Any], pinned: str | None = None, arch: Architecture | None = None,
+            parameters: int | None = None) -> ModelSpec:
+    """Turn a catalog entry into a ModelSpec (`pinned`: the quantization the name chose; `arch` and `parameters`:
+    the entry's, when the caller has them)."""
+    arch = arch or from_hf_config(e["config"])
+    params = e.get("parameters") or parameters or parameter_count(hf_tensors(arch))
     return ModelSpec(
         id=e["id"], name=e["name"], family=e["family"], arch=arch, parameters=int(params),
         hf_repo=e.get("hf_repo"), source_dtype=e.get("torch_dtype", "BF16"),
@@ -305,6 +307,15 @@ def base_of(e: dict[str, Any]) -> dict[str, Any] | None:
     return None
 
 
-def all_specs() -> list[ModelSpec]:
-    """Every catalog entry as a ModelSpec."""
-    return [to_spec(e) for e in entries()]
+
+
+def all_specs(pool: list[dict[str, Any]] | None = None) -> list[ModelSpec]:
+    """`to_spec` of many entries (every entry without `pool`), the parameter counts of those that record none
+    from the cache (one entry for the whole catalog, catalog.sources.derived.parameter_counts)."""
+    from catalog.sources.derived import parameter_counts
+
+    pool = entries() if pool is None else pool
+    archs = [from_hf_config(e["config"]) for e in pool]
+    counts = parameter_counts(_data()[0], ((e["id"], a) for e, a in zip(pool, archs, strict=True)
+                                           if not e.get("parameters")))
+    return [to_spec(e, None, a, counts.get(e["id"])) for e, a in zip(pool, archs, strict=True)]

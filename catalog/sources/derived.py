@@ -1,4 +1,5 @@
-"""The on-disk cache of what a model's config alone decides: each quantization's weight layout (hardware-independent).
+"""The on-disk cache of what a model's config alone decides: each quantization's weight layout (hardware-independent),
+and the parameter counts of the catalog entries that record none.
 
 A check, an export, `search --fits` and the TUI need every shown quantization's layout (the tensor table llama-quantize
 would write, summed per layer); building one costs a few milliseconds a model and quantization, and never changes
@@ -102,3 +103,25 @@ def warm(specs: Iterable[ModelSpec]) -> None:
         except Exception:  # noqa: BLE001 - warming is only a shortcut: the check computes (and reports) it itself
             continue
         cache.put(KIND, k, {"layouts": {q: list(lay) for q, lay in layouts.items()}})
+
+
+PARAMS_KIND = "derived-params"
+
+
+def parameter_counts(data: bytes, missing: Iterable[tuple[str, Any]]) -> dict[str, int]:
+    """The parameter count of each (id, architecture) in `missing`, catalog entries that record none: counted
+    from the tensor table convert_hf_to_gguf.py writes (a millisecond or more a model), kept in one cache entry
+    keyed by the catalog file's bytes (`data`) and the rules, so a list of hundreds counts them once."""
+    from catalog.core.arch import hf_tensors, parameter_count
+
+    todo = list(missing)
+    k = hash_text(f"{rules_digest()}\n{blake2b(data, digest_size=32).hexdigest()}")
+    hit = cache.get(PARAMS_KIND, k)
+    counts = hit.doc.get("counts") if hit is not None else None
+    if not isinstance(counts, dict) or not all(type(v) is int and v > 0 for v in counts.values()):
+        counts = {}
+    out = {i: counts[i] for i, _ in todo if i in counts}
+    new = {i: parameter_count(hf_tensors(a)) for i, a in todo if i not in out}
+    if new:
+        cache.put(PARAMS_KIND, k, {"counts": {**counts, **new}})
+    return {**out, **new}
