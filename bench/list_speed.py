@@ -30,8 +30,9 @@ def timed(args: list[str], env: dict[str, str]) -> float:
     out = tempfile.mkdtemp() if args[-1] == "--out" else None
     try:
         t0 = time.perf_counter()
+        # run from the tree itself: `python -m` puts the working folder first on the path, before PYTHONPATH
         subprocess.run([sys.executable, "-m", "catalog", *args, *([out] if out else [])], env=env, check=True,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=env["PYTHONPATH"])
         return time.perf_counter() - t0
     finally:
         if out:
