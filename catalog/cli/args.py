@@ -48,7 +48,8 @@ def _check(sub: Any, fmt: Any) -> None:
                    help=f"whose defaults the estimate assumes (default {DEFAULT_RUNTIME}; llama.cpp where one of "
                         "its own options is given)")
     c.add_argument("--prefer", default="quality", choices=list(PREFER),
-                   help="recommend the best quality at a usable speed, or the fastest")
+                   help="recommend the best quality at a usable speed (entirely on the GPU at 4-bit or better "
+                        "first), or the fastest")
     c.add_argument("--min-tps", type=positive, default=MIN_TPS, metavar="N",
                    help=f"a usable decode speed, tokens a second (default {MIN_TPS:g})")
     c.add_argument("--no-vision", action="store_true",

@@ -95,6 +95,10 @@ class Candidate(Record):
 # below this many bits per weight a model loses visibly (2- and low-3-bit mixes): chosen only when nothing
 # at or above it runs at a usable speed
 QUALITY_FLOOR_BPW = 3.5
+# a model this good or better (4-bit mixes and up) that runs entirely on the GPU is what a careful user runs
+# before a better quantization that leaves layers or experts in RAM at a fraction of the speed (Ollama's tags
+# default to Q4_K_M; the better ones gain little over it next to what partial offload costs)
+WHOLE_GPU_FLOOR = "MXFP4_MOE"
 # past Q8_0 nothing a person notices is gained, at twice the bytes read a token: 16- and 32-bit rows rank as
 # Q8_0, and the faster one wins the tie
 TOP_QUALITY = "Q8_0"
@@ -111,7 +115,8 @@ def recommend(rows: Sequence[Candidate], tiers: Sequence[Iterable[str]] = (), pr
 
     Among the rows that run, those at `min_tps` or faster and at QUALITY_FLOOR_BPW or more are the
     candidates (a row whose speed is unknown counts as usable when it fits the GPU); `prefer="quality"`
-    takes the best quality of them (16-bit no better than Q8_0, the faster wins a tie), `"speed"` the fastest.
+    takes the best quality of those that run entirely on the GPU at WHOLE_GPU_FLOOR or better, else the best
+    quality of them all (16-bit no better than Q8_0, the faster wins a tie); `"speed"` the fastest.
     Without such a row: the usable rows below the floor, else the fastest row that runs. With `tiers`
     (downloadable_quants: a published GGUF file, then an Ollama tag only), the choice is made among the
     first tier that has a usable row before a quantization that must be made from the original weights."""
@@ -148,6 +153,11 @@ def _choose(rows: Sequence[Candidate], prefer: str, min_tps: float, final: bool)
     at = f"{min_tps:g} tok/s"
     if good:
         pick = best(good)
+        whole = [r for r in good if r.verdict == "full_gpu" and _RANK.get(r.quant, 99) <= _RANK[WHOLE_GPU_FLOOR]]
+        if prefer == "quality" and pick.verdict != "full_gpu" and whole:
+            slower, pick = pick, best(whole)
+            return pick.quant, (f"the best quality that runs entirely on the GPU at {at} or more; {slower.quant} "
+                                f"runs partly in RAM at {speed(slower):.0f} tok/s")
         why = ("the best quality" if prefer == "quality" else "the fastest") + f" at {at} or more"
         lower = [r for r in usable if r not in good and r.verdict == "full_gpu" and speed(r) > speed(pick)]
         if lower and pick.verdict != "full_gpu":
