@@ -175,6 +175,8 @@ def test_a_mac_is_one_memory_pool(cli) -> None:  # type: ignore[no-untyped-def]
             assert q["memory"]["gpu_bytes"] + q["memory"]["cpu_bytes"] <= budget, q["quant"]
     assert all(q["verdict"] != "partial" for q in doc["quants"])
     code, out, _ = cli("check", "llama3.1:70b", "--gpu", "M2 Max 32GB")
+    assert "unified memory" in out and "nvidia-smi" not in out  # the caption and the `ollama ps` line too
+    code, out, _ = cli("check", "llama3.1:70b", "--gpu", "M2 Max 32GB", "--quant", "Q4_K_M")  # runs nowhere
     assert "unified memory" in out and "nvidia-smi" not in out and "iogpu.wired_limit_mb" in out
     code, out, _ = cli("check", "llama3.1:70b", "--gpu", "M2 Max 64GB", "--json")
     assert json.loads(out)["recommended"] is not None
@@ -214,3 +216,19 @@ def test_a_4bit_or_better_run_entirely_on_the_gpu_beats_a_better_one_partly_in_r
     assert row["verdict"] == "full_gpu" and doc["recommended"] in ("Q5_K_M", "Q6_K", "Q4_K_M"), doc["recommended"]
     assert any(q["verdict"] == "partial" and q["tokens_per_second"] >= 5 for q in doc["quants"]
                if q["quant"] in ("Q8_0", "Q6_K"))
+
+
+def test_every_file_a_repo_lists_is_a_row_and_can_be_recommended(cli) -> None:  # type: ignore[no-untyped-def]
+    """Qwen2.5 32B on a 24 GB RTX 4090: mradermacher's repo lists Q4_K_S (no Q4_K_M), which runs entirely on
+    the GPU; the ladder alone made the check recommend its Q6_K with layers in RAM at ~7 tok/s. F32 and the
+    1-bit mixes a repo lists are shown only when asked for by name."""
+    code, out, _ = cli("check", "qwen2.5-32b", "--gpu", "RTX 4090", "--ram", "64", "--json")
+    doc = json.loads(out)
+    rows = {q["quant"]: q for q in doc["quants"]}
+    assert "Q4_K_S" in rows and doc["recommended"] == "Q4_K_S" and rows["Q4_K_S"]["verdict"] == "full_gpu"
+    assert "mradermacher/Qwen2.5-32B-GGUF:Q4_K_S" in rows["Q4_K_S"]["commands"]["llama_cpp"]
+    code, out, _ = cli("check", "llama3.1:70b", "--gpu", "RTX 4090", "--json")
+    shown = {q["quant"] for q in json.loads(out)["quants"]}
+    assert {"IQ2_XXS", "Q4_K_S", "IQ4_XS"} <= shown and not shown & {"F32", "IQ1_M", "IQ1_S"}, shown
+    code, out, _ = cli("check", "llama3.1:70b", "--gpu", "RTX 4090", "--quant", "IQ1_M", "--json")
+    assert [q["quant"] for q in json.loads(out)["quants"]] == ["IQ1_M"]

@@ -136,9 +136,11 @@ def print_check(r: CheckResult, smaller: Summary | None = None, asked: str = "")
         from catalog.core.ollama import human_bytes, processor
 
         ol = rec.ollama
+        counted = ("nvidia-smi also counts" if any(g.vendor == "nvidia" for g in hw.gpus)
+                   else "the estimate above also counts")  # nvidia-smi is no Mac's or AMD card's tool
         con.print(f"  Ollama {ol.version} (num_batch {ol.num_batch}): `ollama ps` shows {human_bytes(ol.size_bytes)}, "
                   f"{processor(ol.size_bytes, ol.size_vram_bytes)}: its buffers, without the "
-                  f"{gib(rec.memory.overhead_bytes)} GiB of GPU runtime nvidia-smi also counts",
+                  f"{gib(rec.memory.overhead_bytes)} GiB of GPU runtime {counted}",
                   soft_wrap=True, markup=False)
     ram_bw = f"system RAM at {hw.ram_bandwidth_bytes_per_s / 1e9:g} GB/s" if hw.ram_bandwidth_bytes_per_s else \
         "system RAM assumed at 60 GB/s, --ram-bw sets it"

@@ -23,6 +23,9 @@ BY_QUALITY = ("F32", "BF16", "F16", "Q8_0", "Q6_K", "Q5_K_M", "Q5_K_S", "Q5_1", 
 _RANK = {q: i for i, q in enumerate(BY_QUALITY)}
 # the file of a GGUF repo whose header is read (its real tensor table) when the name pins none
 READ_FIRST = ("Q4_K_M", "Q4_K_S", "Q5_K_M", "Q4_0", "IQ4_XS", "Q6_K", "Q8_0", "Q3_K_M", "MXFP4_MOE", "BF16", "F16")
+# the lowest of a repo's files a check shows unasked (IQ1_S/IQ1_M and the ternary types lose most of a model;
+# F32 is BF16's quality at twice the bytes)
+LOWEST_LISTED = "IQ2_XXS"
 # the quantization a runtime's default context is fitted for, when the name pins none
 DEFAULT_TARGET = "Q4_K_M"
 
@@ -49,8 +52,9 @@ def requested(quants: Sequence[str]) -> list[str]:
 
 def quants_to_show(spec: ModelSpec, asked: Sequence[str]) -> list[str]:
     """The rows of a check: what the user asked for; else a local GGUF's own quantization; a Hub GGUF
-    repo's published files; or the ladder (BF16 in F16's place for a BF16 model) with the pinned and the
-    published quantizations added.
+    repo's published files; or the ladder (BF16 in F16's place for a BF16 model) with the pinned quantization
+    and every one from BF16 to LOWEST_LISTED a recorded GGUF repo lists added (a file a command downloads as
+    it is, sized where the record gives its size, else predicted like the ladder's).
 
     Raises:
         UsageError: an unknown quantization, or another quantization of a local GGUF file.
@@ -69,7 +73,11 @@ def quants_to_show(spec: ModelSpec, asked: Sequence[str]) -> list[str]:
     # a BF16 model shows BF16 in F16's place, unless only an F16 file is published (Qwen's, Ollama's fp16 tags)
     if spec.source_dtype == "BF16" and not ("F16" in fetchable and "BF16" not in fetchable):
         ladder[ladder.index("F16")] = "BF16"
-    for extra in [spec.pinned_quant, *known_quants(spec)]:
+    # every file a command can fetch as it is, from 16-bit down to 2 bits (F32 and the 1-bit mixes are asked for
+    # by name, never offered)
+    listed = [f.quant for repo in spec.gguf_repos for f in repo.files
+              if not f.legacy_mix and _RANK["BF16"] <= _RANK.get(f.quant, 99) <= _RANK[LOWEST_LISTED]]
+    for extra in [spec.pinned_quant, *known_quants(spec), *listed]:
         if extra and extra not in ladder and extra in PRESETS:
             ladder.append(extra)
     return by_quality(ladder)
