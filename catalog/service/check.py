@@ -124,8 +124,9 @@ def check(spec: ModelSpec, request: CheckRequest, hardware: Hardware, *, command
     # the projector is loaded where it is counted; a vision model's unsized one (or --no-vision) is left out of
     # llama-server's command so the command runs what was estimated
     vision = ("load" if request.vision and spec.projector_bytes else "skip") if spec.projector_kind else ""
-    rows = tuple(_row(spec, q, _ollama_opts(request, opts, spec, q, m), m, template, ol_ctx, request.min_tps, vision,
-                      request.runtime, commands) for q in quants)
+    sized = [(q, lay, file_bytes(spec, q, lay)) for q in quants for lay in (layout_for(spec, q),)]
+    rows = tuple(_row(spec, q, lay, size, _ollama_opts(request, opts, spec, size, m), m, template, ol_ctx,
+                      request.min_tps, vision, request.runtime, commands) for q, lay, size in sized)
     pick, pick_why = ranking.recommend(
         [ranking.Candidate(r.quant, r.verdict, r.tokens_per_second,
                            8 * r.file_bytes / spec.parameters if spec.parameters else None) for r in rows],
@@ -142,10 +143,12 @@ def check(spec: ModelSpec, request: CheckRequest, hardware: Hardware, *, command
 def _context_fits(spec: ModelSpec, quant: str, request: CheckRequest, m: _Machine) -> Callable[[int], bool]:
     """Whether a context fits the GPU(s) fully offloaded with `quant` (the tensor table is built once)."""
 
+    lay = layout_for(spec, quant)
+    size = file_bytes(spec, quant, lay)
+
     def fits(c: int) -> bool:
-        tensors, lay = NO_TABLE, layout_for(spec, quant)
-        opts = _ollama_opts(request, runtime_options(request, c), spec, quant, m)
-        return m.fits(estimate(spec.arch, tensors, opts, None, True, lay=lay, gpu_shares=m.budgets))
+        opts = _ollama_opts(request, runtime_options(request, c), spec, size, m)
+        return m.fits(estimate(spec.arch, NO_TABLE, opts, None, True, lay=lay, gpu_shares=m.budgets))
 
     return fits
 
@@ -159,15 +162,14 @@ def _as_ollama_runs(request: CheckRequest, hardware: Hardware) -> CheckRequest:
     return request if ollama.flash_attention_supported(caps) else request._replace(flash_attn=False)
 
 
-def _ollama_opts(request: CheckRequest, opts: RuntimeOptions, spec: ModelSpec, quant: str,
+def _ollama_opts(request: CheckRequest, opts: RuntimeOptions, spec: ModelSpec, size: int,
                  m: _Machine) -> RuntimeOptions:
     """Under Ollama, `opts` with the -b/-ub it starts llama-server with for this file, context and machine
     (catalog.core.ollama.launch_batch); otherwise `opts` as they are."""
     if request.runtime != "ollama":
         return opts
     given = request.ollama_batch
-    predicted = None if given else ollama.predicted_vram(spec.arch, file_bytes(spec, quant, layout_for(spec, quant)),
-                                                          opts.n_ctx)
+    predicted = None if given else ollama.predicted_vram(spec.arch, size, opts.n_ctx)  # size: the GGUF file's
     batch = ollama.launch_batch(given, opts.n_ctx, predicted, m.hw.gpus, opts.flash_attn)
     return opts if batch == opts.n_batch else opts._replace(n_batch=batch, n_ubatch=batch)
 
@@ -231,10 +233,11 @@ def template_bytes(template: TemplateCost, est: MemoryEstimate, ctx: int) -> int
     return est.kv_cache_bytes * tokens // ctx if ctx and tokens else 0
 
 
-def _row(spec: ModelSpec, quant: str, opts: RuntimeOptions, m: _Machine, template: TemplateCost,
-         ollama_ctx: int, min_tps: float, vision: str = "", runtime: str = "", commands: bool = True) -> QuantRow:
-    tensors, lay = NO_TABLE, layout_for(spec, quant)
-    est, verdict = _placement(spec, tensors, lay, opts, m)
+def _row(spec: ModelSpec, quant: str, lay: WeightLayout, size: int, opts: RuntimeOptions, m: _Machine,
+         template: TemplateCost, ollama_ctx: int, min_tps: float, vision: str = "", runtime: str = "",
+         commands: bool = True) -> QuantRow:
+    """One quantization's row (`lay`: its layout, `size`: its file's bytes)."""
+    est, verdict = _placement(spec, NO_TABLE, lay, opts, m)
     tps = per_second(check_seconds(est, lay, m.hw.gpus, m.hw.ram_bandwidth_bytes_per_s)) \
         if verdict != "no_fit" else None
     split: tuple[GpuShare, ...] = ()
@@ -244,7 +247,7 @@ def _row(spec: ModelSpec, quant: str, opts: RuntimeOptions, m: _Machine, templat
             est.per_gpu_parts, strict=True))
     memory = _memory(est, template_bytes(template, est, opts.n_ctx), m.projector, m.has_gpu)
     return QuantRow(
-        quant=quant, file_bytes=file_bytes(spec, quant, lay), memory=memory,
+        quant=quant, file_bytes=size, memory=memory,
         verdict=verdict, gpu_layers=est.gpu_layers, total_layers=est.total_layers, tokens_per_second=tps,
         margin_bytes=sum(m.budgets) - est.gpu_bytes if m.has_gpu else None, cpu_moe_layers=est.cpu_moe_layers,
         commands=_commands(spec, quant, opts, est, ollama_ctx, vision) if commands else UNWRITTEN,
