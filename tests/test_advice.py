@@ -232,3 +232,13 @@ def test_every_file_a_repo_lists_is_a_row_and_can_be_recommended(cli) -> None:  
     assert {"IQ2_XXS", "Q4_K_S", "IQ4_XS"} <= shown and not shown & {"F32", "IQ1_M", "IQ1_S"}, shown
     code, out, _ = cli("check", "llama3.1:70b", "--gpu", "RTX 4090", "--quant", "IQ1_M", "--json")
     assert [q["quant"] for q in json.loads(out)["quants"]] == ["IQ1_M"]
+
+
+def test_a_pick_below_the_quality_floor_or_too_slow_names_a_smaller_sibling_that_runs_well(cli) -> None:  # type: ignore[no-untyped-def]
+    """Llama 3.1 70B on a 32 GB M2 Max runs only at 2 bits: the check says so and names the family's largest
+    smaller model that runs at a usable speed (Llama 3.1 8B); a good pick names none."""
+    code, out, _ = cli("check", "llama3.1:70b", "--gpu", "M2 Max 32GB")
+    assert "nothing at 3.5 bits per weight or more" in out
+    assert "a smaller model of the family runs well here: Llama 3.1 8B Instruct (llama-3.1-8b-instruct)" in out
+    code, out, _ = cli("check", "llama3.1:8b", "--gpu", "RTX 3060")
+    assert "a smaller model of the family" not in out

@@ -106,3 +106,26 @@ def test_a_quantization_that_cannot_be_laid_out_does_not_stop_the_others(monkeyp
     hw = catalog.machine(GPU, None, 32)
     res = catalog.check(spec, catalog.CheckRequest(quants=("Q4_K_M",)), hw)
     assert res.rows[0].quant == "Q4_K_M"
+
+
+def test_the_catalogs_parameter_counts_are_counted_once_and_equal_the_tables(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The entries that record no parameter count are counted from their tensor tables once; a later list reads
+    the counts from one cache entry (no table built), and they equal the tables' own; another catalog file (its
+    bytes in the key) is counted again."""
+    from catalog.core.arch import hf_tensors, parameter_count
+    from catalog.sources import bundled
+
+    first = {s.id: s.parameters for s in bundled.all_specs()}
+    unrecorded = [e for e in bundled.entries() if not e.get("parameters")]
+    assert unrecorded
+    for e in unrecorded[:20]:
+        assert first[e["id"]] == parameter_count(hf_tensors(bundled.from_hf_config(e["config"])))
+
+    def no_tables(*_: object) -> None:
+        raise AssertionError("a table was built")
+
+    monkeypatch.setattr("catalog.core.arch.hf_tensors", no_tables)
+    assert {s.id: s.parameters for s in bundled.all_specs()} == first
+    with pytest.raises(AssertionError, match="a table was built"):
+        derived.parameter_counts(b"another catalog file", [(unrecorded[0]["id"],
+                                                           bundled.from_hf_config(unrecorded[0]["config"]))])

@@ -44,8 +44,13 @@ def _check(args: Any) -> int:
         sys.stdout.write(json.dumps(catalog.document(result), indent=2, sort_keys=False) + "\n")
     else:
         from catalog.cli.render import print_check
+        from catalog.core.ranking import QUALITY_FLOOR_BPW
 
-        smaller = None if result.recommended_row else catalog.smaller_that_runs(spec, req, result.hardware)
+        # nothing runs, or only too slowly or below the quality floor: a smaller sibling that runs well
+        rec = result.recommended_row
+        weak = rec is None or rec.fit == "too slow" or (
+            spec.parameters > 0 and 8 * rec.file_bytes / spec.parameters < QUALITY_FLOOR_BPW)
+        smaller = catalog.smaller_that_runs(spec, req, result.hardware, usable=rec is not None) if weak else None
         print_check(result, smaller, args.model)
     return result.exit_code
 

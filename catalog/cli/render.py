@@ -97,6 +97,20 @@ def _quant_table(r: CheckResult) -> Table:
     return t
 
 
+def _print_ollama(con: Console, rec: QuantRow, hw: Hardware) -> None:
+    """What `ollama ps` will show for the recommended row, and what it leaves out."""
+    from catalog.core.ollama import human_bytes, processor
+
+    ol = rec.ollama
+    if ol is None:  # another runtime was asked for
+        return
+    counted = ("nvidia-smi also counts" if any(g.vendor == "nvidia" for g in hw.gpus)
+               else "the estimate above also counts")  # nvidia-smi is no Mac's or AMD card's tool
+    con.print(f"  Ollama {ol.version} (num_batch {ol.num_batch}): `ollama ps` shows {human_bytes(ol.size_bytes)}, "
+              f"{processor(ol.size_bytes, ol.size_vram_bytes)}: its buffers, without the "
+              f"{gib(rec.memory.overhead_bytes)} GiB of GPU runtime {counted}", soft_wrap=True, markup=False)
+
+
 def print_check(r: CheckResult, smaller: Summary | None = None, asked: str = "") -> None:
     """The check result: model, hardware, one row per quantization, then the commands."""
     con = Console(highlight=False, width=max(110, Console().width))
@@ -126,22 +140,18 @@ def print_check(r: CheckResult, smaller: Summary | None = None, asked: str = "")
     pp = rec.prefill_tokens_per_second
     speed += f", prompt ~{pp:.0f} tok/s" if pp else ""
     con.print(f"Recommended: [bold]{rec.quant}[/] ({rec.fit}{speed}): {r.recommended_why}", soft_wrap=True)
+    if smaller is not None:
+        con.print(f"  a smaller model of the family runs well here: {smaller.spec.name} ({smaller.spec.id}), "
+                  f"{smaller.best_quant}, {smaller.fit}" + (f", ~{smaller.tokens_per_second:.0f} tok/s"
+                                                          if smaller.tokens_per_second else ""),
+                  soft_wrap=True, markup=False)
     if pp and o.context_source == "--content-tokens":
         con.print(f"  a {o.context}-token prompt: ~{o.context / pp:.1f} s before the first token", soft_wrap=True)
     for part in rec.gpu_split:
         con.print(f"  {part.gpu}: {part.layers} layers, {gib(part.bytes)} of {gib(part.budget_bytes)} GiB")
     if rec.cpu_moe_layers:
         con.print(f"  experts of the first {rec.cpu_moe_layers} layers stay in RAM (llama.cpp --n-cpu-moe)")
-    if rec.ollama is not None:
-        from catalog.core.ollama import human_bytes, processor
-
-        ol = rec.ollama
-        counted = ("nvidia-smi also counts" if any(g.vendor == "nvidia" for g in hw.gpus)
-                   else "the estimate above also counts")  # nvidia-smi is no Mac's or AMD card's tool
-        con.print(f"  Ollama {ol.version} (num_batch {ol.num_batch}): `ollama ps` shows {human_bytes(ol.size_bytes)}, "
-                  f"{processor(ol.size_bytes, ol.size_vram_bytes)}: its buffers, without the "
-                  f"{gib(rec.memory.overhead_bytes)} GiB of GPU runtime {counted}",
-                  soft_wrap=True, markup=False)
+    _print_ollama(con, rec, hw)
     ram_bw = f"system RAM at {hw.ram_bandwidth_bytes_per_s / 1e9:g} GB/s" if hw.ram_bandwidth_bytes_per_s else \
         "system RAM assumed at 60 GB/s, --ram-bw sets it"
     con.print(f"  tok/s: decode speed estimated from memory bandwidth (the card's; {ram_bw}) and "

@@ -104,8 +104,9 @@ class Candidate(Record):
 # at or above it runs at a usable speed
 QUALITY_FLOOR_BPW = 3.5
 # a model this good or better (4-bit mixes and up) that runs entirely on the GPU is what a careful user runs
-# before a better quantization that leaves layers or experts in RAM at a fraction of the speed (Ollama's tags
-# default to Q4_K_M; the better ones gain little over it next to what partial offload costs)
+# before a better quantization that leaves layers or experts in RAM at a fraction of the speed (Ollama's default
+# tags are 4-bit, Q4_K_M or Q4_0 in the catalog's records; the better ones gain little next to what a partial
+# offload costs)
 WHOLE_GPU_FLOOR = "MXFP4_MOE"
 # past Q8_0 nothing a person notices is gained, at twice the bytes read a token: 16- and 32-bit rows rank as
 # Q8_0, and the faster one wins the tie

@@ -121,14 +121,15 @@ def summarize(spec: ModelSpec, request: CheckRequest, hw: Hardware) -> Summary:
                    best.tokens_per_second if best else None, best.fit if best else "won't run", request, hw)
 
 
-def smaller_that_runs(spec: ModelSpec, request: CheckRequest, hw: Hardware) -> Summary | None:
+def smaller_that_runs(spec: ModelSpec, request: CheckRequest, hw: Hardware, usable: bool = False) -> Summary | None:
     """The largest model of the same family and alignment kind, smaller than `spec`, that runs on `hw` (what a
-    check that runs nothing suggests instead); None if the catalog has none."""
+    check that runs nothing suggests instead; with `usable`, one that also reaches the usable speed, what a
+    check whose best runs too slowly suggests beside it); None if the catalog has none."""
     kind = spec.alignment.kind if spec.alignment else None
     siblings = sorted((s for s in catalog_specs(family=spec.family, kind=kind)
                        if s.parameters < spec.parameters and s.id != spec.id), key=lambda s: -s.parameters)
     for s in siblings:
         line = summarize(s, request._replace(quants=()), hw)
-        if line.verdict != "no_fit":
+        if line.verdict != "no_fit" and not (usable and line.fit == "too slow"):
             return line
     return None

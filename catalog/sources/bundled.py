@@ -307,8 +307,6 @@ def base_of(e: dict[str, Any]) -> dict[str, Any] | None:
     return None
 
 
-
-
 def all_specs(pool: list[dict[str, Any]] | None = None) -> list[ModelSpec]:
     """`to_spec` of many entries (every entry without `pool`), the parameter counts of those that record none
     from the cache (one entry for the whole catalog, catalog.sources.derived.parameter_counts)."""
