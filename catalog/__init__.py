@@ -39,14 +39,14 @@ if TYPE_CHECKING:
     from catalog.service.machine import gpus, machine
     from catalog.service.plan import hosts_from_toml, parse_host, plan
     from catalog.service.resolve import resolve
-    from catalog.service.search import Summary, matches, search, smaller_that_runs, summarize
+    from catalog.service.search import Summary, matches, search, smaller_for, smaller_that_runs, summarize
 
 _WHERE = {
     "resolve": "catalog.service.resolve", "check": "catalog.service.check", "machine": "catalog.service.machine",
     "gpus": "catalog.service.machine",
     "plan": "catalog.service.plan", "parse_host": "catalog.service.plan", "hosts_from_toml": "catalog.service.plan",
     "search": "catalog.service.search", "matches": "catalog.service.search", "summarize": "catalog.service.search",
-    "smaller_that_runs": "catalog.service.search",
+    "smaller_that_runs": "catalog.service.search", "smaller_for": "catalog.service.search",
     "document": "catalog.core.documents", "entries": "catalog.service.api", "base_of": "catalog.service.api",
     "schemas": "catalog.service.api", "running": "catalog.service.api", "probe": "catalog.service.api",
     "refresh": "catalog.service.api", "glossary": "catalog.service.glossary", "explain": "catalog.service.glossary",
@@ -57,7 +57,7 @@ _WHERE = {
 __all__ = ["CatalogError", "CheckRequest", "CheckResult", "Host", "ModelSpec", "PlanRequest", "PlanResult",
            "QuantRow", "Summary", "base_of", "check", "document", "entries", "explain", "glossary", "gpus",
            "hosts_from_toml", "machine", "matches", "parse_host", "plan", "probe", "refresh", "resolve", "running",
-           "schemas", "search", "smaller_that_runs", "summarize"]
+           "schemas", "search", "smaller_for", "smaller_that_runs", "summarize"]
 
 
 def __getattr__(name: str) -> Any:

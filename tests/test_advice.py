@@ -242,3 +242,8 @@ def test_a_pick_below_the_quality_floor_or_too_slow_names_a_smaller_sibling_that
     assert "a smaller model of the family runs well here: Llama 3.1 8B Instruct (llama-3.1-8b-instruct)" in out
     code, out, _ = cli("check", "llama3.1:8b", "--gpu", "RTX 3060")
     assert "a smaller model of the family" not in out
+    code, out, _ = cli("check", "llama3.1:70b", "--gpu", "M2 Max 32GB", "--json")
+    doc = json.loads(out)
+    assert doc["smaller_model"]["id"] == "llama-3.1-8b-instruct" and doc["smaller_model"]["fit"] != "too slow"
+    code, out, _ = cli("check", "llama3.1:8b", "--gpu", "RTX 3060", "--json")
+    assert "smaller_model" not in json.loads(out)

@@ -40,17 +40,17 @@ def _check(args: Any) -> int:
     if meta is not None and meta.stale:
         sys.stderr.write(f"catalog: note: {spec.hf_repo or spec.id} metadata is from the cache, "
                          f"{meta.age_s // 3600} h old and may be stale (`catalog refresh` re-reads it)\n")
+    smaller = catalog.smaller_for(result, req)
     if args.json:
-        sys.stdout.write(json.dumps(catalog.document(result), indent=2, sort_keys=False) + "\n")
+        doc = catalog.document(result)
+        if smaller is not None:
+            doc["smaller_model"] = {"id": smaller.spec.id, "name": smaller.spec.name, "quant": smaller.best_quant,
+                                    "verdict": smaller.verdict, "fit": smaller.fit,
+                                    "gpu_bytes": smaller.gpu_bytes, "tokens_per_second": smaller.tokens_per_second}
+        sys.stdout.write(json.dumps(doc, indent=2, sort_keys=False) + "\n")
     else:
         from catalog.cli.render import print_check
-        from catalog.core.ranking import QUALITY_FLOOR_BPW
 
-        # nothing runs, or only too slowly or below the quality floor: a smaller sibling that runs well
-        rec = result.recommended_row
-        weak = rec is None or rec.fit == "too slow" or (
-            spec.parameters > 0 and 8 * rec.file_bytes / spec.parameters < QUALITY_FLOOR_BPW)
-        smaller = catalog.smaller_that_runs(spec, req, result.hardware, usable=rec is not None) if weak else None
         print_check(result, smaller, args.model)
     return result.exit_code
 

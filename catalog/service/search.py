@@ -133,3 +133,15 @@ def smaller_that_runs(spec: ModelSpec, request: CheckRequest, hw: Hardware, usab
         if line.verdict != "no_fit" and not (usable and line.fit == "too slow"):
             return line
     return None
+
+
+def smaller_for(result: CheckResult, request: CheckRequest) -> Summary | None:
+    """The smaller model a check names beside its answer: where nothing runs, the family's largest smaller model
+    that runs; where the best runs too slowly or below QUALITY_FLOOR_BPW, one that runs at a usable speed; else
+    None (the CLI's table and its JSON's `smaller_model` both ask here)."""
+    from catalog.core.ranking import QUALITY_FLOOR_BPW
+
+    spec, rec = result.spec, result.recommended_row
+    weak = rec is None or rec.fit == "too slow" or (
+        spec.parameters > 0 and 8 * rec.file_bytes / spec.parameters < QUALITY_FLOOR_BPW)
+    return smaller_that_runs(spec, request, result.hardware, usable=rec is not None) if weak else None
