@@ -129,3 +129,28 @@ def test_the_catalogs_parameter_counts_are_counted_once_and_equal_the_tables(mon
     with pytest.raises(AssertionError, match="a table was built"):
         derived.parameter_counts(b"another catalog file", [(unrecorded[0]["id"],
                                                            bundled.from_hf_config(unrecorded[0]["config"]))])
+
+
+def test_a_hub_records_alignment_is_kept_and_equals_the_classifiers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The verdict on a Hub record is classified once and kept by what the classifier reads and the rules; read
+    back it equals the classifier's, evidence and all; a record that differs in what it reads, or an entry of
+    the wrong shape, is classified again."""
+    from catalog.core import alignment
+
+    rec = {"repo": "org/Coder-7B-Instruct", "tags": ["qwen2", "conversational", "dpo"], "pipeline_tag": None,
+           "card": {"datasets": ["HuggingFaceH4/ultrafeedback_binarized"]}, "chat_template": True, "files": {},
+           "card_statements": ["This repo contains the instruction-tuned 7B model."]}
+    first = derived.record_alignment(rec)
+    assert first == alignment.classify_record(rec) and first.kind == "aligned" and "DPO" in first.methods
+    calls = []
+    real = alignment.classify_record
+    monkeypatch.setattr(alignment, "classify_record", lambda *a: calls.append(a) or real(*a))
+    assert derived.record_alignment({**rec, "files": {"x.gguf": 1}}) == first and not calls  # files are not read
+    assert derived.record_alignment({**rec, "tags": ["qwen2"]}).kind != "de-aligned" and len(calls) == 1
+    from pathlib import Path
+
+    for full in Path(cache._path(derived.ALIGN_KIND, "x")).parent.iterdir():
+        doc = json.loads(full.read_text())
+        doc["doc"]["alignment"] = ["aligned", ["DPO"], 7, []]  # a confidence past 1: the wrong shape
+        full.write_text(json.dumps(doc))
+    assert derived.record_alignment(rec) == first and len(calls) == 2

@@ -429,3 +429,22 @@ def test_a_folders_chat_template_jinja_wins_over_tokenizer_config(cli, tmp_path:
         (folder / f).unlink()
     code, out, _ = cli("check", str(folder), "--gpu", "RTX 3060", "--offline", "--json", "--ram", "24")
     assert json.loads(out)["model"]["chat_template"]["present"] is None
+
+
+def test_a_repos_file_is_found_in_the_newest_snapshot_of_the_hf_cache(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The Hugging Face cache is searched by path (no huggingface_hub import): the file of the newest snapshot
+    that has it; a repo or file the cache lacks is None."""
+    import os
+
+    from catalog.sources.tokenizer import hf_cache_file
+
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))
+    snaps = tmp_path / "models--org--m" / "snapshots"
+    for i, sha in enumerate(("a" * 40, "b" * 40)):
+        (snaps / sha).mkdir(parents=True)
+        (snaps / sha / "tokenizer.json").write_text("{}")
+        os.utime(snaps / sha / "tokenizer.json", (1000 + i, 1000 + i))
+    (snaps / ("c" * 40)).mkdir()  # a snapshot without the file
+    assert hf_cache_file("org/m", "tokenizer.json") == str(snaps / ("b" * 40) / "tokenizer.json")
+    assert hf_cache_file("org/m", "config.json") is None
+    assert hf_cache_file("org/other", "tokenizer.json") is None

@@ -1,5 +1,5 @@
 """The on-disk cache of what a model's config alone decides: each quantization's weight layout (hardware-independent),
-and the parameter counts of the catalog entries that record none.
+the parameter counts of the catalog entries that record none, and a Hub record's alignment verdict.
 
 A check, an export, `search --fits` and the TUI need every shown quantization's layout (the tensor table llama-quantize
 would write, summed per layer); building one costs a few milliseconds a model and quantization, and never changes
@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from functools import cache as once
 from typing import Any
 
+from catalog.core.alignment import Alignment
 from catalog.core.layout import WeightLayout
 from catalog.core.model import ModelSpec, has_layouts, layout_for, seed_layouts
 from catalog.core.ranking import quants_to_show
@@ -125,3 +126,47 @@ def parameter_counts(data: bytes, missing: Iterable[tuple[str, Any]]) -> dict[st
     if new:
         cache.put(PARAMS_KIND, k, {"counts": {**counts, **new}})
     return {**out, **new}
+
+
+ALIGN_KIND = "derived-alignment"
+# what catalog.core.alignment.classify_record reads of a Hub record
+_ALIGN_KEYS = ("repo", "tags", "pipeline_tag", "card", "card_statements", "chat_template", "gguf")
+
+
+def record_alignment(rec: dict[str, Any], original: Alignment | None = None) -> Alignment:
+    """`classify_record(rec, original)`, kept on disk by what it reads of the record, the original's verdict and
+    the rules: a warm check of a cached Hub repo compiles none of the classifier's patterns (~10 ms a start)."""
+    import json
+
+    from catalog.core.alignment import classify_record
+
+    try:
+        text = json.dumps([{k: rec.get(k) for k in _ALIGN_KEYS}, original], sort_keys=True)
+    except (TypeError, ValueError, RecursionError):  # not plain JSON: classified as it is, not kept
+        return classify_record(rec, original)
+    k = hash_text(f"{rules_digest()}\n{text}")
+    hit = cache.get(ALIGN_KIND, k)
+    got = _alignment(hit.doc.get("alignment")) if hit is not None else None
+    if got is not None:
+        return got
+    verdict = classify_record(rec, original)
+    cache.put(ALIGN_KIND, k, {"alignment": [verdict.kind, list(verdict.methods), verdict.confidence,
+                                            [list(e) for e in verdict.evidence]]})
+    return verdict
+
+
+def _alignment(raw: Any) -> Alignment | None:
+    """An Alignment from its cached form, or None for an entry of the wrong shape."""
+    from catalog.core.alignment import KINDS, Evidence
+
+    if not isinstance(raw, list) or len(raw) != 4:
+        return None
+    kind, methods, confidence, evidence = raw
+    if kind not in KINDS or not isinstance(methods, list) or not all(isinstance(m, str) for m in methods):
+        return None
+    if type(confidence) not in (int, float) or not 0 <= confidence <= 1:
+        return None
+    if not isinstance(evidence, list) or not all(
+            isinstance(e, list) and len(e) == 3 and all(isinstance(x, str) for x in e) for e in evidence):
+        return None
+    return Alignment(kind, tuple(methods), float(confidence), tuple(Evidence(*e) for e in evidence))

@@ -22,7 +22,6 @@ Without any of these the caller falls back to the documented estimate
 
 from __future__ import annotations
 
-import glob
 import json
 import os
 from collections.abc import Callable
@@ -79,8 +78,13 @@ def hf_cache_file(repo: str, name: str) -> str | None:
     found by path so that an offline check imports no huggingface_hub."""
     root = os.environ.get("HF_HUB_CACHE") or os.path.join(
         os.environ.get("HF_HOME") or os.path.join(os.path.expanduser("~"), ".cache", "huggingface"), "hub")
-    hits = glob.glob(os.path.join(glob.escape(root), "models--" + glob.escape(repo.replace("/", "--")),
-                                  "snapshots", "*", name))
+    snapshots = os.path.join(root, "models--" + repo.replace("/", "--"), "snapshots")
+    try:  # a listing, not glob (its import and patterns cost a warm check ~3 ms)
+        names = os.listdir(snapshots)
+    except OSError:
+        return None
+    hits = [p for p in (os.path.join(snapshots, d, name) for d in names if not d.startswith("."))
+            if os.path.isfile(p)]
     return max(hits, key=os.path.getmtime) if hits else None
 
 

@@ -20,6 +20,7 @@ from catalog.core.model import Fetched, GgufFile, GgufRead, GgufRepo, ModelSpec,
 from catalog.core.ranking import file_to_read
 from catalog.errors import BadModelFile, CatalogError, ModelNotFound
 from catalog.sources import local
+from catalog.sources.derived import record_alignment
 from catalog.sources.http import offline_env
 from catalog.sources.hub.files import template_of, tokenizer_json
 from catalog.sources.hub.gguf import gguf_header, vocab_file
@@ -63,7 +64,7 @@ def _load(ref: str, offline: bool = False, want_quant: str | None = None) -> tup
     fetched = Fetched(got["from"], bool(got["stale"]), int(got["age_s"]), got.get("unchanged"))
     prov = Provenance(hub=f"{endpoint()}/{rec['repo']}", revision=rec.get("sha"), metadata=fetched)
     common: dict[str, Any] = {
-        "alignment": align.classify_record(rec, original),
+        "alignment": record_alignment(rec, original),
         # a quantization repo often omits its original's licence (its own files are not gated, though)
         "license": (rec.get("card") or {}).get("license") or facts.get("license"),
         "gated": bool(rec.get("gated")),
@@ -115,7 +116,7 @@ def _from_gguf(rec: dict[str, Any], repo: str, ggufs: dict[str, dict[str, Any]],
     general = {k: v for k, v in header.metadata.items() if k.startswith("general.base_model.")
                or k in ("general.finetune", "general.name", "general.basename")}
     if general:  # the file's own words join the evidence
-        common = {**common, "alignment": align.classify_record({**rec, "gguf": general}, original)}
+        common = {**common, "alignment": record_alignment({**rec, "gguf": general}, original)}
     vocab = vocab_file(f"{rec['repo']}@{sha}/{chosen['parts'][0]}")
     prov = prov._replace(gguf_header=GgufRead(chosen["file"], **cost),
                          gguf_vocab=vocab if os.path.isfile(vocab) else None)
@@ -148,4 +149,4 @@ def _original(rec: dict[str, Any], offline: bool) -> tuple[align.Alignment | Non
     except CatalogError:
         return None, {}  # gated or gone: the quantized repo's own evidence decides
     facts = {"license": (base_rec.get("card") or {}).get("license")}
-    return align.classify_record(base_rec), facts
+    return record_alignment(base_rec), facts

@@ -36,11 +36,12 @@ REPO_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,95}/[A-Za-z0-9_][A-Za-z0-9_
 def valid_repo(repo: str) -> bool:
     """Whether `repo` can name a Hub repo at all (checked before any request)."""
     return bool(REPO_RE.match(repo)) and ".." not in repo and "--" not in repo and not repo.endswith((".", "-"))
-_STATEMENT = re.compile(
-    r"(instruct|instruction|chat|base model|pretrained|pre-trained|fine-?tun|rlhf|dpo|sft\b|preference|"
-    r"reinforcement|align|uncensor|abliterat|refusal|this (?:repo|repository|model) (?:contains|is)|post-train)",
-    re.I,
-)
+
+
+# compiled when a card is read (a fresh record), not at every start: a warm check never reads one
+_STATEMENT = (r"(instruct|instruction|chat|base model|pretrained|pre-trained|fine-?tun|rlhf|dpo|sft\b|preference|"
+              r"reinforcement|align|uncensor|abliterat|refusal|this (?:repo|repository|model) (?:contains|is)|"
+              r"post-train)")
 endpoint = hub_endpoint
 
 
@@ -135,7 +136,7 @@ def card_statements(readme: str) -> list[str]:
     out: list[str] = []
     for sentence in re.split(r"(?<=[.!?])\s+|\n\s*\n|\n(?=\s*[-\d])", text):
         s = " ".join(sentence.split())
-        if 20 <= len(s) <= 400 and _STATEMENT.search(s) and s not in out:
+        if 20 <= len(s) <= 400 and re.search(_STATEMENT, s, re.I) and s not in out:
             out.append(s)
             if len(out) >= MAX_STATEMENTS:
                 break
