@@ -53,3 +53,21 @@ def test_imatrix_changes_q4_0_by_the_q4_1_ffn_down_layers() -> None:
     plain = dict(rec, imatrix=False)
     # bartowski quantizes with an imatrix: the first n/8 ffn_down layers are Q4_1, 2 x 8192 x 2048 x 2/32 bytes more
     assert predict(rec) - predict(plain) == 2 * 8192 * 2048 * 2 // 32
+
+
+def test_a_listed_file_without_a_size_is_predicted_with_its_own_repos_flags() -> None:
+    """Llama 3.1 8B's IQ4_XS is listed (size unrecorded) only by bartowski's imatrix repo, which the commands
+    download: the prediction takes that repo's imatrix flag, as the file's own tensor mix does."""
+    from catalog.core.arch import hf_tensors
+    from catalog.core.model import quant_context, repo_for, tensors_for
+    from catalog.core.quantize import quantize
+    from catalog.sources.bundled import lookup
+
+    spec = lookup("llama3.1:8b")
+    assert spec is not None
+    repo = repo_for(spec, "IQ4_XS")
+    assert repo is not None and repo.listed("IQ4_XS") is not None and not repo.published("IQ4_XS") and repo.imatrix
+    with_flag = quantize(hf_tensors(spec.arch, "F16"), "IQ4_XS", quant_context(spec.arch, True))
+    without = quantize(hf_tensors(spec.arch, "F16"), "IQ4_XS", quant_context(spec.arch, False))
+    assert [t.type for t in with_flag] != [t.type for t in without]  # the flag matters here
+    assert [t.type for t in tensors_for(spec, "IQ4_XS")] == [t.type for t in with_flag]

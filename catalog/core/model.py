@@ -255,12 +255,13 @@ def tensors_for(spec: ModelSpec, quant: str, has_imatrix: bool = False, repo: Gg
 
 
 def repo_for(spec: ModelSpec, quant: str) -> GgufRepo | None:
-    """The GGUF repo the commands download `quant` from: the first that publishes that file,
-    else the first that lists no files at all (its files are not recorded)."""
+    """The GGUF repo the commands download `quant` from: the first that publishes that file (its size known) or
+    lists no files at all (its files are not recorded), else the first that lists it (the commands' choice too,
+    so its imatrix and output flags shape the prediction)."""
     for r in spec.gguf_repos:
         if r.published(quant) or not r.files:
             return r
-    return None
+    return next((r for r in spec.gguf_repos if r.listed(quant)), None)
 
 
 def header_bytes(spec: ModelSpec, lay: WeightLayout) -> int:
