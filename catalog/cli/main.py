@@ -44,9 +44,9 @@ def _check(args: Any) -> int:
     if args.json:
         doc = catalog.document(result)
         if smaller is not None:
-            doc["smaller_model"] = {"id": smaller.spec.id, "name": smaller.spec.name, "quant": smaller.best_quant,
-                                    "verdict": smaller.verdict, "fit": smaller.fit,
-                                    "gpu_bytes": smaller.gpu_bytes, "tokens_per_second": smaller.tokens_per_second}
+            from catalog.core.documents import smaller_model_json
+
+            doc["smaller_model"] = smaller_model_json(smaller)
         sys.stdout.write(json.dumps(doc, indent=2, sort_keys=False) + "\n")
     else:
         from catalog.cli.render import print_check

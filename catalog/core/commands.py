@@ -15,7 +15,7 @@ import shlex
 
 from catalog.core.ggml import split_parts, split_stem
 from catalog.core.memory import RuntimeOptions
-from catalog.core.model import ModelSpec, repo_for
+from catalog.core.model import ModelSpec, listing_repo, repo_for
 from catalog.core.options import DEFAULT_BATCH, DEFAULT_UBATCH, LLAMA_SERVER_SLOTS
 from catalog.core.record import Record
 from catalog.core.results import Commands
@@ -218,8 +218,8 @@ def download_target(spec: ModelSpec, quant: str) -> Target:
                 tag = f"{ol.library}:{t}"
     # only a repo whose file list names this quantization: a command never guesses that a file exists
     r = repo_for(spec, quant)
-    if r is None or r.listed(quant) is None:
-        r = next((g for g in spec.gguf_repos if g.listed(quant) is not None), None)
+    if r is None or r.listed(quant) is None:  # a repo with no file list first: the one that lists it
+        r = listing_repo(spec, quant)
     listed = r.listed(quant) if r else None
     repo = r.repo if r else None
     fname = listed.file if listed else None

@@ -151,6 +151,12 @@ def hardware_document(hw: Hardware) -> dict[str, Any]:
             "notes": list(hw.notes)}
 
 
+def smaller_model_json(sm: Summary) -> dict[str, Any]:
+    """`check --json`'s optional `smaller_model`: the smaller model a weak answer names (`catalog.smaller_for`)."""
+    return {"id": sm.spec.id, "name": sm.spec.name, "quant": sm.best_quant, "verdict": sm.verdict, "fit": sm.fit,
+            "gpu_bytes": sm.gpu_bytes, "tokens_per_second": sm.tokens_per_second}
+
+
 def search_document(specs: list[ModelSpec], summaries: dict[str, Summary] | None) -> dict[str, Any]:
     """`catalog search --json`: each model, with its recommended quantization and GPU bytes when fitted."""
     rows = []

@@ -261,7 +261,12 @@ def repo_for(spec: ModelSpec, quant: str) -> GgufRepo | None:
     for r in spec.gguf_repos:
         if r.published(quant) or not r.files:
             return r
-    return next((r for r in spec.gguf_repos if r.listed(quant)), None)
+    return listing_repo(spec, quant)
+
+
+def listing_repo(spec: ModelSpec, quant: str) -> GgufRepo | None:
+    """The first GGUF repo whose recorded file list names `quant` (a command downloads only a listed file)."""
+    return next((r for r in spec.gguf_repos if r.listed(quant) is not None), None)
 
 
 def header_bytes(spec: ModelSpec, lay: WeightLayout) -> int:

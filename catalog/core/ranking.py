@@ -113,6 +113,16 @@ WHOLE_GPU_FLOOR = "MXFP4_MOE"
 TOP_QUALITY = "Q8_0"
 
 
+def bits_per_weight(file_bytes: int, parameters: int) -> float | None:
+    """A file's bits over the model's parameters, what the quality floor is read in (None: count unknown)."""
+    return 8 * file_bytes / parameters if parameters > 0 else None
+
+
+def below_floor(bpw: float | None) -> bool:
+    """Whether a row is under QUALITY_FLOOR_BPW (an unknown figure is not)."""
+    return bpw is not None and bpw < QUALITY_FLOOR_BPW
+
+
 def _quality(quant: str) -> int:
     """Quality rank, lower is better, 16/32-bit counted as Q8_0."""
     return max(_RANK.get(quant, 99), _RANK[TOP_QUALITY])
@@ -149,7 +159,7 @@ def _usable(r: Candidate, min_tps: float) -> bool:
 def _choose(rows: Sequence[Candidate], prefer: str, min_tps: float, final: bool) -> tuple[str, str] | None:
     runs = [r for r in rows if r.verdict != "no_fit"]
     usable = [r for r in runs if _usable(r, min_tps)]
-    good = [r for r in usable if r.bits_per_weight is None or r.bits_per_weight >= QUALITY_FLOOR_BPW]
+    good = [r for r in usable if not below_floor(r.bits_per_weight)]
 
     def speed(r: Candidate) -> float:
         return r.tokens_per_second or 0.0

@@ -124,12 +124,16 @@ def check(spec: ModelSpec, request: CheckRequest, hardware: Hardware, *, command
     # the projector is loaded where it is counted; a vision model's unsized one (or --no-vision) is left out of
     # llama-server's command so the command runs what was estimated
     vision = ("load" if request.vision and spec.projector_bytes else "skip") if spec.projector_kind else ""
-    sized = [(q, lay, file_bytes(spec, q, lay)) for q in quants for lay in (layout_for(spec, q),)]
-    rows = tuple(_row(spec, q, lay, size, _ollama_opts(request, opts, spec, size, m), m, template, ol_ctx,
-                      request.min_tps, vision, request.runtime, commands) for q, lay, size in sized)
+    built = []
+    for q in quants:  # each quantization's layout and file size found once, for its row and Ollama's batch
+        lay = layout_for(spec, q)
+        size = file_bytes(spec, q, lay)
+        built.append(_row(spec, q, lay, size, _ollama_opts(request, opts, spec, size, m), m, template, ol_ctx,
+                          request.min_tps, vision, request.runtime, commands))
+    rows = tuple(built)
     pick, pick_why = ranking.recommend(
         [ranking.Candidate(r.quant, r.verdict, r.tokens_per_second,
-                           8 * r.file_bytes / spec.parameters if spec.parameters else None) for r in rows],
+                           ranking.bits_per_weight(r.file_bytes, spec.parameters)) for r in rows],
         downloadable_quants(spec), request.prefer, request.min_tps)
     return CheckResult(
         spec=spec, alignment=alignment_of(spec), template=template, hardware=hardware,

@@ -14,6 +14,8 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
+from catalog.core.ranking import bits_per_weight
+
 SCHEMA = "llm-catalog/export-glossary/v1"
 # the worked examples: a model, a quantization and a machine people ask about, each checked with the defaults
 EXAMPLE_CARD = ("RTX 3060 12GB", 32.0)
@@ -113,7 +115,7 @@ def _example(kind: str) -> dict[str, Any]:
                    gpu_budget_bytes=res.gpu_budget_bytes, kv_type=o.kv_type, flash_attention=o.flash_attention)
     elif kind == "weights":
         out.update(file_bytes=row.file_bytes, parameters=spec.parameters,
-                   bits_per_weight=round(8 * row.file_bytes / spec.parameters, 3))
+                   bits_per_weight=round(bits_per_weight(row.file_bytes, spec.parameters) or 0.0, 3))
     elif kind == "template":
         t = res.template
         out.update(system_prompt_tokens=t.system_prompt_tokens, per_user_turn_tokens=t.per_user_turn_tokens,

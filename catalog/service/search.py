@@ -139,9 +139,8 @@ def smaller_for(result: CheckResult, request: CheckRequest) -> Summary | None:
     """The smaller model a check names beside its answer: where nothing runs, the family's largest smaller model
     that runs; where the best runs too slowly or below QUALITY_FLOOR_BPW, one that runs at a usable speed; else
     None (the CLI's table and its JSON's `smaller_model` both ask here)."""
-    from catalog.core.ranking import QUALITY_FLOOR_BPW
+    from catalog.core.ranking import below_floor, bits_per_weight
 
     spec, rec = result.spec, result.recommended_row
-    weak = rec is None or rec.fit == "too slow" or (
-        spec.parameters > 0 and 8 * rec.file_bytes / spec.parameters < QUALITY_FLOOR_BPW)
+    weak = rec is None or rec.fit == "too slow" or below_floor(bits_per_weight(rec.file_bytes, spec.parameters))
     return smaller_that_runs(spec, request, result.hardware, usable=rec is not None) if weak else None
