@@ -19,13 +19,14 @@ from typing import Any
 
 from catalog import __version__
 from catalog.cli.args import parse_ctx, parser
+from catalog.errors import EXIT_CPU_ONLY, EXIT_FITS, EXIT_NO_FIT, EXIT_PARTIAL
 
 TOOLS = ("check", "search", "hw", "plan")
 # options a call never sets: the server asks for JSON, decides what is offline, and answers in one line
 HIDDEN = {"json", "debug", "offline", "help"}
 EXPLAIN_SCHEMA = {"type": "object", "required": ["term"], "additionalProperties": False, "properties": {
     "term": {"type": "string", "description": "a glossary term's id or name: rlhf, kv-cache, 'Mixture of experts'"}}}
-ANSWER_CODES = (0, 10, 11, 12)  # check and plan: fits, partial, CPU only, no fit
+ANSWER_CODES = (EXIT_FITS, EXIT_PARTIAL, EXIT_CPU_ONLY, EXIT_NO_FIT)  # check and plan answered (the contract's)
 
 
 def _subparser(command: str) -> argparse.ArgumentParser:
